@@ -1,0 +1,27 @@
+# The two fresh-machine commands are `make serve` and `make test`.
+.PHONY: setup setup-all serve test lint demo bench bench-smoke
+
+setup:
+	./scripts/setup.sh
+
+setup-all:
+	./scripts/setup.sh --all
+
+serve: setup
+	.venv/bin/pushsvc serve
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+test: setup-all lint
+	.venv/bin/python -m pytest
+
+demo: setup-all
+	.venv/bin/pushsvc demo
+
+bench: setup-all
+	.venv/bin/python -m bench
+
+bench-smoke: setup-all
+	.venv/bin/python -m bench --smoke

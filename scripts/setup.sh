@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for pushsvc: Python venv (.venv), npm packages
+# (node_modules), and with --all the Debian packages the tests use
+# (haproxy, chromium, redis-server). Idempotent: re-running is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_all=0
+[ "${1:-}" = "--all" ] && want_all=1
+
+if [ "$want_all" = 1 ]; then
+  missing=()
+  command -v haproxy >/dev/null || missing+=(haproxy)
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v kubectl >/dev/null || echo "warning: kubectl not found; the kubectl tests will fail" >&2
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[server,dev]'
+  touch "$stamp"
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
