@@ -1,0 +1,100 @@
+"""``python -m tests.kubeapi``: run the Kubernetes API emulator as a process.
+
+Prints ``kubeapi listening on http://HOST:PORT`` once it accepts connections and writes an
+admin kubeconfig; SIGTERM/SIGINT close watch streams, flush the state file and exit 0.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import ipaddress  # noqa: E402
+import logging  # noqa: E402
+import secrets  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+
+from .kubeconfig import write_kubeconfig  # noqa: E402
+from .rbac import ADMIN_USER  # noqa: E402
+from .server import Emulator, Options  # noqa: E402
+from .tls import ensure_certificate  # noqa: E402
+
+log = logging.getLogger("tests.kubeapi")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tests.kubeapi",
+                                description="Kubernetes API emulator (core/v1 Events).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--kubeconfig-out", type=Path, required=True)
+    p.add_argument("--state-file", type=Path)
+    p.add_argument("--rbac-dir", type=Path)
+    p.add_argument("--anonymous", action="store_true",
+                   help="let requests without a token in as system:anonymous")
+    p.add_argument("--compaction-interval", type=float, default=300.0)
+    p.add_argument("--event-ttl", type=float, default=3600.0)
+    p.add_argument("--token", action="append", default=[], metavar="TOKEN=USER")
+    p.add_argument("--plain-http-kubeconfig", action="store_true",
+                   help="write an http:// kubeconfig (kubectl then sends no token)")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not ipaddress.ip_address(args.host).is_loopback:
+        print(f"refusing to listen on {args.host}: loopback addresses only", file=sys.stderr)
+        return 2
+    tokens: dict[str, str] = {}
+    for item in args.token:
+        token, sep, user = item.partition("=")
+        if not sep or not token or not user:
+            print(f"--token wants TOKEN=USER, got {item!r}", file=sys.stderr)
+            return 2
+        tokens[token] = user
+    options = Options(host=args.host, port=args.port, state_file=args.state_file,
+                      rbac_dir=args.rbac_dir, anonymous=args.anonymous,
+                      compaction_interval=args.compaction_interval, event_ttl=args.event_ttl,
+                      tokens=tokens)
+    cert_dir = args.state_file.parent if args.state_file else args.kubeconfig_out.parent
+    options.tls = ensure_certificate(cert_dir, args.host)
+    emulator = Emulator(options)
+    # Keep the admin token across restarts on the same state file: clients hold the kubeconfig.
+    admin_token = next((t for t, u in emulator.store.tokens.items() if u == ADMIN_USER), None)
+    if admin_token is None:
+        admin_token = secrets.token_urlsafe(24)
+        emulator.store.add_token(admin_token, ADMIN_USER)
+    port = emulator.start()
+    url = f"http://{args.host}:{port}"
+    ca = None
+    server = url
+    if options.tls is not None and not args.plain_http_kubeconfig:
+        ca = options.tls[0].read_bytes()
+        server = f"https://{args.host}:{port}"
+    write_kubeconfig(args.kubeconfig_out, server=server, token=admin_token, namespace="default",
+                     user=ADMIN_USER, ca_pem=ca)
+    stop = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    gevent.signal_handler(signal.SIGINT, stop.set)
+    log.info("listening on %s (state file %s, compaction every %ss, event TTL %ss)",
+             url, args.state_file, args.compaction_interval, args.event_ttl)
+    print(f"kubeapi listening on {url}", flush=True)
+    stop.wait()
+    log.info("shutting down")
+    emulator.stop()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The emulator's etcd: Events, one global resourceVersion counter, history and a state file.
+
+Every write advances one counter shared by all namespaces, as etcd's revision does. History (the
+changes a watch can resume from) is an append-only list searched with bisect, trimmed only by
+compaction, so creates stay O(1) however many Events exist. The state file is append-only too
+(one JSON line per write) and is rewritten as a snapshot once, at start.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .status import ApiError, already_exists, conflict, not_found
+
+log = logging.getLogger(__name__)
+
+ETCD_REQUEST_LIMIT = 1536 * 1024
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
+
+
+@dataclass(slots=True)
+class Change:
+    """One write, as a watch sees it."""
+
+    rv: int
+    type: str
+    obj: dict[str, Any]
+    raw: bytes  # the object serialized with kind/apiVersion, as a watch sends it
+
+    def line(self) -> bytes:
+        return b'{"type":"' + self.type.encode() + b'","object":' + self.raw + b"}\n"
+
+
+def now_rfc3339(ts: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> float:
+    text = text.replace("Z", "+00:00")
+    return datetime.fromisoformat(text).timestamp()
+
+
+def serialize(obj: dict[str, Any]) -> bytes:
+    return orjson.dumps({"kind": "Event", "apiVersion": "v1", **obj})
+
+
+class Store:
+    """Events in memory plus history; callers run in one OS thread (gevent), so no locks."""
+
+    def __init__(self, *, event_ttl: float, state_file: Path | None = None) -> None:
+        self.event_ttl = event_ttl
+        self.objects: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
+        self.count = 0
+        self.rv = 1  # a fresh etcd starts with revision 1
+        self.compacted = 0
+        self.history: list[Change] = []
+        self._history_rvs: list[int] = []
+        self._expiry: deque[tuple[float, str, str, str]] = deque()
+        self.tokens: dict[str, str] = {}
+        self.listeners: list[Callable[[Change], None]] = []
+        self.stats = {"creates": 0, "deletes": 0, "updates": 0, "expired": 0}
+        self._state_file = state_file
+        self._fh: IO[bytes] | None = None
+        if state_file is not None:
+            self._load(state_file)
+
+    # ----------------------------------------------------------------- reads
+    def get(self, namespace: str, name: str) -> tuple[dict[str, Any], bytes]:
+        try:
+            return self.objects[namespace][name]
+        except KeyError:
+            raise not_found(name) from None
+
+    def iter_objects(self, namespace: str | None, start_after: tuple[str, str] | None = None
+                     ) -> Iterator[tuple[str, str, dict[str, Any], bytes]]:
+        """Objects in etcd key order (namespace, then name), optionally after a key."""
+        namespaces = [namespace] if namespace is not None else sorted(self.objects)
+        for ns in namespaces:
+            if start_after is not None and ns < start_after[0]:
+                continue
+            bucket = self.objects.get(ns)
+            if not bucket:
+                continue
+            for name in sorted(bucket):
+                if start_after is not None and (ns, name) <= start_after:
+                    continue
+                obj, raw = bucket[name]
+                yield ns, name, obj, raw
+
+    def changes_after(self, rv: int) -> list[Change] | None:
+        """Changes with a resourceVersion above ``rv``; None when ``rv`` is compacted away."""
+        if rv < self.compacted:
+            return None
+        return self.history[bisect.bisect_right(self._history_rvs, rv):]
+
+    # ---------------------------------------------------------------- writes
+    def create(self, namespace: str, obj: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        meta = obj.setdefault("metadata", {})
+        bucket = self.objects.setdefault(namespace, {})
+        name = meta.get("name")
+        if not name:
+            prefix = meta["generateName"]
+            for _ in range(8):  # the registry retries generateName collisions
+                name = prefix + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+                if name not in bucket:
+                    break
+            meta["name"] = name
+        if name in bucket:
+            raise already_exists(name)
+        created = time.time()
+        meta["namespace"] = namespace
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339(created)
+        meta.pop("deletionTimestamp", None)
+        meta.pop("deletionGracePeriodSeconds", None)
+        meta.pop("managedFields", None)
+        obj.pop("kind", None)
+        obj.pop("apiVersion", None)
+        self._next_rv(meta)
+        raw = serialize(obj)
+        if len(raw) > ETCD_REQUEST_LIMIT:
+            self.rv -= 1
+            raise ApiError(500, "etcdserver: request is too large")
+        bucket[name] = (obj, raw)
+        self.count += 1
+        self._expiry.append((created + self.event_ttl, namespace, name, meta["uid"]))
+        self.stats["creates"] += 1
+        self._record("ADDED", obj, raw)
+        return obj, raw
+
+    def update(self, namespace: str, name: str, obj: dict[str, Any]
+               ) -> tuple[dict[str, Any], bytes]:
+        old, _ = self.get(namespace, name)
+        meta = obj.setdefault("metadata", {})
+        given_rv = meta.get("resourceVersion")
+        if given_rv and given_rv != old["metadata"]["resourceVersion"]:
+            raise conflict(name)
+        for key in ("uid", "creationTimestamp", "namespace", "name"):
+            meta[key] = old["metadata"][key]
+        obj.pop("kind", None)
+        obj.pop("apiVersion", None)
+        self._next_rv(meta)
+        raw = serialize(obj)
+        self.objects[namespace][name] = (obj, raw)
+        self.stats["updates"] += 1
+        self._record("MODIFIED", obj, raw)
+        return obj, raw
+
+    def delete(self, namespace: str, name: str) -> tuple[dict[str, Any], bytes]:
+        old, _ = self.get(namespace, name)
+        del self.objects[namespace][name]
+        self.count -= 1
+        # The DELETED object carries the revision of the deletion, as etcd3's watcher sets it.
+        obj = dict(old)
+        obj["metadata"] = dict(old["metadata"])
+        self._next_rv(obj["metadata"])
+        raw = serialize(obj)
+        self.stats["deletes"] += 1
+        self._record("DELETED", obj, raw)
+        return obj, raw
+
+    def expire(self, now: float | None = None) -> int:
+        """Delete Events whose TTL lease ran out (O(1) per Event: the deque is in time order)."""
+        now = time.time() if now is None else now
+        removed = 0
+        while self._expiry and self._expiry[0][0] <= now:
+            _, ns, name, uid = self._expiry.popleft()
+            current = self.objects.get(ns, {}).get(name)
+            if current is not None and current[0]["metadata"].get("uid") == uid:
+                self.delete(ns, name)
+                self.stats["deletes"] -= 1
+                self.stats["expired"] += 1
+                removed += 1
+        if removed:
+            log.info("expired %d events past their TTL", removed)
+        return removed
+
+    def compact(self, rv: int | None = None) -> int:
+        target = self.rv if rv is None else rv
+        if target <= self.compacted:
+            return self.compacted
+        cut = bisect.bisect_right(self._history_rvs, target)
+        del self.history[:cut]
+        del self._history_rvs[:cut]
+        self.compacted = target
+        self._append(b'{"c":' + str(target).encode() + b"}\n")
+        log.info("compacted history to resourceVersion %d", target)
+        return target
+
+    def add_token(self, token: str, user: str) -> None:
+        self.tokens[token] = user
+        self._append(orjson.dumps({"t": [token, user]}) + b"\n")
+
+    # -------------------------------------------------------------- internals
+    def _next_rv(self, meta: dict[str, Any]) -> None:
+        self.rv += 1
+        meta["resourceVersion"] = str(self.rv)
+
+    def _record(self, kind: str, obj: dict[str, Any], raw: bytes) -> None:
+        change = Change(self.rv, kind, obj, raw)
+        self.history.append(change)
+        self._history_rvs.append(self.rv)
+        if self._fh is not None:
+            self._fh.write(b'{"e":"' + kind.encode() + b'","o":' + raw + b"}\n")
+            self._fh.flush()
+        for listener in self.listeners:
+            listener(change)
+
+    def _append(self, line: bytes) -> None:
+        if self._fh is not None:
+            self._fh.write(line)
+            self._fh.flush()
+
+    def _load(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            self._replay(path)
+            log.info(
+                "loaded state file: %d events, resourceVersion %d, compacted at %d",
+                self.count, self.rv, self.compacted,
+            )
+        self._write_snapshot(path)
+        self._fh = open(path, "ab")  # noqa: SIM115 - lives as long as the store
+
+    def _replay(self, path: Path) -> None:
+        with open(path, "rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    rec = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    log.warning("ignoring a torn line at the end of the state file")
+                    continue
+                if "e" in rec:
+                    self._replay_change(rec["e"], rec["o"], live=True)
+                elif "h" in rec:
+                    self._replay_change(rec["h"], rec["o"], live=False)
+                elif "obj" in rec:
+                    obj = rec["obj"]
+                    meta = obj["metadata"]
+                    raw = serialize(obj)
+                    self.objects.setdefault(meta["namespace"], {})[meta["name"]] = (obj, raw)
+                elif "c" in rec:
+                    self.compacted = max(self.compacted, rec["c"])
+                    cut = bisect.bisect_right(self._history_rvs, self.compacted)
+                    del self.history[:cut]
+                    del self._history_rvs[:cut]
+                elif "rv" in rec:
+                    self.rv = max(self.rv, rec["rv"])
+                    self.compacted = max(self.compacted, rec.get("compacted", 0))
+                elif "t" in rec:
+                    self.tokens[rec["t"][0]] = rec["t"][1]
+        self.count = sum(len(b) for b in self.objects.values())
+        entries = []
+        for ns, bucket in self.objects.items():
+            for name, (obj, _) in bucket.items():
+                created = parse_rfc3339(obj["metadata"]["creationTimestamp"])
+                entries.append((created + self.event_ttl, ns, name, obj["metadata"]["uid"]))
+        entries.sort()
+        self._expiry = deque(entries)
+
+    def _replay_change(self, kind: str, obj: dict[str, Any], *, live: bool) -> None:
+        obj.pop("kind", None)
+        obj.pop("apiVersion", None)
+        meta = obj["metadata"]
+        rv = int(meta["resourceVersion"])
+        raw = serialize(obj)
+        if live:
+            bucket = self.objects.setdefault(meta["namespace"], {})
+            if kind == "DELETED":
+                bucket.pop(meta["name"], None)
+            else:
+                bucket[meta["name"]] = (obj, raw)
+        self.rv = max(self.rv, rv)
+        self.history.append(Change(rv, kind, obj, raw))
+        self._history_rvs.append(rv)
+
+    def _write_snapshot(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(orjson.dumps({"rv": self.rv, "compacted": self.compacted}) + b"\n")
+            for token, user in self.tokens.items():
+                fh.write(orjson.dumps({"t": [token, user]}) + b"\n")
+            for bucket in self.objects.values():
+                for obj, _ in bucket.values():
+                    fh.write(orjson.dumps({"obj": obj}) + b"\n")
+            for change in self.history:
+                fh.write(b'{"h":"' + change.type.encode() + b'","o":' + change.raw + b"}\n")
+        os.replace(tmp, path)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
