@@ -1,0 +1,33 @@
+"""pushsvc: Kubernetes-native Socket.IO push for Flask.
+
+``create_app()`` builds a pushsvc-only app; ``init_app(app)`` adds push to an
+existing Flask app and returns its ``SocketIO``. Both are imported lazily: a
+gunicorn gevent worker must monkey-patch before Flask-SocketIO, ssl, urllib3 or
+kubernetes are imported, and importing this package must not get in the way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_socketio import SocketIO
+
+    from pushsvc.settings import Settings
+
+__all__ = ["create_app", "init_app"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """A Flask app serving pushsvc (see :func:`pushsvc.app.create_app`)."""
+    from pushsvc.app import create_app as _create_app
+
+    return _create_app(settings)
+
+
+def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
+    """Add pushsvc to an existing Flask app (see :func:`pushsvc.app.init_app`)."""
+    from pushsvc.app import init_app as _init_app
+
+    return _init_app(app, settings)

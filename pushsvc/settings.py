@@ -8,11 +8,11 @@ prints this table from the field descriptions.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 ENV_PREFIX = "PUSHSVC_"
 
@@ -23,18 +23,32 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # --- serving ---------------------------------------------------------
-    host: str = Field("127.0.0.1", description="Address to bind (use 0.0.0.0 in a container).")
-    port: int = Field(5000, ge=0, le=65535, description="TCP port to bind.")
+    host: str = Field(
+        default="127.0.0.1", description="Address to bind (use 0.0.0.0 in a container)."
+    )
+    port: int = Field(default=5000, ge=0, le=65535, description="TCP port to bind.")
     worker_connections: int = Field(
-        20000,
+        default=20000,
         ge=10,
         description="gunicorn --worker-connections: cap on ALL open connections "
-        "(WebSockets, long-polls, health checks) of the one gevent worker. Keep it below ulimit -n.",
+        "(WebSockets, long-polls, health checks) of the one gevent worker. "
+        "Keep it below ulimit -n.",
     )
     shutdown_grace_seconds: float = Field(
-        20.0, gt=0, description="On SIGTERM: seconds to tell clients and drain before exiting."
+        default=20.0,
+        gt=0,
+        description="On SIGTERM: the process exits within this time. Clients are told "
+        "(server_shutdown) and disconnected in the first part, gunicorn's graceful_timeout "
+        "(whole seconds) bounds the rest. Keep it below the pod's terminationGracePeriodSeconds.",
     )
-    log_level: str = Field("INFO", description="Python logging level.")
+    shutdown_delay_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="On SIGTERM: seconds to keep serving connected clients with readiness "
+        "already false (so load balancers stop sending new ones) before telling them; "
+        "comes out of the grace period.",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
 
     # --- Socket.IO -------------------------------------------------------
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -43,71 +57,100 @@ class Settings(BaseSettings):
         "(e.g. http://intranet.example:8080). Empty = same origin only. '*' is refused.",
     )
     max_message_bytes: int = Field(
-        64 * 1024, ge=1024, description="Largest Socket.IO message a client may send, in bytes."
+        default=64 * 1024,
+        ge=1024,
+        description="Largest Socket.IO message a client may send, in bytes (its JSON size). "
+        "Larger ones get an 'error' event (code too_large) and the connection stays open; "
+        "past 4x this size Engine.IO closes the connection (max_http_buffer_size).",
     )
     reply_event: str = Field(
-        "nuke_response", min_length=1, description="Event name used for replies and pushes."
+        default="nuke_response", min_length=1, description="Event name used for replies and pushes."
     )
     allow_client_broadcast: bool = Field(
-        True, description="Let clients send my_broadcast_event (to everyone)."
+        default=True, description="Let clients send my_broadcast_event (to everyone)."
     )
-    allow_client_close_room: bool = Field(True, description="Let clients send close_room.")
+    allow_client_close_room: bool = Field(default=True, description="Let clients send close_room.")
     auth_token: str | None = Field(
-        None,
-        description="If set, clients must connect with auth {token: ...} equal to this. Never logged.",
+        default=None,
+        description="If set, clients must connect with auth {token: ...} equal to this. "
+        "Never logged.",
     )
-    ping_interval_seconds: float = Field(25.0, gt=0, description="Engine.IO ping interval.")
-    ping_timeout_seconds: float = Field(20.0, gt=0, description="Engine.IO ping timeout.")
+    ping_interval_seconds: float = Field(default=25.0, gt=0, description="Engine.IO ping interval.")
+    ping_timeout_seconds: float = Field(default=20.0, gt=0, description="Engine.IO ping timeout.")
+    demo_page: bool = Field(
+        default=True,
+        description="Serve the demo page at / (turn off when adding push to your own app).",
+    )
     js_client_dir: str | None = Field(
-        None,
+        default=None,
         description="Folder holding socket.io.min.js (npm socket.io-client dist/). "
         "Default: node_modules/socket.io-client/dist next to the source tree.",
     )
 
     # --- the bus ---------------------------------------------------------
     bus: Literal["auto", "memory", "kubernetes"] = Field(
-        "auto",
+        default="auto",
         description="Cross-pod bus: 'memory' (one process), 'kubernetes' (core/v1 Events), "
         "'auto' = kubernetes when in-cluster config or a kubeconfig is found.",
     )
     bus_namespace: str | None = Field(
-        None,
+        default=None,
         description="Namespace of the bus Events. Default: the pod's namespace "
         "(in-cluster) or the kubeconfig context's namespace, else 'default'.",
     )
     bus_channel: str = Field(
-        "pushsvc", description="Channel name; the label value that marks this bus's Events."
+        default="pushsvc", description="Channel name; the label value that marks this bus's Events."
     )
     kubeconfig: str | None = Field(
-        None, description="Path to a kubeconfig (default: $KUBECONFIG, then ~/.kube/config)."
+        default=None,
+        description="Path to a kubeconfig (default: $KUBECONFIG, then ~/.kube/config).",
     )
     watch_timeout_seconds: int = Field(
-        300, ge=1, description="Server-side timeoutSeconds of each watch request."
+        default=300, ge=1, description="Server-side timeoutSeconds of each watch request."
     )
     watch_read_timeout_seconds: float = Field(
-        330.0,
+        default=330.0,
         gt=0,
         description="Client read timeout on the watch connection; must exceed "
         "watch_timeout_seconds, or a half-open connection hangs.",
     )
     watch_down_grace_seconds: float = Field(
-        10.0, ge=0, description="Readiness turns false when the watch has been down this long."
+        default=10.0,
+        ge=0,
+        description="Readiness turns false when the watch has been down this long.",
+    )
+    watch_backoff_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait between watch reconnects (backoff starts at "
+        "0.8 s, doubles with jitter).",
+    )
+    watch_backoff_reset_seconds: float = Field(
+        default=60.0, gt=0, description="A watch healthy this long resets the reconnect backoff."
     )
     pod_name: str | None = Field(
-        None, description="This pod's name (downward API); names the involvedObject of Events."
+        default=None,
+        description="This pod's name (downward API); names the involvedObject of Events.",
     )
-    pod_namespace: str | None = Field(None, description="This pod's namespace (downward API).")
+    pod_namespace: str | None = Field(
+        default=None, description="This pod's namespace (downward API)."
+    )
 
     def allowed_origins(self) -> list[str]:
         return list(self.cors_allowed_origins)
 
-    def model_post_init(self, __context: object) -> None:
-        if "*" in self.cors_allowed_origins:
-            raise ValueError("PUSHSVC_CORS_ALLOWED_ORIGINS='*' is refused; list the origins")
+    @property
+    def hard_message_limit_bytes(self) -> int:
+        """Engine.IO's max_http_buffer_size: past it the connection is closed, not answered."""
+        return 4 * self.max_message_bytes
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
         if self.watch_read_timeout_seconds <= self.watch_timeout_seconds:
             raise ValueError(
                 "PUSHSVC_WATCH_READ_TIMEOUT_SECONDS must exceed PUSHSVC_WATCH_TIMEOUT_SECONDS"
             )
+        return self
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
@@ -115,3 +158,73 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("cors_allowed_origins", mode="after")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for origin in value:
+            if origin == "*" or "*" in origin:
+                raise ValueError("'*' is refused in PUSHSVC_CORS_ALLOWED_ORIGINS; list the origins")
+            if "://" not in origin:
+                raise ValueError(
+                    f"origin {origin!r} in PUSHSVC_CORS_ALLOWED_ORIGINS needs a scheme, "
+                    "e.g. http://host:8080"
+                )
+            cleaned.append(origin.rstrip("/"))
+        return cleaned
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One row of the configuration table (``pushsvc serve --help``, the README)."""
+
+    env: str
+    kind: str
+    default: str
+    description: str
+
+
+def _kind(name: str, annotation: Any) -> str:
+    if name.endswith("_seconds"):
+        return "seconds"
+    if name.endswith("_bytes"):
+        return "bytes"
+    text = str(annotation).replace("typing.", "")
+    if text.endswith(" | None"):
+        return {"str": "string", "int": "integer"}.get(text[: -len(" | None")], text)
+    if "Literal" in text:
+        return "one of " + text[text.index("[") + 1 : text.rindex("]")].replace("'", "")
+    if "list" in text:
+        return "comma-separated list"
+    return {
+        "<class 'int'>": "integer",
+        "<class 'str'>": "string",
+        "<class 'bool'>": "true/false",
+        "<class 'float'>": "number",
+    }.get(text, text.replace("<class '", "").replace("'>", ""))
+
+
+def settings_docs() -> list[SettingDoc]:
+    """Every setting with its environment variable, unit/type, default and description."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default: object = field.default_factory()  # type: ignore[call-arg]
+        else:
+            default = field.default
+        if isinstance(default, list):
+            shown = ",".join(default) or "(empty)"
+        elif default is None:
+            shown = "(unset)"
+        else:
+            shown = str(default).lower() if isinstance(default, bool) else str(default)
+        rows.append(
+            SettingDoc(
+                env=ENV_PREFIX + name.upper(),
+                kind=_kind(name, field.annotation),
+                default=shown,
+                description=field.description or "",
+            )
+        )
+    return rows

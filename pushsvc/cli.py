@@ -1,0 +1,149 @@
+"""The ``pushsvc`` command: ``serve`` (gunicorn, one gevent-websocket worker) and ``demo``.
+
+``serve`` runs gunicorn in this process through ``gunicorn.app.base.BaseApplication``.
+The master imports neither Flask-SocketIO nor kubernetes: the app is built in
+the worker (``load()``), after the gevent worker has monkey-patched, so the
+Kubernetes watch and every socket cooperate with gevent. All configuration is
+environment variables (``pushsvc serve --help`` lists them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from pushsvc.settings import Settings, settings_docs
+
+log = logging.getLogger(__name__)
+
+WORKER_CLASS = "pushsvc.worker.PushsvcWorker"
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def settings_help() -> str:
+    """Every setting: env var, unit/type, default, description (from the Settings model)."""
+    lines = ["settings (environment variables):", ""]
+    for row in settings_docs():
+        lines.append(f"  {row.env}  [{row.kind}, default: {row.default}]")
+        lines.extend(
+            textwrap.wrap(row.description, width=88, initial_indent="      ",
+                          subsequent_indent="      ")
+        )
+    return "\n".join(lines)
+
+
+def settings_markdown() -> str:
+    """The same table in Markdown, for the README."""
+    rows = ["| env var | default | unit/type | meaning |", "|---|---|---|---|"]
+    for row in settings_docs():
+        desc = row.description.replace("|", "\\|")
+        rows.append(f"| `{row.env}` | `{row.default}` | {row.kind} | {desc} |")
+    return "\n".join(rows)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushsvc", description="Kubernetes-native Socket.IO push for Flask."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "serve",
+        help="serve the push server (gunicorn, one gevent-websocket worker)",
+        description="Serve pushsvc with gunicorn: one gevent-websocket worker, bound to "
+        "PUSHSVC_HOST:PUSHSVC_PORT. Configure it with the environment variables below.",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    settings_cmd = sub.add_parser("settings", help="print the settings table")
+    settings_cmd.add_argument("--markdown", action="store_true", help="as a Markdown table")
+    sub.add_parser("demo", help="run the local multi-pod demo (pushsvc.demo)", add_help=False)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    # python-socketio/engineio add their own handler when their level is unset: avoid
+    # duplicate lines by giving them a level and letting them propagate to ours.
+    for name in ("socketio.server", "engineio.server", "socketio.client", "engineio.client"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # gevent-websocket logs every request at INFO (an access log): keep only its problems.
+    logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    class _PushsvcApplication(BaseApplication):
+        def load_config(self) -> None:
+            options: dict[str, Any] = {
+                "bind": f"{_bind_host(settings.host)}:{settings.port}",
+                "workers": 1,  # rooms and long-polling sessions live in one process
+                "worker_class": WORKER_CLASS,
+                "worker_connections": settings.worker_connections,
+                # gunicorn wants whole seconds; rounding down keeps the exit within the grace.
+                "graceful_timeout": max(1, int(settings.shutdown_grace_seconds)),
+                "control_socket_disable": True,
+                "loglevel": settings.log_level.lower(),
+                "errorlog": "-",
+                "accesslog": None,
+                "proc_name": "pushsvc",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            # Runs in the worker, after gevent's monkey.patch_all().
+            from pushsvc.wsgi import build_app
+
+            return build_app(settings)
+
+    log.info(
+        "pushsvc serve: binding %s:%d, 1 worker (%s), worker_connections=%d, grace %.1f s",
+        settings.host, settings.port, WORKER_CLASS, settings.worker_connections,
+        settings.shutdown_grace_seconds,
+    )
+    _PushsvcApplication().run()
+    return 0
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def demo(argv: Sequence[str]) -> int:
+    try:
+        module = importlib.import_module("pushsvc.demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != "pushsvc.demo":
+            raise
+        print("pushsvc demo: pushsvc/demo.py is not installed in this checkout", file=sys.stderr)
+        return 2
+    return int(module.main(list(argv)) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["demo"]:
+        return demo(args_list[1:])
+    args = _parser().parse_args(args_list)
+    if args.command == "settings":
+        print(settings_markdown() if args.markdown else settings_help())
+        return 0
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"pushsvc: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    return serve(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Prometheus metrics of one pushsvc process, served at /metrics.
+
+One registry for the whole process (not prometheus_client's global one, so tests
+and embedding apps do not collide). Modules add their own metrics here; this
+module imports only prometheus_client, never gevent or Flask.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+connected_clients = Gauge(
+    "pushsvc_connected_clients",
+    "Socket.IO clients connected to this process.",
+    registry=REGISTRY,
+)
+
+rejected_messages = Counter(
+    "pushsvc_rejected_messages",
+    "Client messages refused with an error event, by error code.",
+    ["code"],
+    registry=REGISTRY,
+)
+
+refused_connections = Counter(
+    "pushsvc_refused_connections",
+    "Socket.IO connections refused, by reason (auth, shutting_down).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,108 @@
+"""HTTP routes of pushsvc: the demo page, the JS client, /healthz, /readyz, /metrics.
+
+The Socket.IO browser client is served from the npm package installed by the
+setup command (``node_modules/socket.io-client/dist``), never from a CDN and never
+committed; ``Settings.js_client_dir`` points elsewhere (e.g. in an image).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    send_from_directory,
+)
+
+from pushsvc import metrics
+from pushsvc.service import PushService
+from pushsvc.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JS_CLIENT_FILES = frozenset(
+    {"socket.io.min.js", "socket.io.min.js.map", "socket.io.js", "socket.io.js.map"}
+)
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def js_client_dir(settings: Settings) -> Path:
+    """Folder of the socket.io client build: the setting, else the source tree's node_modules."""
+    if settings.js_client_dir:
+        return Path(settings.js_client_dir)
+    return _SOURCE_ROOT / "node_modules" / "socket.io-client" / "dist"
+
+
+def check_js_client(settings: Settings) -> bool:
+    """Log one clear line at start-up when the JS client is missing; True when present."""
+    folder = js_client_dir(settings)
+    if (folder / "socket.io.min.js").is_file():
+        return True
+    log.error(
+        "Socket.IO JS client not found at %s/socket.io.min.js: the demo page will not connect. "
+        "Run ./scripts/setup.sh (npm ci) or set PUSHSVC_JS_CLIENT_DIR",
+        folder,
+    )
+    return False
+
+
+def _service() -> PushService:
+    service: PushService = current_app.extensions["pushsvc"]
+    return service
+
+
+def make_blueprint(settings: Settings) -> Blueprint:
+    bp = Blueprint(
+        "pushsvc",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/pushsvc-static",
+    )
+    client_dir = js_client_dir(settings)
+
+    if settings.demo_page:
+
+        @bp.get("/")
+        def index() -> str:
+            return render_template("pushsvc_demo.html", reply_event=settings.reply_event)
+
+    @bp.get("/js/<name>")
+    def js_client(name: str) -> Response | tuple[str, int, dict[str, str]]:
+        if name not in JS_CLIENT_FILES:
+            return "not found\n", 404, {"Content-Type": "text/plain"}
+        if not (client_dir / name).is_file():
+            return (
+                f"{name} is not installed at {client_dir}: run ./scripts/setup.sh (npm ci) "
+                "or set PUSHSVC_JS_CLIENT_DIR\n",
+                404,
+                {"Content-Type": "text/plain"},
+            )
+        return send_from_directory(client_dir, name, max_age=3600)
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        # Liveness: the process answers. Never depends on the API server or the bus.
+        return jsonify(status="ok")
+
+    @bp.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        ok, why = _service().ready()
+        return jsonify(ready=ok, reason=why), 200 if ok else 503
+
+    @bp.get("/metrics")
+    def metrics_route() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    return bp
+
+
+def register_routes(app: Flask, settings: Settings) -> None:
+    app.register_blueprint(make_blueprint(settings))

@@ -1,0 +1,116 @@
+"""Per-app pushsvc state: readiness, and the drain that runs on SIGTERM.
+
+One ``PushService`` lives in ``app.extensions["pushsvc"]``. The gunicorn worker
+(pushsvc.worker) calls ``begin_shutdown()`` from its SIGTERM handler and then
+``drain()`` in a greenlet: every local client is told (``server_shutdown`` and a
+reply-event message) and its Engine.IO connection is closed without a Socket.IO
+DISCONNECT packet, so JS clients see "transport close" and reconnect — through the
+load balancer, to a pod that is still ready. Only this process's clients are
+addressed one by one, so nothing about a shutdown crosses the bus.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask_socketio import SocketIO
+
+    from pushsvc.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_EVENT = "server_shutdown"
+SHUTDOWN_MESSAGE = "server shutting down"
+_POLL_S = 0.05
+_FLUSH_S = 2.0
+
+
+class PushService:
+    """Readiness and graceful shutdown for one Flask app's Socket.IO server."""
+
+    def __init__(self, *, settings: Settings, socketio: SocketIO) -> None:
+        self.settings = settings
+        self.socketio = socketio
+        self.shutting_down = False
+
+    # -- readiness ----------------------------------------------------------
+    def ready(self) -> tuple[bool, str]:
+        """(ready, why): false once shutting down or when the bus manager says so."""
+        if self.shutting_down:
+            return False, "shutting down"
+        manager_ready = getattr(self.manager, "ready", None)
+        if callable(manager_ready):
+            ok, why = manager_ready()
+            return bool(ok), str(why)
+        return True, "ok"
+
+    @property
+    def manager(self) -> Any:
+        server = self.socketio.server
+        return server.manager if server is not None else None
+
+    def local_sids(self, namespace: str = "/") -> list[str]:
+        """Socket.IO session ids of the clients connected to this process."""
+        manager = self.manager
+        if manager is None:
+            return []
+        return [sid for sid, _eio_sid in manager.get_participants(namespace, None)]
+
+    # -- shutdown -----------------------------------------------------------
+    @property
+    def drain_timeout(self) -> float:
+        """Seconds the drain may take, leaving gunicorn's exit path time within the grace."""
+        grace = self.settings.shutdown_grace_seconds
+        return max(0.5, min(grace - 3.0, grace * 0.75)) if grace > 2 else grace * 0.5
+
+    def begin_shutdown(self) -> None:
+        """Readiness false and new Socket.IO connections refused, from now on."""
+        if not self.shutting_down:
+            self.shutting_down = True
+            log.info(
+                "shutdown started: readiness false, refusing new connections, draining %d "
+                "client(s) within %.1f s",
+                len(self.local_sids()),
+                self.drain_timeout,
+            )
+
+    def drain(self, timeout: float | None = None) -> int:
+        """Tell every local client, close its connection, wait (bounded) until all are gone.
+
+        Returns the number of clients that were told.
+        """
+        self.begin_shutdown()
+        budget = self.drain_timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        delay = min(self.settings.shutdown_delay_seconds, max(0.0, budget - 0.5))
+        if delay > 0:
+            # Readiness is already false: give the load balancer time to notice first.
+            self.socketio.sleep(delay)
+        sids = self.local_sids()
+        reply = self.settings.reply_event
+        for sid in sids:
+            self.socketio.emit(reply, {"data": SHUTDOWN_MESSAGE}, to=sid)
+            self.socketio.emit(
+                SHUTDOWN_EVENT, {"reason": SHUTDOWN_MESSAGE, "reconnect": True}, to=sid
+            )
+        eio = self.socketio.server.eio if self.socketio.server is not None else None
+        left = 0
+        if eio is not None:
+            # Engine.IO close (not a Socket.IO disconnect): clients reconnect elsewhere.
+            # Each close waits for its socket's queue to drain (a long-poll client must come
+            # back for its last packets), so run them side by side.
+            for eio_sid in list(eio.sockets):
+                self.socketio.start_background_task(eio.disconnect, eio_sid)
+            # Socket.IO sessions end at once; then give queued packets a moment to flush.
+            # A session whose client vanished never flushes: do not wait for it to the end.
+            while self.local_sids() and time.monotonic() < deadline:
+                self.socketio.sleep(_POLL_S)
+            flush_deadline = min(deadline, time.monotonic() + _FLUSH_S)
+            while eio.sockets and time.monotonic() < flush_deadline:
+                self.socketio.sleep(_POLL_S)
+            left = len(eio.sockets)
+        log.info("drain finished: %d client(s) told, %d connection(s) left", len(sids), left)
+        return len(sids)

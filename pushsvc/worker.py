@@ -1,0 +1,48 @@
+"""gunicorn worker: gevent-websocket's worker plus pushsvc's graceful drain on SIGTERM.
+
+On SIGTERM gunicorn's master closes its copy of the listening socket, sends
+SIGTERM to the worker and SIGKILLs it after ``graceful_timeout``. The stock
+gevent worker then just stops accepting and waits for open requests — which,
+for WebSockets and long-polls, means waiting out the whole timeout. This worker
+first marks the app not ready and refuses new Socket.IO connections, tells and
+disconnects its clients (``PushService.drain``), and only then lets the stock
+shutdown path close the listener and exit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gevent
+from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
+
+log = logging.getLogger(__name__)
+
+
+class PushsvcWorker(GeventWebSocketWorker):
+    """``GeventWebSocketWorker`` whose SIGTERM drains Socket.IO clients first."""
+
+    _pushsvc_draining = False
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        wsgi = getattr(self, "wsgi", None)
+        service = getattr(wsgi, "extensions", {}).get("pushsvc")
+        if service is None:
+            super().handle_exit(sig, frame)
+            return
+        if self._pushsvc_draining:
+            return
+        self._pushsvc_draining = True
+        # Cheap and signal-safe: flips readiness and the connect check at once.
+        service.begin_shutdown()
+        # Blocking work leaves the signal handler, as gunicorn's gevent worker does for QUIT.
+        gevent.spawn(self._drain_then_stop, service)
+
+    def _drain_then_stop(self, service: Any) -> None:
+        try:
+            service.drain()
+        except Exception:  # a failed drain must still let the worker exit
+            log.exception("drain failed; stopping anyway")
+        finally:
+            self.alive = False

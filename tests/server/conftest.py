@@ -1,0 +1,68 @@
+"""Fixtures for the push server's tests: one shared real gunicorn process, clients, artifacts.
+
+``server`` is one ``pushsvc serve`` for the whole tests/server run (default
+settings, in-memory bus); tests that need other settings start their own with
+``start_pushsvc``. Clients made by ``clients`` are closed after each test.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import PushsvcProcess, RecordingClient, start_pushsvc
+from tests.support.pushsvc_proc import REPO_ROOT
+
+ARTIFACTS = REPO_ROOT / "artifacts" / "server"
+NODE = shutil.which("node") or "node"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120]
+
+
+@pytest.fixture(scope="session")
+def server_logs() -> Path:
+    path = ARTIFACTS / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def artifacts_dir(request: pytest.FixtureRequest) -> Path:
+    path = ARTIFACTS / _slug(request.node.name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(server_logs: Path) -> Iterator[PushsvcProcess]:
+    """One shared pushsvc with default settings."""
+    # A short ping interval bounds how long python-socketio clients wait for a pending
+    # long-poll GET when they close after a server-side disconnect.
+    with start_pushsvc(env={"PUSHSVC_PING_INTERVAL_SECONDS": "3"}, log_dir=server_logs) as proc:
+        yield proc
+
+
+@pytest.fixture
+def clients() -> Iterator[Callable[..., RecordingClient]]:
+    """Make RecordingClients (``clients(transports=["polling"])``); all closed at teardown."""
+    made: list[RecordingClient] = []
+
+    def make(**kwargs: object) -> RecordingClient:
+        client = RecordingClient(**kwargs)  # type: ignore[arg-type]
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture(params=["websocket", "polling"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
