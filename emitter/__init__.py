@@ -1,0 +1,55 @@
+"""pushsvc's notifier library: push Socket.IO messages to every pushsvc pod via core/v1 Events.
+
+>>> import emitter
+>>> emitter.notify("job_done", {"id": 42}, room="team-a")
+
+Depends on ``kubernetes`` and ``pydantic`` only (no Flask, no gevent).
+"""
+
+from __future__ import annotations
+
+from emitter.client import Emitter, default_emitter, notify
+from emitter.codec import (
+    CHANNEL_LABEL,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    PAYLOAD_ANNOTATION,
+    REASON,
+    decode_event,
+    encode_event,
+)
+from emitter.errors import (
+    ApiError,
+    ApiUnavailableError,
+    ConfigError,
+    MessageError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    PushError,
+    SchemaVersionError,
+    WireError,
+)
+from emitter.model import SCHEMA_VERSION, Envelope, Message
+
+__all__ = [
+    "CHANNEL_LABEL",
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "PAYLOAD_ANNOTATION",
+    "REASON",
+    "SCHEMA_VERSION",
+    "ApiError",
+    "ApiUnavailableError",
+    "ConfigError",
+    "Emitter",
+    "Envelope",
+    "Message",
+    "MessageError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PushError",
+    "SchemaVersionError",
+    "WireError",
+    "decode_event",
+    "default_emitter",
+    "encode_event",
+    "notify",
+]

@@ -1,22 +1,57 @@
 """The bus seam: picks the Socket.IO client manager from the settings.
 
-``memory`` is python-socketio's default single-process manager; ``kubernetes``
-is the core/v1 Events manager (pushsvc.bus.kubernetes, to come).
+``memory`` is python-socketio's default single-process manager (None here); ``kubernetes`` is
+:class:`~pushsvc.bus.manager.KubernetesManager` over core/v1 Events; ``auto`` picks
+``kubernetes`` when in-cluster config or a kubeconfig is found. One start-up line says which
+and why.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pushsvc.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 
 def make_client_manager(settings: Settings) -> Any | None:
     """Return a client manager for Flask-SocketIO's ``client_manager=``, or None for memory.
 
-    A manager may expose ``ready() -> tuple[bool, str]``; /readyz uses it.
+    The Kubernetes manager exposes ``ready() -> tuple[bool, str]`` (/readyz) and ``start()``
+    (start watching before the first client connects).
     """
-    if settings.bus in ("memory", "auto"):
+    from emitter import config
+
+    if settings.bus == "memory":
+        logger.info("bus: memory (PUSHSVC_BUS=memory); clients of other processes are not "
+                    "reached")
         return None
-    raise NotImplementedError("the kubernetes bus is not built yet")
+    found = config.find_config(settings.kubeconfig)
+    if settings.bus == "auto" and found is None:
+        logger.info("bus: memory (PUSHSVC_BUS=auto and no in-cluster config or kubeconfig "
+                    "found)")
+        return None
+    from pushsvc.bus.manager import KubernetesManager
+
+    target = config.load_api_client(settings.kubeconfig)
+    namespace = config.resolve_namespace(settings.bus_namespace or settings.pod_namespace,
+                                         target)
+    channel = config.resolve_channel(settings.bus_channel)
+    involved = config.notifier_object(pod_name=settings.pod_name)
+    manager = KubernetesManager(
+        api_client=target.api_client,
+        namespace=namespace,
+        channel=channel,
+        involved_object=involved,
+        watch_timeout_seconds=settings.watch_timeout_seconds,
+        watch_read_timeout_seconds=settings.watch_read_timeout_seconds,
+        watch_down_grace_seconds=settings.watch_down_grace_seconds,
+        watch_backoff_max_seconds=settings.watch_backoff_max_seconds,
+        watch_backoff_reset_seconds=settings.watch_backoff_reset_seconds,
+    )
+    logger.info("bus: kubernetes (PUSHSVC_BUS=%s, %s), namespace %s, channel %s",
+                settings.bus, target.source, namespace, channel)
+    return manager

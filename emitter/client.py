@@ -1,0 +1,198 @@
+"""``notify()`` and :class:`Emitter`: the write-only side of the bus, without Flask or gevent.
+
+A notifier (a Job, a CronJob, any service) creates one Event per message; every pushsvc pod
+watches them and emits to its own clients. An :class:`Emitter` keeps one API connection pool
+for repeated use; :func:`notify` uses a process-wide default Emitter built from the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from emitter import codec, config
+from emitter.errors import MessageError
+from emitter.kube import (
+    RBAC_NOTIFIER,
+    Backoff,
+    call_with_retries,
+    convert,
+    events_path,
+    raw_request,
+)
+from emitter.model import (
+    CloseRoomMessage,
+    DisconnectMessage,
+    Envelope,
+    Message,
+    emit_message,
+    new_host_id,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Emitter:
+    """Publishes Socket.IO messages to every pushsvc pod through core/v1 Events.
+
+    :param namespace: bus namespace (default ``$PUSHSVC_BUS_NAMESPACE``, the pod's or the
+        kubeconfig context's namespace, else ``default``).
+    :param channel: bus channel, the label value (default ``$PUSHSVC_BUS_CHANNEL`` or
+        ``pushsvc``); must match the servers' ``PUSHSVC_BUS_CHANNEL``.
+    :param kubeconfig: kubeconfig path; default in-cluster config, then ``$KUBECONFIG``, then
+        ``~/.kube/config``.
+    :param api_client: an existing ``kubernetes.client.ApiClient`` to reuse instead.
+    :param max_payload_bytes: refuse larger payloads before any API call.
+    :param retry_deadline_seconds: keep retrying 429 / 5xx / connection errors this long.
+    :param host_id: identifies the publisher in each message (PubSubManager's ``host_id``).
+    :param involved_object: the Event's involvedObject (default: this Pod or Job).
+    :param grant: (rbac file, ServiceAccount, verbs) named in a 403 error.
+    """
+
+    def __init__(
+        self,
+        *,
+        namespace: str | None = None,
+        channel: str | None = None,
+        kubeconfig: str | None = None,
+        api_client: ApiClient | None = None,
+        max_payload_bytes: int = codec.DEFAULT_MAX_PAYLOAD_BYTES,
+        retry_deadline_seconds: float = 30.0,
+        request_timeout: tuple[float, float] = (5.0, 20.0),
+        host_id: str | None = None,
+        involved_object: dict[str, str] | None = None,
+        grant: tuple[str, str, str] = RBAC_NOTIFIER,
+    ) -> None:
+        if not 0 < max_payload_bytes <= codec.HARD_MAX_PAYLOAD_BYTES:
+            raise ValueError(f"max_payload_bytes must be in 1..{codec.HARD_MAX_PAYLOAD_BYTES}")
+        self.channel = config.resolve_channel(channel)
+        target = None
+        if api_client is None:
+            target = config.load_api_client(kubeconfig)
+            api_client = target.api_client
+        self.api_client = api_client
+        self.namespace = config.resolve_namespace(namespace, target)
+        self.max_payload_bytes = max_payload_bytes
+        self.retry_deadline_seconds = retry_deadline_seconds
+        self.request_timeout = request_timeout
+        self.host_id = host_id or new_host_id()
+        self.involved_object = involved_object or config.notifier_object()
+        self.grant = grant
+        self._owns_client = target is not None
+
+    # --- the notifier API ---------------------------------------------------------
+    def notify(
+        self,
+        event: str,
+        data: Any = None,
+        *,
+        room: str | list[str] | None = None,
+        namespace: str = "/",
+        skip_sid: str | list[str] | None = None,
+    ) -> str:
+        """Emit ``event`` with ``data`` to ``room`` (None = every client) on every pod.
+
+        A tuple ``data`` becomes several arguments, as with ``socketio.Server.emit``; bytes
+        anywhere in ``data`` travel as binary attachments. Returns the Event's name.
+        """
+        message = emit_message(event, data, host_id=self.host_id, room=room,
+                               namespace=namespace, skip_sid=skip_sid)
+        return self.publish([message])
+
+    def close_room(self, room: str, *, namespace: str = "/") -> str:
+        """Remove every client from ``room`` on every pod."""
+        try:
+            message = CloseRoomMessage(room=room, namespace=namespace, host_id=self.host_id)
+        except ValueError as exc:
+            raise codec_message_error(f"bad room {room!r}", exc) from exc
+        return self.publish([message])
+
+    def disconnect(self, sid: str, *, namespace: str = "/") -> str:
+        """Disconnect the client ``sid`` wherever it is connected."""
+        try:
+            message = DisconnectMessage(sid=sid, namespace=namespace, host_id=self.host_id)
+        except ValueError as exc:
+            raise codec_message_error(f"bad sid {sid!r}", exc) from exc
+        return self.publish([message])
+
+    # --- the wire ---------------------------------------------------------------
+    def publish(self, messages: Sequence[Message]) -> str:
+        """Create one Event holding ``messages``; returns its name. Raises PushError subclasses."""
+        envelope = Envelope(messages=list(messages))
+        body = codec.encode_event(
+            envelope,
+            namespace=self.namespace,
+            channel=self.channel,
+            involved_object=self.involved_object,
+            max_payload_bytes=self.max_payload_bytes,
+        )
+        name: str = body["metadata"]["name"]
+        path = events_path(self.namespace)
+
+        def create() -> None:
+            raw_request(self.api_client, "POST", path, body=body,
+                        timeout=self.request_timeout).release_conn()
+
+        try:
+            call_with_retries(
+                create,
+                what=f"create event in namespace {self.namespace!r}",
+                deadline_seconds=self.retry_deadline_seconds,
+                backoff=Backoff(initial=0.2, maximum=5.0),
+                # A retried create that meets 409 AlreadyExists means an earlier attempt
+                # reached the server (e.g. the response was lost): done, and no duplicate.
+                on_retry=lambda exc: isinstance(exc, ApiException) and exc.status == 409,
+            )
+        except ApiException as exc:
+            raise convert(exc, verb="create", namespace=self.namespace, grant=self.grant) from exc
+        return name
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.api_client.close()
+
+    def __enter__(self) -> Emitter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def codec_message_error(what: str, exc: Exception) -> MessageError:
+    return MessageError(f"{what}: {exc}; nothing was sent")
+
+
+_default: Emitter | None = None
+_default_lock = threading.Lock()
+
+
+def default_emitter() -> Emitter:
+    """The process-wide Emitter built from the environment on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Emitter()
+            logger.info("pushsvc emitter: namespace %s, channel %s",
+                        _default.namespace, _default.channel)
+        return _default
+
+
+def notify(
+    event: str,
+    data: Any = None,
+    *,
+    room: str | list[str] | None = None,
+    namespace: str = "/",
+    skip_sid: str | list[str] | None = None,
+) -> str:
+    """Emit to pushsvc clients on every pod; see :meth:`Emitter.notify`."""
+    return default_emitter().notify(event, data, room=room, namespace=namespace,
+                                    skip_sid=skip_sid)
+
+
+__all__ = ["Emitter", "default_emitter", "notify"]

@@ -1,0 +1,170 @@
+"""The codec between an :class:`~emitter.model.Envelope` and a core/v1 Event body.
+
+The wire contract (README "Wire contract"): one Event per envelope, created without
+``eventTime`` (so neither the 1024-character ``message`` limit nor the reporting fields apply);
+a label names the channel (watches use a label selector and never see kubelet events); a fixed
+``reason`` makes ``kubectl get events --field-selector reason=PushsvcMessage`` show the bus; the
+``message`` is a human summary, never the payload; the payload is the envelope's JSON in one
+annotation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections import Counter
+from typing import Any
+
+from pydantic import ValidationError
+
+from emitter.errors import PayloadTooLargeError, SchemaVersionError, WireError
+from emitter.model import SCHEMA_VERSION, EmitMessage, Envelope
+
+CHANNEL_LABEL = "pushsvc.io/channel"
+PAYLOAD_ANNOTATION = "pushsvc.io/payload"
+REASON = "PushsvcMessage"
+SOURCE_COMPONENT = "pushsvc"
+#: Annotations may total 256 KiB per object; keep room for the key and the API server's own.
+DEFAULT_MAX_PAYLOAD_BYTES = 250 * 1024
+HARD_MAX_PAYLOAD_BYTES = 256 * 1024 - 1024
+
+_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)$")
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def check_channel(channel: str) -> str:
+    """A channel is a label value: at most 63 characters, alphanumerics and ``-_.``."""
+    if not _LABEL_VALUE.match(channel or ""):
+        raise ValueError(
+            f"bus channel {channel!r} is not a valid label value "
+            "(1-63 characters: letters, digits, '-', '_', '.'; alphanumeric at both ends)"
+        )
+    return channel
+
+
+def label_selector(channel: str) -> str:
+    return f"{CHANNEL_LABEL}={channel}"
+
+
+def encode_payload(envelope: Envelope) -> str:
+    return envelope.model_dump_json(exclude_defaults=False)
+
+
+def check_size(payload: str, limit: int = DEFAULT_MAX_PAYLOAD_BYTES) -> int:
+    size = len(payload.encode("utf-8"))
+    if size > limit:
+        raise PayloadTooLargeError(size, limit)
+    return size
+
+
+def summary(envelope: Envelope, size: int) -> str:
+    """One readable line for ``kubectl get events``: what, to whom, how big — never the data."""
+    parts: list[str] = []
+    for msg in envelope.messages:
+        if isinstance(msg, EmitMessage):
+            target = (
+                "everyone" if msg.room is None
+                else f"room {msg.room!r}" if isinstance(msg.room, str)
+                else f"rooms {', '.join(msg.room)}"
+            )
+            ns = "" if msg.namespace == "/" else f" [{msg.namespace}]"
+            parts.append(f"emit {msg.event!r} to {target}{ns}")
+        elif msg.method in ("enter_room", "leave_room", "close_room"):
+            parts.append(f"{msg.method} {getattr(msg, 'room', '')!r}")
+        else:
+            parts.append(msg.method)
+    if len(parts) == 1:
+        text = parts[0]
+    else:
+        counted = Counter(parts)
+        text = f"{len(parts)} messages: " + "; ".join(
+            p if n == 1 else f"{p} x{n}" for p, n in counted.most_common(3)
+        )
+    return f"{text} ({size:,} bytes)"[:900]
+
+
+def _name_prefix(envelope: Envelope) -> str:
+    first = envelope.messages[0]
+    word = first.event if isinstance(first, EmitMessage) else first.method
+    word = _NOT_DNS.sub("-", word.lower()).strip("-")[:30] or "msg"
+    return f"pushsvc-{word}-"
+
+
+def event_name(envelope: Envelope) -> str:
+    """A readable, client-chosen unique name (see README: why not ``generateName``)."""
+    return _name_prefix(envelope) + uuid.uuid4().hex[:16]
+
+
+def encode_event(
+    envelope: Envelope,
+    *,
+    namespace: str,
+    channel: str,
+    involved_object: dict[str, str],
+    name: str | None = None,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> dict[str, Any]:
+    """Build the Event body; raises :class:`PayloadTooLargeError` before anything is sent."""
+    payload = encode_payload(envelope)
+    size = check_size(payload, max_payload_bytes)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": name or event_name(envelope),
+            "namespace": namespace,
+            "labels": {CHANNEL_LABEL: channel},
+            "annotations": {PAYLOAD_ANNOTATION: payload},
+        },
+        # The API server requires involvedObject.namespace == the Event's namespace.
+        "involvedObject": {**involved_object, "namespace": namespace},
+        "reason": REASON,
+        "message": summary(envelope, size),
+        "type": "Normal",
+        "source": {"component": SOURCE_COMPONENT},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+
+
+def decode_payload(payload: str | bytes) -> Envelope:
+    """Validate an annotation value; raises :class:`WireError` or :class:`SchemaVersionError`."""
+    try:
+        envelope = Envelope.model_validate_json(payload)
+    except ValidationError as exc:
+        version = _peek_version(payload)
+        if version is not None and version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"payload schema version {version} is not supported (this reader knows "
+                f"{SCHEMA_VERSION})"
+            ) from exc
+        raise WireError(f"invalid payload: {exc.error_count()} error(s), first: "
+                        f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from exc
+    if envelope.v != SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"payload schema version {envelope.v} is not supported (this reader knows "
+            f"{SCHEMA_VERSION})"
+        )
+    return envelope
+
+
+def decode_event(event: dict[str, Any]) -> Envelope:
+    """Read the envelope out of an Event object (a parsed JSON dict)."""
+    metadata = event.get("metadata") or {}
+    payload = (metadata.get("annotations") or {}).get(PAYLOAD_ANNOTATION)
+    if not isinstance(payload, str):
+        raise WireError(f"Event has no {PAYLOAD_ANNOTATION} annotation")
+    return decode_payload(payload)
+
+
+def _peek_version(payload: str | bytes) -> int | None:
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return None
+    version = value.get("v") if isinstance(value, dict) else None
+    return version if isinstance(version, int) else None

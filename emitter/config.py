@@ -1,0 +1,129 @@
+"""Where the bus lives and how to reach the API: arguments first, then the environment.
+
+In a pod the mounted ServiceAccount is used (in-cluster config); elsewhere the kubeconfig
+(``kubeconfig=``, ``$KUBECONFIG``, ``~/.kube/config``). Neither present is a clear error.
+The notifier's own Pod (or Job) becomes the Events' ``involvedObject``; the downward API
+provides it (``PUSHSVC_POD_NAME``, ``PUSHSVC_POD_UID``, ``PUSHSVC_JOB_NAME``), else
+``$HOSTNAME`` — which Kubernetes sets to the pod name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from emitter.codec import check_channel
+from emitter.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+ENV_NAMESPACE = "PUSHSVC_BUS_NAMESPACE"
+ENV_CHANNEL = "PUSHSVC_BUS_CHANNEL"
+DEFAULT_CHANNEL = "pushsvc"
+_SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """A ready API client and where it came from (for logs and errors)."""
+
+    api_client: k8s_client.ApiClient
+    source: str  # "in-cluster" or "kubeconfig <path>"
+    default_namespace: str | None
+
+
+def in_cluster_available() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (_SA_DIR / "token").exists()
+
+
+def kubeconfig_path(explicit: str | None = None) -> str | None:
+    """The kubeconfig that would be used, or None when there is none."""
+    candidates = [explicit] if explicit else []
+    env = os.environ.get("KUBECONFIG")
+    if env and not explicit:
+        candidates.extend(p for p in env.split(os.pathsep) if p)
+    if not candidates:
+        candidates.append(str(Path("~/.kube/config").expanduser()))
+    for path in candidates:
+        if Path(path).expanduser().is_file():
+            return str(Path(path).expanduser())
+    if explicit:
+        raise ConfigError(f"kubeconfig {explicit} does not exist")
+    return None
+
+
+def find_config(kubeconfig: str | None = None) -> str | None:
+    """Describe the configuration that :func:`load_api_client` would use, or None."""
+    if kubeconfig:
+        return f"kubeconfig {kubeconfig_path(kubeconfig)}"
+    if in_cluster_available():
+        return "in-cluster ServiceAccount"
+    path = kubeconfig_path(None)
+    return f"kubeconfig {path}" if path else None
+
+
+def load_api_client(kubeconfig: str | None = None) -> ApiTarget:
+    """An ``ApiClient`` whose urllib3 pool does not retry on its own (our loop retries)."""
+    cfg = k8s_client.Configuration()
+    if not kubeconfig and in_cluster_available():
+        try:
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        except k8s_config.ConfigException as exc:
+            raise ConfigError(f"in-cluster configuration failed: {exc}") from exc
+        ns_file = _SA_DIR / "namespace"
+        ns = ns_file.read_text().strip() if ns_file.exists() else None
+        source = "in-cluster ServiceAccount"
+    else:
+        path = kubeconfig_path(kubeconfig)
+        if path is None:
+            raise ConfigError(
+                "no Kubernetes configuration: not running in a pod (no KUBERNETES_SERVICE_HOST "
+                "and mounted ServiceAccount token) and no kubeconfig (set KUBECONFIG, pass "
+                "kubeconfig=, or create ~/.kube/config)"
+            )
+        try:
+            k8s_config.load_kube_config(config_file=path, client_configuration=cfg,
+                                        persist_config=False)
+            _, context = k8s_config.list_kube_config_contexts(config_file=path)
+        except (k8s_config.ConfigException, OSError, ValueError) as exc:
+            raise ConfigError(f"kubeconfig {path} is not usable: {exc}") from exc
+        ns = (context or {}).get("context", {}).get("namespace")
+        source = f"kubeconfig {path}"
+    cfg.retries = 0  # urllib3 must not retry behind our back: our loop owns retries
+    return ApiTarget(k8s_client.ApiClient(cfg), source, ns)
+
+
+def resolve_namespace(explicit: str | None, target: ApiTarget | None) -> str:
+    ns = explicit or os.environ.get(ENV_NAMESPACE) or (target.default_namespace if target
+                                                        else None) or "default"
+    return ns
+
+
+def resolve_channel(explicit: str | None) -> str:
+    channel = explicit or os.environ.get(ENV_CHANNEL) or DEFAULT_CHANNEL
+    try:
+        return check_channel(channel)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def notifier_object(
+    *, pod_name: str | None = None, pod_uid: str | None = None, job_name: str | None = None
+) -> dict[str, str]:
+    """The involvedObject naming this process: its Job when known, else its Pod."""
+    job = job_name or os.environ.get("PUSHSVC_JOB_NAME")
+    if job:
+        return {"kind": "Job", "apiVersion": "batch/v1", "name": job}
+    name = (pod_name or os.environ.get("PUSHSVC_POD_NAME") or os.environ.get("HOSTNAME")
+            or socket.gethostname())
+    obj = {"kind": "Pod", "apiVersion": "v1", "name": name}
+    uid = pod_uid or os.environ.get("PUSHSVC_POD_UID")
+    if uid:
+        obj["uid"] = uid
+    return obj

@@ -1,0 +1,200 @@
+"""Lean HTTP calls to the Events API, retries, and ApiException → pushsvc errors.
+
+The generated ``CoreV1Api`` validates arguments and deserialises every response into models;
+the bus needs neither. We build requests with the ``ApiClient`` (so in-cluster token refresh,
+client certificates and exec plugins keep working) and read raw bytes. Non-2xx responses become
+``ApiException`` first and then, at this edge, pushsvc's own errors raised ``from`` them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import urllib3
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from emitter.errors import ApiError, ApiUnavailableError, PermissionDeniedError
+
+logger = logging.getLogger(__name__)
+
+#: Agreed with the deployment helper: which file grants which ServiceAccount what.
+RBAC_NOTIFIER = ("rbac/notifier.yaml", "pushsvc-notifier", "create")
+RBAC_API = ("rbac/api.yaml", "pushsvc-api", "list/watch/create")
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
+
+_USER = re.compile(r'User "([^"]+)"')
+
+
+def events_path(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/events"
+
+
+def raw_request(
+    api_client: ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: list[tuple[str, str]] | None = None,
+    body: Any = None,
+    timeout: float | tuple[float, float] | None = None,
+) -> urllib3.BaseHTTPResponse:
+    """One request; returns the unread urllib3 response, raises ApiException on non-2xx."""
+    request = api_client.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=query or [],
+        header_params={"Accept": "application/json",
+                       **({"Content-Type": "application/json"} if body is not None else {})},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = api_client.call_api(*request, _request_timeout=timeout)
+    if not 200 <= response.status <= 299:
+        response.read()
+        raise ApiException.from_response(http_resp=response, body=None, data=None)
+    return response.response
+
+
+def retry_after_seconds(exc: ApiException) -> float | None:
+    headers = exc.headers or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def status_message(exc: ApiException) -> str:
+    """The API server's own words from a Status body, or the HTTP reason."""
+    body = exc.body or ""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("message"):
+        return str(parsed["message"])
+    text = body.strip().splitlines()[0] if body.strip() else ""
+    return (text or str(exc.reason or "")).strip()[:300]
+
+
+def who(exc: ApiException) -> str:
+    """'ServiceAccount ns/name' (or the user) from a 403 Status message."""
+    match = _USER.search(status_message(exc)) or _USER.search(exc.body or "")
+    if not match:
+        return "this identity"
+    user = match.group(1)
+    if user.startswith("system:serviceaccount:"):
+        ns, _, name = user.removeprefix("system:serviceaccount:").partition(":")
+        return f"ServiceAccount {ns}/{name}"
+    return f"user {user!r}"
+
+
+def forbidden_message(exc: ApiException, *, verb: str, namespace: str,
+                      grant: tuple[str, str, str]) -> str:
+    rbac_file, sa, verbs = grant
+    return (
+        f"forbidden: {who(exc)} cannot {verb} events in namespace {namespace!r}; apply "
+        f"{rbac_file} (grants {verbs} on events to ServiceAccount {sa}) and run as that "
+        f"ServiceAccount"
+    )
+
+
+def convert(exc: ApiException, *, verb: str, namespace: str,
+            grant: tuple[str, str, str]) -> ApiError:
+    status = exc.status
+    if status == 403:
+        return PermissionDeniedError(
+            forbidden_message(exc, verb=verb, namespace=namespace, grant=grant), status=403
+        )
+    if status == 401:
+        return ApiError(f"unauthorized: the API server rejected the credentials while trying "
+                        f"to {verb} events in namespace {namespace!r}", status=401)
+    if status == 404:
+        return ApiError(f"not found: cannot {verb} events in namespace {namespace!r} "
+                        f"({status_message(exc)}); does the namespace exist?", status=404)
+    return ApiError(f"{verb} events in namespace {namespace!r} failed: HTTP {status} "
+                    f"{status_message(exc)}", status=status)
+
+
+class Backoff:
+    """Jittered exponential backoff: ``initial`` doubling to ``maximum``; ``reset()`` on health."""
+
+    def __init__(self, *, initial: float = 0.8, maximum: float = 30.0, jitter: float = 0.5,
+                 rng: random.Random | None = None) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.jitter = jitter
+        self.failures = 0
+        self._rng = rng or random.Random()
+
+    def next(self) -> float:
+        base = min(self.maximum, self.initial * (2 ** self.failures))
+        self.failures += 1
+        # jitter spreads reconnects of many pods; never exceed the maximum
+        return min(self.maximum, base * (1 + self._rng.uniform(0, self.jitter)))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def call_with_retries(
+    fn: Callable[[], Any],
+    *,
+    what: str,
+    deadline_seconds: float,
+    backoff: Backoff,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    on_retry: Callable[[Exception], bool] | None = None,
+) -> Any:
+    """Call ``fn`` until it succeeds, retrying 429 / 5xx / connection errors until the deadline.
+
+    ``on_retry(exc)`` may return True to stop retrying and treat the call as done (used for
+    409 on a retried create: the earlier attempt did succeed). Other ApiExceptions propagate.
+    """
+    end = clock() + deadline_seconds
+    attempt = 0
+    connection_failed = False
+    delay: float | None
+    while True:
+        attempt += 1
+        try:
+            return fn()
+        except ApiException as exc:
+            if attempt > 1 and on_retry is not None and on_retry(exc):
+                return None
+            if exc.status not in RETRYABLE_STATUS:
+                raise
+            delay = retry_after_seconds(exc) if exc.status == 429 else None
+            if delay is not None:
+                delay = max(delay, 0.05)
+            cause: BaseException = exc
+            detail = f"HTTP {exc.status}"
+        except CONNECTION_ERRORS as exc:
+            # The first one is often a pooled keep-alive connection the server already
+            # closed: retry at once on a fresh connection.
+            delay = 0.0 if not connection_failed else None
+            connection_failed = True
+            cause, detail = exc, f"connection error ({type(exc).__name__})"
+        wait = backoff.next() if delay is None else delay
+        remaining = end - clock()
+        if remaining <= 0:
+            raise ApiUnavailableError(
+                f"{what}: gave up after {attempt} attempt(s) in {deadline_seconds:g} s; "
+                f"last error: {detail}",
+                status=getattr(cause, "status", None),
+            ) from cause
+        logger.debug("%s: %s, retrying in %.2f s", what, detail, min(wait, remaining))
+        if wait > 0:
+            sleep(min(wait, remaining))

@@ -1,0 +1,197 @@
+"""The Kubernetes Events client manager: python-socketio's PubSubManager over core/v1 Events.
+
+Hand it to Flask-SocketIO as ``client_manager=``. ``_publish`` creates an Event with the
+emitter's codec; ``_listen`` yields messages from the :class:`EventWatcher`, which runs in the
+PubSubManager's background task (a greenlet under gunicorn's gevent worker, which patched the
+socket module before this module imported ``kubernetes``).
+
+Only traffic that must cross pods becomes an Event: an emit addressed only to clients
+connected here is delivered locally (PubSubManager would publish it too — an etcd write that
+lives for the Event TTL). Messages this process publishes are applied here at once and skipped
+when they come back through the watch (``host_id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import socketio
+from kubernetes.client import ApiClient
+
+from emitter import PushError
+from emitter.client import Emitter
+from emitter.codec import label_selector
+from emitter.kube import RBAC_API, Backoff
+from emitter.model import Message
+from pushsvc.bus import metrics
+from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
+
+logger = logging.getLogger(__name__)
+
+_MESSAGE_ADAPTER: Any = None
+
+
+def _validate_message(data: dict[str, Any]) -> Message:
+    global _MESSAGE_ADAPTER
+    if _MESSAGE_ADAPTER is None:
+        from pydantic import TypeAdapter
+
+        _MESSAGE_ADAPTER = TypeAdapter(Message)
+    message: Message = _MESSAGE_ADAPTER.validate_python(data)
+    return message
+
+
+class KubernetesManager(socketio.PubSubManager):
+    """Socket.IO client manager whose pub/sub is core/v1 Events in one namespace.
+
+    :param api_client: a configured ``kubernetes.client.ApiClient``.
+    :param namespace: the bus namespace.
+    :param channel: the channel label value; all pods and notifiers of one bus share it.
+    :param involved_object: this pod, for the Events' ``involvedObject``.
+    :param watch_timeout_seconds: server ``timeoutSeconds`` of each watch.
+    :param watch_read_timeout_seconds: client read timeout; must exceed the server timeout.
+    :param watch_down_grace_seconds: ``ready()`` turns false after the watch is down this long.
+    :param transport: replaces the real API transport (tests).
+    """
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        *,
+        api_client: ApiClient,
+        namespace: str,
+        channel: str,
+        involved_object: dict[str, str],
+        watch_timeout_seconds: int = 300,
+        watch_read_timeout_seconds: float = 330.0,
+        watch_down_grace_seconds: float = 10.0,
+        watch_backoff_max_seconds: float = 30.0,
+        watch_backoff_reset_seconds: float = 60.0,
+        publish_deadline_seconds: float = 10.0,
+        transport: WatchTransport | None = None,
+    ) -> None:
+        super().__init__(channel=channel)
+        self.namespace = namespace
+        self.grace_seconds = watch_down_grace_seconds
+        self.publisher = Emitter(
+            api_client=api_client,
+            namespace=namespace,
+            channel=channel,
+            host_id=self.host_id,
+            involved_object=involved_object,
+            retry_deadline_seconds=publish_deadline_seconds,
+            grant=RBAC_API,
+        )
+        self.watcher = EventWatcher(
+            transport or KubeTransport(
+                api_client,
+                namespace=namespace,
+                label_selector=label_selector(channel),
+                timeout_seconds=watch_timeout_seconds,
+                read_timeout_seconds=watch_read_timeout_seconds,
+            ),
+            namespace=namespace,
+            channel=channel,
+            timeout_seconds=watch_timeout_seconds,
+            backoff=Backoff(initial=0.8, maximum=watch_backoff_max_seconds),
+            backoff_reset_seconds=watch_backoff_reset_seconds,
+        )
+        self._start_lock = threading.Lock()
+        self._initialized = False
+        self._was_ready: bool | None = None
+
+    # --- lifecycle and readiness ------------------------------------------------------
+    def set_server(self, server: Any) -> None:
+        super().set_server(server)
+        # python-socketio starts a manager at the first client connect; a pod must watch
+        # (and report ready) before any client arrives. Deferred: the server is mid-__init__.
+        server.start_background_task(self.start)
+
+    def start(self) -> None:
+        """Start the watcher now (idempotent; python-socketio would wait for a client)."""
+        if self.server is not None:
+            self.server.manager_initialized = True
+        self.initialize()
+
+    def initialize(self) -> None:
+        with self._start_lock:
+            if self._initialized:
+                return
+            self._initialized = True
+        super().initialize()
+
+    def ready(self) -> tuple[bool, str]:
+        """(ready, why): not ready once the watch has been down longer than the grace period."""
+        self.start()
+        status = self.watcher.status
+        down_for = 0.0 if status.up else time.monotonic() - status.down_since
+        ok = status.up or down_for <= self.grace_seconds
+        why = "bus watch up" if status.up else (
+            f"bus watch down for {down_for:.0f} s: {status.cause or 'reconnecting'}")
+        if ok != self._was_ready:
+            self._was_ready = ok
+            if ok:
+                logger.info("bus ready: %s", why)
+            else:
+                logger.error("bus not ready: %s", why)
+        return ok, why
+
+    # --- publish only what must cross pods -----------------------------------------
+    def _local_sids_only(self, namespace: str, room: Any) -> bool:
+        if room is None:
+            return False
+        rooms = [room] if isinstance(room, str) else list(room) if isinstance(
+            room, list | tuple) else None
+        return bool(rooms) and all(
+            isinstance(r, str) and self.is_sid_room(namespace, r) for r in rooms or ()
+        )
+
+    def emit(self, event: str, data: Any, namespace: str | None = None, room: Any = None,
+             skip_sid: Any = None, callback: Any = None, to: Any = None, **kwargs: Any) -> Any:
+        room = to or room
+        ns = namespace or "/"
+        if not kwargs.get("ignore_queue") and self._local_sids_only(ns, room):
+            metrics.local_only.inc()
+            return socketio.Manager.emit(self, event, data, ns, room=room, skip_sid=skip_sid,
+                                         callback=callback)
+        return super().emit(event, data, namespace=ns, room=room, skip_sid=skip_sid,
+                            callback=callback, **kwargs)
+
+    def disconnect(self, sid: str, namespace: str | None = None, **kwargs: Any) -> Any:
+        ns = namespace or "/"
+        if not kwargs.get("ignore_queue") and (
+            self.is_connected(sid, ns) or self.is_pre_connected(sid, ns)
+        ):
+            return self._handle_disconnect({"sid": sid, "namespace": ns})
+        return super().disconnect(sid, namespace=namespace, **kwargs)
+
+    # --- the PubSubManager backend ----------------------------------------------------
+    def _publish(self, data: dict[str, Any]) -> None:
+        method = str(data.get("method"))
+        try:
+            self.publisher.publish([_validate_message(data)])
+        except (PushError, ValueError) as exc:
+            # Already applied locally; the other pods miss it. Never log the payload.
+            metrics.publish_failures.labels(error=type(exc).__name__).inc()
+            logger.error("bus could not publish a %s message: %s", method, exc)
+            return
+        metrics.messages_published.labels(method=method).inc()
+
+    def _listen(self) -> Iterator[dict[str, Any]]:
+        for delivery in self.watcher.deliveries():
+            metrics.lag_seconds.observe(max(0.0, time.time() - delivery.created))
+            for message in delivery.envelope.messages:
+                if message.method == "callback":
+                    if message.host_id != self.host_id:
+                        continue  # an acknowledgement for another pod
+                elif message.host_id == self.host_id:
+                    metrics.messages_own.inc()
+                    continue  # applied locally when published
+                metrics.messages_delivered.labels(method=message.method).inc()
+                yield message.model_dump()
+        logger.error("bus watcher stopped")  # only after stop(): PubSubManager then exits
