@@ -1,0 +1,1 @@
+"""Deployment tests: Dockerfile, manifests, RBAC, HAProxy and the local three-pod topology."""

@@ -1,0 +1,71 @@
+"""Shared fixtures for the deployment tests: repo paths, tools, and the local topology.
+
+The topology is ``pushsvc.demo.LocalTopology`` — the same code ``pushsvc demo`` runs —
+so these tests prove the demo as well as the shipped HAProxy config.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pushsvc.demo import LocalTopology
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "artifacts" / "deploy"
+# A short drain keeps teardown quick; the drain itself is tested with the server.
+TEST_POD_ENV = {"PUSHSVC_SHUTDOWN_GRACE_SECONDS": "3"}
+
+
+def require_tool(name: str) -> str:
+    """Path of a command-line tool the test needs; fail (not skip) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; run ./scripts/setup.sh --all")
+    return path
+
+
+def run(cmd: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def bus_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopology]:
+    """The full local topology: emulator + RBAC, three pods on the Events bus, HAProxy."""
+    require_tool("haproxy")
+    workdir = tmp_path_factory.mktemp("topology")
+    with LocalTopology(workdir, bus="kubernetes", pod_env=TEST_POD_ENV) as topology:
+        yield topology
+
+
+@pytest.fixture(scope="module")
+def memory_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopology]:
+    """The shipped HAProxy config in front of three pods without a bus (stickiness only)."""
+    require_tool("haproxy")
+    workdir = tmp_path_factory.mktemp("topology-memory")
+    with LocalTopology(workdir, bus="memory", pod_env=TEST_POD_ENV) as topology:
+        yield topology
+
+
+SOURCES = [f"127.0.0.{i}" for i in range(2, 10)]
+
+
+def without_cookie(config: str) -> str:
+    """The shipped config minus the SERVERID cookie: `balance source` alone."""
+    lines = [line for line in config.splitlines() if not line.strip().startswith("cookie ")]
+    return "\n".join(line.split(" cookie ")[0] for line in lines) + "\n"
+
+
+def without_stickiness(config: str) -> str:
+    """No cookie and round-robin balancing: nothing keeps a session on its pod."""
+    return without_cookie(config).replace("    balance source\n", "    balance roundrobin\n")

@@ -1,0 +1,77 @@
+"""`pushsvc demo` brings up the topology, prints the URL, the notifier's messages reach a
+client at that URL, and SIGTERM stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from tests.deploy.conftest import REPO_ROOT, require_tool
+from tests.support import RecordingClient
+
+URL_LINE = re.compile(r"pushsvc demo: open (http://127\.0\.0\.1:\d+)/ in a browser")
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def _read_url(proc: subprocess.Popen[str], timeout: float) -> str:
+    """Wait for the URL line; a thread reads stdout so the wait stays bounded."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(stdout, lines), daemon=True).start()
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if m := URL_LINE.search(line):
+            return m.group(1)
+    raise AssertionError("pushsvc demo printed no URL:\n" + "".join(seen[-40:]))
+
+
+def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    require_tool("haproxy")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "pushsvc"), "demo", "--port", "0",
+         "--interval", "1", "--workdir", str(tmp_path / "demo")],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        url = _read_url(proc, timeout=90)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 5  # emulator, 3 pushsvc masters (+ workers), haproxy
+        with RecordingClient() as client:
+            client.connect(url)
+            client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=20)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], [p.pid for p in alive]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert (REPO_ROOT / "haproxy" / "haproxy.cfg").exists()
