@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import resource
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -109,8 +110,29 @@ def serve(settings: Settings) -> int:
         settings.host, settings.port, WORKER_CLASS, settings.worker_connections,
         settings.shutdown_grace_seconds,
     )
+    _raise_fd_limit(settings.worker_connections)
     _PushsvcApplication().run()
     return 0
+
+
+def _raise_fd_limit(worker_connections: int) -> None:
+    """Lift the soft file-descriptor limit so worker_connections can really be reached.
+
+    Past ``ulimit -n`` accept() fails and even health checks hang; say so at start-up
+    instead of at the 1,025th client.
+    """
+    wanted = worker_connections + 256  # listeners, the watch, logs, health checks
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning(
+            "file-descriptor limit %d is below PUSHSVC_WORKER_CONNECTIONS=%d (+256): "
+            "connections past it will fail; raise the hard limit (ulimit -Hn) or lower "
+            "the setting", soft, worker_connections,
+        )
 
 
 def _bind_host(host: str) -> str:
