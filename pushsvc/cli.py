@@ -127,9 +127,9 @@ def _raise_fd_limit(worker_connections: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
-    if soft != resource.RLIM_INFINITY and soft < wanted:
+    if soft != resource.RLIM_INFINITY and soft < worker_connections:
         log.warning(
-            "file-descriptor limit %d is below PUSHSVC_WORKER_CONNECTIONS=%d (+256): "
+            "file-descriptor limit %d is below PUSHSVC_WORKER_CONNECTIONS=%d: "
             "connections past it will fail; raise the hard limit (ulimit -Hn) or lower "
             "the setting", soft, worker_connections,
         )
