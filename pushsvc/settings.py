@@ -91,7 +91,8 @@ class Settings(BaseSettings):
     bus: Literal["auto", "memory", "kubernetes"] = Field(
         default="auto",
         description="Cross-pod bus: 'memory' (one process), 'kubernetes' (core/v1 Events), "
-        "'auto' = kubernetes when in-cluster config or a kubeconfig is found.",
+        "'auto' = kubernetes in a pod (in-cluster config) or when PUSHSVC_KUBECONFIG is set; "
+        "a personal ~/.kube/config does not switch it.",
     )
     bus_namespace: str | None = Field(
         default=None,

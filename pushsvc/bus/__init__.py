@@ -2,8 +2,8 @@
 
 ``memory`` is python-socketio's default single-process manager (None here); ``kubernetes`` is
 :class:`~pushsvc.bus.manager.KubernetesManager` over core/v1 Events; ``auto`` picks
-``kubernetes`` when in-cluster config or a kubeconfig is found. One start-up line says which
-and why.
+``kubernetes`` in a pod (in-cluster config) or when PUSHSVC_KUBECONFIG is set. One start-up
+line says which and why.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ def make_client_manager(settings: Settings) -> Any | None:
         logger.info("bus: memory (PUSHSVC_BUS=memory); clients of other processes are not "
                     "reached")
         return None
-    found = config.find_config(settings.kubeconfig)
-    if settings.bus == "auto" and found is None:
-        logger.info("bus: memory (PUSHSVC_BUS=auto and no in-cluster config or kubeconfig "
-                    "found)")
+    # 'auto' follows the deployment, not the developer's shell: in a pod, or with
+    # PUSHSVC_KUBECONFIG named explicitly. A personal ~/.kube/config or $KUBECONFIG does not
+    # count, or `pushsvc serve` on a laptop would write Events into whatever cluster the
+    # current context points at.
+    if settings.bus == "auto" and not (settings.kubeconfig or config.in_cluster_available()):
+        logger.info("bus: memory (PUSHSVC_BUS=auto, not in a pod and PUSHSVC_KUBECONFIG unset)")
         return None
     from pushsvc.bus.manager import KubernetesManager
 
