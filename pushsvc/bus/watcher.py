@@ -4,7 +4,8 @@ Rules (README "Watcher"): list with the channel's label selector and remember th
 resourceVersion — Events that existed before start are never replayed; watch from it with a
 server ``timeoutSeconds`` *and* a client read timeout (a half-open connection otherwise hangs
 forever); resume from the last resourceVersion seen in the stream; on 410 (HTTP status or an
-ERROR line) list again and deliver only Events whose UID is not in a bounded set of seen UIDs;
+ERROR line) list again and deliver only what was not delivered yet (a resourceVersion
+watermark plus a bounded set of UIDs, :class:`_Delivered`);
 skip BOOKMARK/MODIFIED/DELETED (TTL expiry sends DELETED); back off with jitter, honour
 Retry-After, reset after a healthy period; log each restart once with its cause.
 
@@ -119,27 +120,53 @@ def _lines(resp: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
         yield buffer
 
 
-class _SeenSet:
-    """Bounded insertion-ordered set of Event UIDs (oldest forgotten first)."""
+class _Delivered:
+    """What was already delivered: a resourceVersion watermark plus a bounded set of UIDs.
+
+    Bus Events are only ever created, so an Event's resourceVersion is its creation version.
+    Everything at or below ``upto`` was delivered or existed before this pod started; the
+    UID set covers what was delivered above it. The watch stream is ordered, so forgetting the
+    oldest UID just raises the watermark to its version — the bound never turns into a replay
+    of old Events at the next relist, however many Events the namespace holds. With opaque
+    (non-numeric) versions the watermark is off and only the UIDs count.
+    """
 
     def __init__(self, maxlen: int) -> None:
         self.maxlen = maxlen
-        self._d: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, uid: object) -> bool:
-        return uid in self._d
+        self.upto: int | None = None
+        self._uids: OrderedDict[str, int | None] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._d)
+        return len(self._uids)
 
-    def add(self, uid: str) -> None:
-        self._d[uid] = None
-        if len(self._d) > self.maxlen:
-            self._d.popitem(last=False)
+    def __contains__(self, obj: object) -> bool:
+        if not isinstance(obj, dict):
+            return False
+        if _uid(obj) in self._uids:
+            return True
+        version = _numeric_version(obj)
+        return self.upto is not None and version is not None and version <= self.upto
 
-    def replace(self, uids: list[str]) -> None:
-        """After a list: keep exactly what still exists (older UIDs can never come back)."""
-        self._d = OrderedDict.fromkeys(uids[-self.maxlen:])
+    def add(self, obj: dict[str, Any]) -> None:
+        self._uids[_uid(obj)] = _numeric_version(obj)
+        if len(self._uids) > self.maxlen:
+            _, version = self._uids.popitem(last=False)
+            if self.upto is not None and version is not None:
+                self.upto = max(self.upto, version)
+
+    def reset(self, items: list[dict[str, Any]], list_version: str) -> None:
+        """After a list whose items were all delivered or skipped: start over from its version."""
+        if list_version.isdigit():
+            self.upto = int(list_version)
+            # A consistent list holds nothing newer than its own version; should one
+            # (a non-snapshot paginated list), remember it so the watch cannot repeat it.
+            self._uids = OrderedDict(
+                (_uid(i), v) for i in items
+                if (v := _numeric_version(i)) is not None and v > self.upto
+            )
+        else:
+            self.upto = None
+            self._uids = OrderedDict((_uid(i), None) for i in items[-self.maxlen:])
 
 
 @dataclass
@@ -195,7 +222,7 @@ class EventWatcher:
         self.timeout_seconds = timeout_seconds
         self.backoff = backoff or Backoff(initial=0.8, maximum=30.0)
         self.backoff_reset_seconds = backoff_reset_seconds
-        self.seen = _SeenSet(max_seen)
+        self.seen = _Delivered(max_seen)
         self.status = WatchStatus(down_since=clock())
         self._sleep = sleep
         self._clock = clock
@@ -280,17 +307,17 @@ class EventWatcher:
         items.sort(key=_version_key)
         if not self._listed:
             # Never replay what existed before this pod started: only remember it.
-            self.seen.replace([_uid(i) for i in items])
+            self.seen.reset(items, version)
             self._listed = True
             logger.info("bus listed %d existing Events in namespace %s (channel %s); watching "
                         "from resourceVersion %s", len(items), self.namespace, self.channel,
                         version)
         else:
             metrics.relists.inc()
-            fresh = [i for i in items if _uid(i) not in self.seen]
+            fresh = [i for i in items if i not in self.seen]
             logger.info("bus relisted namespace %s: %d Events, %d not yet delivered",
                         self.namespace, len(items), len(fresh))
-            self.seen.replace([_uid(i) for i in items])
+            self.seen.reset(items, version)
             for item in fresh:
                 delivery = self._decode(item)
                 if delivery is not None:
@@ -339,9 +366,8 @@ class EventWatcher:
             raise _Restart("error", f"ERROR in the watch stream: {code} {message}")
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if kind == "ADDED":
-            uid = _uid(obj)
-            if uid not in self.seen:
-                self.seen.add(uid)
+            if obj not in self.seen:
+                self.seen.add(obj)
                 delivery = self._decode(obj)
                 if delivery is not None:
                     yield delivery
@@ -380,6 +406,11 @@ class EventWatcher:
 def _uid(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     return str(meta.get("uid") or meta.get("name") or "")
+
+
+def _numeric_version(obj: dict[str, Any]) -> int | None:
+    version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return int(version) if version.isdigit() else None
 
 
 def _version_key(obj: dict[str, Any]) -> tuple[int, str]:

@@ -50,3 +50,17 @@ def test_limit_and_continue_page_through_a_list_as_kubectl_does(http: Http) -> N
         params = {"limit": 3, "continue": token}
     assert pages == 3
     assert names == [f"e{i}" for i in range(7)]
+
+
+def test_continued_pages_show_the_first_pages_snapshot_not_newer_events(http: Http) -> None:
+    # etcd serves every page of a paginated list at the first page's revision: an Event
+    # created between pages (name "e9" sorts after the first page) must not appear.
+    for i in range(4):
+        http.create("team-a", event("team-a", f"e{i}"))
+    first = http.get("/api/v1/namespaces/team-a/events", params={"limit": 2}).json()
+    http.create("team-a", event("team-a", "e9"))
+    rest = http.get("/api/v1/namespaces/team-a/events",
+                    params={"limit": 10, "continue": first["metadata"]["continue"]}).json()
+    names = [i["metadata"]["name"] for i in first["items"] + rest["items"]]
+    assert names == ["e0", "e1", "e2", "e3"]
+    assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]

@@ -280,6 +280,11 @@ class Emulator:
         for ns, nm, obj, _ in it:
             if pred is not None and not pred(obj):
                 continue
+            if start_after is not None and int(obj["metadata"]["resourceVersion"]) > list_rv:
+                # A continued list reads etcd at the first page's revision: nothing newer.
+                # (Approximation: an object changed or deleted since is left out, not shown
+                # as it was.)
+                continue
             if limit and len(items) == limit:
                 cont = _encode_continue(list_rv, last)
                 if pred is None:
