@@ -1,9 +1,9 @@
 """The bus seam: picks the Socket.IO client manager from the settings.
 
-``memory`` is python-socketio's default single-process manager (None here); ``kubernetes`` is
-:class:`~pushsvc.bus.manager.KubernetesManager` over core/v1 Events; ``auto`` picks
-``kubernetes`` in a pod (in-cluster config) or when PUSHSVC_KUBECONFIG is set. One start-up
-line says which and why.
+``memory`` is python-socketio's single-process manager with pushsvc's room index;
+``kubernetes`` is :class:`~pushsvc.bus.manager.KubernetesManager` over core/v1 Events;
+``auto`` picks ``kubernetes`` in a pod (in-cluster config) or when PUSHSVC_KUBECONFIG is set.
+One start-up line says which and why.
 """
 
 from __future__ import annotations
@@ -17,25 +17,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def make_client_manager(settings: Settings) -> Any | None:
-    """Return a client manager for Flask-SocketIO's ``client_manager=``, or None for memory.
+def make_client_manager(settings: Settings) -> Any:
+    """Return the client manager for Flask-SocketIO's ``client_manager=``.
 
     The Kubernetes manager exposes ``ready() -> tuple[bool, str]`` (/readyz) and ``start()``
     (start watching before the first client connects).
     """
     from emitter import config
+    from pushsvc.rooms import IndexedManager
 
     if settings.bus == "memory":
         logger.info("bus: memory (PUSHSVC_BUS=memory); clients of other processes are not "
                     "reached")
-        return None
+        return IndexedManager()
     # 'auto' follows the deployment, not the developer's shell: in a pod, or with
     # PUSHSVC_KUBECONFIG named explicitly. A personal ~/.kube/config or $KUBECONFIG does not
     # count, or `pushsvc serve` on a laptop would write Events into whatever cluster the
     # current context points at.
     if settings.bus == "auto" and not (settings.kubeconfig or config.in_cluster_available()):
         logger.info("bus: memory (PUSHSVC_BUS=auto, not in a pod and PUSHSVC_KUBECONFIG unset)")
-        return None
+        return IndexedManager()
     from pushsvc.bus.manager import KubernetesManager
 
     target = config.load_api_client(settings.kubeconfig)

@@ -29,6 +29,7 @@ from emitter.kube import RBAC_API, Backoff
 from emitter.model import Message
 from pushsvc.bus import metrics
 from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
+from pushsvc.rooms import RoomIndexMixin
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _validate_message(data: dict[str, Any]) -> Message:
     return message
 
 
-class KubernetesManager(socketio.PubSubManager):
+class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
     """Socket.IO client manager whose pub/sub is core/v1 Events in one namespace.
 
     :param api_client: a configured ``kubernetes.client.ApiClient``.

@@ -8,6 +8,7 @@ import pytest
 
 from pushsvc.bus import make_client_manager
 from pushsvc.bus.manager import KubernetesManager
+from pushsvc.rooms import IndexedManager
 from pushsvc.settings import Settings
 
 KUBECONFIG = """\
@@ -32,7 +33,7 @@ def test_memory_bus_is_the_default_outside_a_cluster_even_with_a_personal_kubeco
     kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    assert make_client_manager(Settings(bus="auto")) is None
+    assert isinstance(make_client_manager(Settings(bus="auto")), IndexedManager)
 
 
 def test_auto_uses_kubernetes_when_pushsvc_kubeconfig_is_named(kubeconfig: Path) -> None:
@@ -42,4 +43,6 @@ def test_auto_uses_kubernetes_when_pushsvc_kubeconfig_is_named(kubeconfig: Path)
 
 
 def test_memory_setting_wins_over_an_explicit_kubeconfig(kubeconfig: Path) -> None:
-    assert make_client_manager(Settings(bus="memory", kubeconfig=str(kubeconfig))) is None
+    assert isinstance(
+        make_client_manager(Settings(bus="memory", kubeconfig=str(kubeconfig))), IndexedManager
+    )
