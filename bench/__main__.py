@@ -1,0 +1,75 @@
+"""``python -m bench [scenario ...] [--smoke]``: run the benchmarks and write the report.
+
+Scenarios: capacity, fanout, bus, ingest, emitter (default: all, in that
+order). Writes ``latest.json``, ``table.md`` and the PNG plots to the output
+folder (default bench/results/) and prints the table. ``--smoke`` runs every
+scenario at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/,
+git-ignored) so the committed full-run figures are never overwritten by a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import buslatency, capacity, emitter_rate, fanout, ingest, report
+from bench.common import FULL, ROOT, SMOKE, Context, ScenarioResult
+
+log = logging.getLogger("bench")
+
+SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
+    "capacity": capacity.run,
+    "fanout": fanout.run,
+    "bus": buslatency.run,
+    "ingest": ingest.run,
+    "emitter": emitter_rate.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], metavar="scenario",
+                   help=f"one or more of {', '.join(SCENARIOS)} (default: all)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    p.add_argument("--out", type=Path,
+                   help="output folder (default bench/results, or artifacts/bench/smoke)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or not args.smoke else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    out = args.out or (ROOT / "artifacts" / "bench" / "smoke" if args.smoke
+                       else ROOT / "bench" / "results")
+    ctx = Context(sizes=SMOKE if args.smoke else FULL, out_dir=out,
+                  log_dir=out / "logs" if args.out else ROOT / "artifacts" / "bench",
+                  smoke=args.smoke)
+    names = args.scenarios or list(SCENARIOS)
+    m = report.machine()
+    results: list[ScenarioResult] = []
+    for name in names:
+        t0 = time.monotonic()
+        log.info("scenario %s started", name)
+        results.append(SCENARIOS[name](ctx))
+        log.info("scenario %s done in %.0f s", name, time.monotonic() - t0)
+    out.mkdir(parents=True, exist_ok=True)
+    report.write_json(out / "latest.json", m, results, smoke=args.smoke)
+    text = report.table(results)
+    notes = [n for r in results for n in r.notes] + [
+        f"ERROR: {e}" for r in results for e in r.errors]
+    (out / "table.md").write_text(
+        f"{report.machine_line(m)}\n\n{text}\n" + "".join(f"\n- {n}" for n in notes) + "\n")
+    pngs = report.plots(out, results)
+    print(report.machine_line(m))
+    print(text)
+    for n in notes:
+        print(f"- {n}")
+    print(f"wrote {out / 'latest.json'}" + "".join(f", {p.name}" for p in pngs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Plain Flask-SocketIO, the baseline every pushsvc figure is compared with.
+
+The same demo protocol as pushsvc (join, my_room_event, my_broadcast_event;
+pushes arrive as ``nuke_response``), nothing else. Served exactly like
+pushsvc: gunicorn with one gevent-websocket worker. With ``BENCH_REDIS_URL``
+set the pods share python-socketio's ``RedisManager`` (the usual multi-pod
+answer), on Flask-SocketIO's default channel ``flask-socketio``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, request
+from flask_socketio import SocketIO, emit, join_room
+
+app = Flask(__name__)
+_redis = os.environ.get("BENCH_REDIS_URL")
+socketio = SocketIO(
+    app,
+    async_mode="gevent",
+    message_queue=_redis,
+    cors_allowed_origins=[],
+    logger=False,
+    engineio_logger=False,
+)
+
+
+@app.get("/healthz")
+def healthz() -> str:
+    return "ok"
+
+
+@socketio.on("join")
+def on_join(message: dict[str, Any]) -> None:
+    join_room(message["room"])
+
+
+@socketio.on("my_room_event")
+def on_room_event(message: dict[str, Any]) -> None:
+    emit("nuke_response", {"data": message["data"]}, to=message["room"])
+
+
+@socketio.on("my_broadcast_event")
+def on_broadcast(message: dict[str, Any]) -> None:
+    emit("nuke_response", {"data": message["data"]}, broadcast=True)
+
+
+@socketio.on("my_event")
+def on_echo(message: dict[str, Any]) -> None:
+    emit("nuke_response", {"data": message["data"], "sid": request.sid})  # type: ignore[attr-defined]

@@ -1,0 +1,220 @@
+"""Scenario 3, bus latency: notify() in one process → clients on three pods.
+
+pushsvc: three ``pushsvc serve`` pods with the Kubernetes bus on the API
+emulator, the notifier calling ``emitter`` (Event creates). Baseline: three
+plain Flask-SocketIO pods on python-socketio's ``RedisManager`` with a local
+``redis-server`` started here, the notifier a write-only ``RedisManager``.
+Clients on every pod join one room; at each rate the notifier sends for a
+fixed time and every client records latency, loss and duplicates. The
+emulator's own CPU is reported, so an emulator bottleneck is not taken for
+a pushsvc one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+from bench.common import Context, Row, ScenarioResult, latency_summary
+from bench.loadclient import LoadClient, Received
+
+log = logging.getLogger(__name__)
+
+ROOM = "bench"
+NAMESPACE = "default"
+CHANNEL = "pushsvc"
+PODS = 3
+
+
+@dataclass
+class Emulator:
+    proc: subprocess.Popen[bytes]
+    kubeconfig: Path
+
+    def cpu_seconds(self) -> float:
+        return procs.proc_cpu_seconds(self.proc.pid)
+
+
+def emulator_available() -> bool:
+    try:
+        import pushsvc.bus.manager  # noqa: F401
+        import tests.kubeapi  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def start_emulator(ctx: Context, stack: ExitStack) -> Emulator | None:
+    """The Kubernetes API emulator as its own process (``python -m tests.kubeapi``), or None."""
+    if not emulator_available():
+        return None
+    ctx.log_dir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = ctx.log_dir / f"kubeconfig-{os.getpid()}-{time.monotonic_ns()}"
+    logf = stack.enter_context(open(ctx.log_dir / "kubeapi.log", "ab"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.kubeapi", "--port", "0", "--kubeconfig-out",
+         str(kubeconfig)], cwd=procs.ROOT, stdout=logf, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.info("kubeapi emulator stopped")
+
+    stack.callback(stop)
+    deadline = time.monotonic() + 30
+    while not (kubeconfig.exists() and kubeconfig.stat().st_size):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the kubeapi emulator did not start; see kubeapi.log")
+        time.sleep(0.1)
+    log.info("kubeapi emulator ready (pid %d)", proc.pid)
+    return Emulator(proc, kubeconfig)
+
+
+def kube_bus_env(emu: Emulator) -> dict[str, str]:
+    return {"PUSHSVC_BUS": "kubernetes", "PUSHSVC_KUBECONFIG": str(emu.kubeconfig),
+            "PUSHSVC_BUS_NAMESPACE": NAMESPACE, "PUSHSVC_BUS_CHANNEL": CHANNEL}
+
+
+def _notify(args: list[str], timeout: float) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "bench.notifier", *args], cwd=procs.ROOT,
+                         capture_output=True, text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"notifier failed: {out.stderr.strip()[-2000:]}")
+    reply: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return reply
+
+
+def _drain(clients: list[LoadClient], expected: int, *, max_seconds: float) -> list[Received]:
+    """Wait until every message arrived, or none arrived for 3 s (bounded); late ones count."""
+    deadline = time.monotonic() + max_seconds
+    got, last_change = -1, time.monotonic()
+    while True:
+        time.sleep(0.25)
+        stats = [lc.stats() for lc in clients]
+        now_got = sum(len(st.latencies_ms) for st in stats)
+        if now_got != got:
+            got, last_change = now_got, time.monotonic()
+        if got >= expected or time.monotonic() - last_change > 3.0 or \
+                time.monotonic() > deadline:
+            return stats
+
+
+def _sweep(ctx: Context, servers: list[procs.Server], notifier_args: list[str],
+           emu: Emulator | None) -> list[dict[str, Any]]:
+    sz = ctx.sizes
+    points: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        clients = [stack.enter_context(LoadClient(s.url, room=ROOM)) for s in servers]
+        for lc in clients:
+            lc.connect(sz.bus_clients_per_pod)
+        n_clients = sum(lc.total for lc in clients)
+        seq0 = 0
+        for rate, seconds in zip(sz.bus_rates, sz.bus_seconds, strict=True):
+            count = max(1, int(rate * seconds))
+            for lc in clients:
+                lc.expect(seq0 + count)
+            cpu0 = [s.cpu_seconds() for s in servers]
+            emu0 = emu.cpu_seconds() if emu else 0.0
+            sent = _notify([*notifier_args, "--seq0", str(seq0), "--count", str(count),
+                            "--rate", str(rate), "--max-seconds", str(seconds * 3 + 5)],
+                           timeout=seconds * 3 + 60)
+            expected = n_clients * sent["sent"]
+            stats = _drain(clients, expected, max_seconds=5.0 if ctx.smoke else 20.0)
+            lat = [x for st in stats for x in st.latencies_ms]
+            point = {
+                "rate": rate, "clients": n_clients, "sent": sent["sent"],
+                "achieved_rate": sent["rate"], "notify_call_ms_p50": sent["call_ms_p50"],
+                "latency_ms": latency_summary(lat), "delivered": len(lat),
+                "lost": expected - len(lat), "dups": sum(st.dups for st in stats),
+                "server_cpu_s": [s.cpu_seconds() - c for s, c in zip(servers, cpu0, strict=True)],
+                "emulator_cpu_s": (emu.cpu_seconds() - emu0) if emu else None,
+                "disconnected": sum(st.disconnected for st in stats),
+            }
+            log.info("rate %d/s: p50 %.1f ms p99 %.1f ms, lost %d", rate,
+                     point["latency_ms"]["p50"], point["latency_ms"]["p99"], point["lost"])
+            points.append(point)
+            seq0 += count
+    return points
+
+
+def run(ctx: Context) -> ScenarioResult:
+    result = ScenarioResult("bus")
+    sweeps: dict[str, list[dict[str, Any]]] = {}
+    conns = ctx.sizes.bus_clients_per_pod + 64
+    with ExitStack() as stack:
+        emu = start_emulator(ctx, stack) if procs.pushsvc_available() else None
+        if emu is None:
+            result.notes.append("the emulator or the Kubernetes bus is not available yet: "
+                                "pushsvc column empty")
+        else:
+            env = kube_bus_env(emu)
+            pods = []
+            try:
+                for i in range(PODS):
+                    pods.append(procs.start_pushsvc(log_dir=ctx.log_dir, connections=conns,
+                                                    extra_env=env, name=f"pushsvc-{i}"))
+                sweeps["pushsvc"] = _sweep(ctx, pods, [
+                    "--kind", "kube", "--kubeconfig", str(emu.kubeconfig), "--namespace",
+                    NAMESPACE, "--channel", CHANNEL, "--room", ROOM], emu)
+            except (RuntimeError, TimeoutError) as exc:
+                result.errors.append(f"pushsvc bus run failed: {exc}")
+            finally:
+                for pod in pods:
+                    pod.stop()
+    with procs.redis_server(ctx.log_dir) as url:
+        pods = []
+        try:
+            for i in range(PODS):
+                pods.append(procs.start_baseline(log_dir=ctx.log_dir, connections=conns,
+                                                 redis_url=url, name=f"redis-pod-{i}"))
+            sweeps["baseline"] = _sweep(ctx, pods, ["--kind", "redis", "--url", url,
+                                                    "--room", ROOM], None)
+        finally:
+            for pod in pods:
+                pod.stop()
+    result.raw = {"sweeps": sweeps, "pods": PODS,
+                  "clients_per_pod": ctx.sizes.bus_clients_per_pod}
+
+    def point(name: str, rate: int) -> dict[str, Any] | None:
+        for p in sweeps.get(name, []):
+            if p["rate"] == rate:
+                return p
+        return None
+
+    for rate in ctx.sizes.bus_rates:
+        pp, bp = point("pushsvc", rate), point("baseline", rate)
+        result.rows.append(Row(
+            f"notifications/s achieved (asked {rate}/s)",
+            None if pp is None else pp["achieved_rate"],
+            None if bp is None else bp["achieved_rate"], "/s", baseline_name="RedisManager"))
+        for q in ("p50", "p99", "max"):
+            result.rows.append(Row(
+                f"bus latency {q} at {rate}/s", None if pp is None else pp["latency_ms"][q],
+                None if bp is None else bp["latency_ms"][q], "ms", higher_is_better=False,
+                target="<= 50 ms, <= 2x Redis" if (q == "p99" and rate == 100) else "",
+                baseline_name="RedisManager"))
+        result.rows.append(Row(f"bus lost at {rate}/s", None if pp is None else pp["lost"],
+                               None if bp is None else bp["lost"],
+                               "msgs", target="0", higher_is_better=False,
+                               baseline_name="RedisManager"))
+        if pp is not None:
+            result.rows.append(Row(f"emulator CPU at {rate}/s", pp["emulator_cpu_s"], None,
+                                   "s", higher_is_better=False, baseline_name="-"))
+    return result
+
+
+def default_log_dir() -> Path:
+    return procs.ROOT / "artifacts" / "bench"

@@ -1,0 +1,99 @@
+"""Shared pieces of the scenarios: run sizes (full vs smoke), percentiles, results rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario runs; ``smoke`` keeps every one tiny so they never rot."""
+
+    capacity_levels: tuple[int, ...] = (1000, 5000, 10000, 20000)
+    fanout_rooms: tuple[int, ...] = (1000, 10000)
+    fanout_bursts: int = 3
+    fanout_burst_messages: int = 10
+    bus_clients_per_pod: int = 50
+    bus_rates: tuple[int, ...] = (10, 100, 500)
+    bus_seconds: tuple[float, ...] = (10.0, 10.0, 6.0)
+    ingest_events: int = 20000
+    emitter_seconds: float = 5.0
+    emitter_max: int = 5000
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    capacity_levels=(20, 50),
+    fanout_rooms=(20,),
+    fanout_bursts=2,
+    fanout_burst_messages=3,
+    bus_clients_per_pod=3,
+    bus_rates=(10, 100),
+    bus_seconds=(0.5, 0.3),
+    ingest_events=300,
+    emitter_seconds=0.5,
+    emitter_max=50,
+)
+
+
+@dataclass
+class Context:
+    sizes: Sizes
+    out_dir: Path
+    log_dir: Path
+    smoke: bool
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def latency_summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "n": len(ordered),
+        "p50": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+        "p99": percentile(ordered, 99),
+        "max": ordered[-1] if ordered else math.nan,
+    }
+
+
+@dataclass
+class Row:
+    """One line of the report table: a figure for pushsvc and its baseline."""
+
+    figure: str
+    pushsvc: float | None
+    baseline: float | None
+    unit: str
+    target: str = ""
+    higher_is_better: bool = True
+    baseline_name: str = "Flask-SocketIO"
+
+    @property
+    def ratio(self) -> float | None:
+        if self.pushsvc is None or self.baseline in (None, 0):
+            return None
+        assert self.baseline is not None
+        return self.pushsvc / self.baseline
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    rows: list[Row] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    #: Failures that left a column empty (a server that did not start, ...); smoke test checks.
+    errors: list[str] = field(default_factory=list)

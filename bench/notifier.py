@@ -1,0 +1,90 @@
+"""The notifier process of the bus scenarios: emits timestamped messages at a fixed rate.
+
+Runs alone (``python -m bench.notifier``) so notify() shares no interpreter with
+the servers or the clients. Each message's data is ``"bseq=N bt=EPOCH_MS"``
+with ``bt`` taken just before the notify/emit call, so the clients measure
+notify()→receipt. Prints one JSON line: sent, seconds, achieved rate, call times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+
+EVENT = "nuke_response"
+
+
+def _redis_sender(url: str, room: str) -> Callable[[str], None]:
+    import socketio
+
+    # Flask-SocketIO's default channel is "flask-socketio", python-socketio's is "socketio".
+    mgr = socketio.RedisManager(url, channel="flask-socketio", write_only=True)
+
+    def send(data: str) -> None:
+        mgr.emit(EVENT, {"data": data}, namespace="/", room=room)
+
+    return send
+
+
+def _kube_sender(kubeconfig: str, namespace: str, channel: str,
+                 room: str) -> Callable[[str], None]:
+    from emitter import Emitter
+
+    em = Emitter(kubeconfig=kubeconfig, namespace=namespace, channel=channel)
+
+    def send(data: str) -> None:
+        em.notify(EVENT, {"data": data}, room=room)
+
+    return send
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--kind", choices=["redis", "kube"], required=True)
+    p.add_argument("--url", help="redis URL")
+    p.add_argument("--kubeconfig")
+    p.add_argument("--namespace", default="default")
+    p.add_argument("--channel", default="pushsvc")
+    p.add_argument("--room", default="bench")
+    p.add_argument("--seq0", type=int, default=0)
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--rate", type=float, default=0.0, help="per second; 0 = as fast as possible")
+    p.add_argument("--max-seconds", type=float, default=120.0)
+    args = p.parse_args(argv)
+    if args.kind == "redis":
+        send = _redis_sender(args.url, args.room)
+    else:
+        send = _kube_sender(args.kubeconfig, args.namespace, args.channel, args.room)
+    # One warm-up call opens the connection; it carries no bseq and is not counted.
+    send("warmup")
+    calls: list[float] = []
+    t0 = time.perf_counter()
+    deadline = t0 + args.max_seconds
+    sent = 0
+    for i in range(args.count):
+        if args.rate:
+            due = t0 + i / args.rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        if time.perf_counter() > deadline:
+            break
+        c0 = time.perf_counter()
+        send(f"bseq={args.seq0 + i} bt={time.time() * 1000:.3f}")
+        calls.append((time.perf_counter() - c0) * 1000)
+        sent += 1
+    seconds = time.perf_counter() - t0
+    calls.sort()
+    print(json.dumps({
+        "sent": sent, "seconds": seconds, "rate": sent / seconds if seconds else 0.0,
+        "call_ms_p50": calls[len(calls) // 2] if calls else None,
+        "call_ms_p99": calls[int(len(calls) * 0.99)] if calls else None,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Starts and measures the processes a benchmark compares.
+
+Each server is a real gunicorn with one gevent-websocket worker (pushsvc via
+``pushsvc serve``, the baseline via gunicorn on ``bench.baseline_app``), with
+its file-descriptor limit raised to the hard limit. Memory and CPU are read
+from ``/proc`` of the worker process, the one that holds the connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.error import URLError
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+WORKER_CLASS = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _raise_nofile() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def max_server_connections() -> int:
+    """Connections one server process can hold: its fd limit less a margin for its own files."""
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 64
+
+
+class Server:
+    """A running gunicorn (master + one worker)."""
+
+    def __init__(self, name: str, proc: subprocess.Popen[bytes], port: int, log_path: Path):
+        self.name = name
+        self.proc = proc
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    def worker(self) -> psutil.Process:
+        children = psutil.Process(self.proc.pid).children(recursive=True)
+        # pushsvc serve may exec gunicorn (pid stays) or spawn it: the worker is the leaf.
+        leaves = [c for c in children if not c.children()]
+        if not leaves:
+            raise RuntimeError(f"{self.name}: no gunicorn worker found")
+        return leaves[-1]
+
+    def rss(self) -> int:
+        return int(self.worker().memory_info().rss)
+
+    def cpu_seconds(self) -> float:
+        t = self.worker().cpu_times()
+        return float(t.user + t.system)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"{self.url}/socket.io/?EIO=4&transport=polling"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
+                                   f"see {self.log_path}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        log.info("%s stopped", self.name)
+
+
+def _spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path, port: int) -> Server:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}-{port}.log"
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT,
+                                preexec_fn=_raise_nofile)
+    server = Server(name, proc, port, log_path)
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    log.info("%s ready on port %d (pid %d)", name, port, proc.pid)
+    return server
+
+
+def start_baseline(*, log_dir: Path, connections: int, redis_url: str | None = None,
+                   name: str = "baseline") -> Server:
+    """Plain Flask-SocketIO (bench.baseline_app) under gunicorn, optionally on RedisManager."""
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("BENCH_REDIS_URL", None)
+    if redis_url:
+        env["BENCH_REDIS_URL"] = redis_url
+    cmd = [str(VENV_BIN / "gunicorn"), "-k", WORKER_CLASS, "-w", "1",
+           "--worker-connections", str(connections), "--no-control-socket",
+           "--log-level", "warning", "-b", f"127.0.0.1:{port}", "bench.baseline_app:app"]
+    return _spawn(name, cmd, env, log_dir, port)
+
+
+def start_pushsvc(*, log_dir: Path, connections: int, extra_env: dict[str, str] | None = None,
+                  name: str = "pushsvc") -> Server:
+    """``pushsvc serve`` with its settings in PUSHSVC_* variables."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
+    env.update({
+        "PUSHSVC_HOST": "127.0.0.1",
+        "PUSHSVC_PORT": str(port),
+        "PUSHSVC_WORKER_CONNECTIONS": str(connections),
+        "PUSHSVC_LOG_LEVEL": "WARNING",
+        "PUSHSVC_BUS": "memory",
+        # The benchmark closes its clients before stopping a pod: no drain to wait for.
+        "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "2",
+    })
+    env.update(extra_env or {})
+    cmd = [str(VENV_BIN / "pushsvc"), "serve"]
+    return _spawn(name, cmd, env, log_dir, port)
+
+
+def pushsvc_available() -> bool:
+    """True once the server helper's ``pushsvc serve`` exists."""
+    try:
+        import pushsvc.cli  # noqa: F401
+    except ImportError:
+        return False
+    return (VENV_BIN / "pushsvc").exists()
+
+
+@contextmanager
+def redis_server(log_dir: Path) -> Iterator[str]:
+    """A throw-away redis-server on a free loopback port, no persistence; yields its URL."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise RuntimeError("redis-server not found (Debian package redis-server)")
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"redis-{port}.log", "wb") as logf:
+        proc = subprocess.Popen(
+            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no"],
+            stdout=logf, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.1)
+        log.info("redis-server ready on port %d (pid %d)", port, proc.pid)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.info("redis-server stopped")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system)

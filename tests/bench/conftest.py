@@ -1,0 +1,1 @@
+"""Fixtures of the benchmark smoke test (none shared: it runs ``python -m bench`` as CI would)."""
