@@ -18,6 +18,14 @@ class NoCallsClient:
     def call_api(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("an API call was made")
 
+    @property
+    def configuration(self) -> Any:
+        raise AssertionError("an API request was prepared")
+
+    @property
+    def rest_client(self) -> Any:
+        raise AssertionError("an API call was made")
+
 
 @pytest.fixture
 def offline_emitter() -> Emitter:
