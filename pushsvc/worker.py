@@ -11,18 +11,55 @@ shutdown path close the listener and exit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import weakref
 from typing import Any
 
 import gevent
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
+from geventwebsocket.handler import WebSocketHandler
 
 log = logging.getLogger(__name__)
+
+
+class _IdleAwareHandler(WebSocketHandler):
+    """gevent-websocket's handler that knows when it is idle between two requests.
+
+    gunicorn's graceful stop waits for every open connection, and an idle HTTP keep-alive
+    connection (a load balancer's, a browser's) never ends by itself: one of them made every
+    shutdown last the whole grace period. After the drain these are closed at once, and a
+    connection finishing its request takes no further one.
+    """
+
+    idle: weakref.WeakSet[_IdleAwareHandler] = weakref.WeakSet()
+    closing = False
+
+    def read_requestline(self) -> str:
+        if _IdleAwareHandler.closing:
+            return ""  # end of this keep-alive connection
+        _IdleAwareHandler.idle.add(self)
+        try:
+            line: str = super().read_requestline()
+            return line
+        finally:
+            _IdleAwareHandler.idle.discard(self)
+
+    @classmethod
+    def close_idle(cls) -> int:
+        cls.closing = True
+        handlers = list(cls.idle)
+        for handler in handlers:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                handler.socket.shutdown(socket.SHUT_RDWR)
+        return len(handlers)
 
 
 class PushsvcWorker(GeventWebSocketWorker):
     """``GeventWebSocketWorker`` whose SIGTERM drains Socket.IO clients first."""
 
+    wsgi_handler = _IdleAwareHandler
     _pushsvc_draining = False
 
     def handle_exit(self, sig: int, frame: Any) -> None:
@@ -45,4 +82,7 @@ class PushsvcWorker(GeventWebSocketWorker):
         except Exception:  # a failed drain must still let the worker exit
             log.exception("drain failed; stopping anyway")
         finally:
+            closed = _IdleAwareHandler.close_idle()
+            if closed:
+                log.info("closed %d idle keep-alive connection(s)", closed)
             self.alive = False

@@ -3,6 +3,7 @@ the process exits by itself (no SIGKILL, no gunicorn graceful timeout) within th
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import subprocess
@@ -79,4 +80,27 @@ def test_sigterm_tells_and_disconnects_clients_then_exits_cleanly(artifacts_dir:
     finally:
         for client in made:
             client.close()
+        proc.stop(timeout=5)
+
+
+def test_an_idle_keep_alive_connection_does_not_hold_the_shutdown(artifacts_dir: Path) -> None:
+    # A load balancer's idle keep-alive connection used to keep gunicorn waiting for the
+    # whole graceful timeout; after the drain it is closed instead.
+    proc = start_pushsvc(env={"PUSHSVC_SHUTDOWN_GRACE_SECONDS": str(GRACE_S)},
+                         log_dir=artifacts_dir)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=5)
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        assert response.status == 200 and not response.will_close
+        response.read()  # the connection is now idle, kept alive
+        proc.popen.send_signal(signal.SIGTERM)
+        returncode = proc.popen.wait(timeout=GRACE_S + 5)
+        assert conn.sock is not None and conn.sock.recv(1) == b""  # closed by the server
+        conn.close()
+        log = proc.read_log()
+        assert returncode == 0, log[-3000:]
+        assert "closed 1 idle keep-alive connection(s)" in log
+        assert "Worker graceful timeout" not in log
+    finally:
         proc.stop(timeout=5)
