@@ -24,6 +24,9 @@ from geventwebsocket.handler import WebSocketHandler
 log = logging.getLogger(__name__)
 
 
+_READ_BUFFER_BYTES = 1024
+
+
 class _IdleAwareHandler(WebSocketHandler):
     """gevent-websocket's handler that knows when it is idle between two requests.
 
@@ -35,6 +38,13 @@ class _IdleAwareHandler(WebSocketHandler):
 
     idle: weakref.WeakSet[_IdleAwareHandler] = weakref.WeakSet()
     closing = False
+
+    def __init__(self, sock: Any, address: Any, server: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, address, server, *args, **kwargs)
+        # pywsgi's read buffer is 8 KiB per connection, held for the life of every idle
+        # WebSocket; request lines and Socket.IO frames are small, and larger reads still
+        # work (they just take more recv calls).
+        self.rfile = sock.makefile("rb", _READ_BUFFER_BYTES)
 
     def read_requestline(self) -> str:
         if _IdleAwareHandler.closing:
