@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for pushsvc: Python venv (.venv), npm packages
 # (node_modules), and with --all the Debian packages the tests use
-# (haproxy, chromium, redis-server). Idempotent: re-running is cheap.
+# (haproxy, chromium, redis-server, openssl). Idempotent: re-running is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ if [ "$want_all" = 1 ]; then
   command -v haproxy >/dev/null || missing+=(haproxy)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v openssl >/dev/null || missing+=(openssl)  # the emulator's TLS certificate
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
