@@ -1,7 +1,8 @@
 """The Kubernetes Events client manager: python-socketio's PubSubManager over core/v1 Events.
 
-Hand it to Flask-SocketIO as ``client_manager=``. ``_publish`` creates an Event with the
-emitter's codec; ``_listen`` yields messages from the :class:`EventWatcher`, which runs in the
+Hand it to Flask-SocketIO as ``client_manager=``. ``_publish`` queues the message for a
+publisher task that creates Events with the emitter's codec (a burst shares one Event);
+``_listen`` yields messages from the :class:`EventWatcher`, which runs in the
 PubSubManager's background task (a greenlet under gunicorn's gevent worker, which patched the
 socket module before this module imported ``kubernetes``).
 
@@ -16,13 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 import socketio
 from kubernetes.client import ApiClient
 
-from emitter import PushError
+from emitter import PayloadTooLargeError, PushError
 from emitter.client import Emitter
 from emitter.codec import label_selector
 from emitter.kube import RBAC_API, Backoff
@@ -32,6 +34,9 @@ from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
 from pushsvc.rooms import RoomIndexMixin
 
 logger = logging.getLogger(__name__)
+
+#: Messages queued while an Event create is in flight share the next Event (one etcd write).
+MAX_MESSAGES_PER_EVENT = 50
 
 _MESSAGE_ADAPTER: Any = None
 
@@ -103,6 +108,9 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             backoff_reset_seconds=watch_backoff_reset_seconds,
         )
         self._start_lock = threading.Lock()
+        self._outbox: deque[Message] = deque()
+        self._outbox_lock = threading.Lock()
+        self._publishing = False
         self._initialized = False
         self._was_ready: bool | None = None
 
@@ -173,15 +181,70 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
 
     # --- the PubSubManager backend ----------------------------------------------------
     def _publish(self, data: dict[str, Any]) -> None:
-        method = str(data.get("method"))
+        # python-socketio calls this from the emitting handler after applying the message
+        # here. Creating the Event there would hold that handler for an API round trip, so
+        # the message joins an outbox that one publisher task drains in order; messages that
+        # queue up while a create is in flight travel together in the next Event.
         try:
-            self.publisher.publish([_validate_message(data)])
-        except (PushError, ValueError) as exc:
-            # Already applied locally; the other pods miss it. Never log the payload.
+            message = _validate_message(data)
+        except ValueError as exc:
             metrics.publish_failures.labels(error=type(exc).__name__).inc()
-            logger.error("bus could not publish a %s message: %s", method, exc)
+            logger.error("bus could not publish a %s message: %s", data.get("method"), exc)
             return
-        metrics.messages_published.labels(method=method).inc()
+        with self._outbox_lock:
+            self._outbox.append(message)
+            if self._publishing:
+                return
+            self._publishing = True
+        self.server.start_background_task(self._drain_outbox)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every message handed to ``_publish`` has been sent (or has failed)."""
+        deadline = time.monotonic() + timeout
+        while self._publishing and time.monotonic() < deadline:
+            self.server.sleep(0.005)
+        return not self._publishing
+
+    def _drain_outbox(self) -> None:
+        try:
+            while True:
+                with self._outbox_lock:
+                    if not self._outbox:
+                        self._publishing = False
+                        return
+                    count = min(MAX_MESSAGES_PER_EVENT, len(self._outbox))
+                    batch = [self._outbox.popleft() for _ in range(count)]
+                self._publish_batch(batch)
+        except BaseException:  # killed (GreenletExit): let the next _publish restart it
+            with self._outbox_lock:
+                self._publishing = False
+            raise
+
+    def _publish_batch(self, batch: list[Message]) -> None:
+        try:
+            self.publisher.publish(batch)
+        except PayloadTooLargeError as exc:
+            if len(batch) > 1:
+                half = len(batch) // 2
+                self._publish_batch(batch[:half])
+                self._publish_batch(batch[half:])
+                return
+            self._publish_failed(batch, exc)
+        except (PushError, ValueError) as exc:
+            self._publish_failed(batch, exc)
+        except Exception as exc:  # a bug must not stop the publisher: log it whole
+            logger.exception("bus publisher failed unexpectedly")
+            self._publish_failed(batch, exc)
+        else:
+            for message in batch:
+                metrics.messages_published.labels(method=message.method).inc()
+
+    def _publish_failed(self, batch: list[Message], exc: Exception) -> None:
+        # Already applied locally; the other pods miss it. Never log the payload.
+        metrics.publish_failures.labels(error=type(exc).__name__).inc(len(batch))
+        methods = sorted({message.method for message in batch})
+        logger.error("bus could not publish %d message(s) (%s): %s", len(batch),
+                     ", ".join(methods), exc)
 
     def _listen(self) -> Iterator[dict[str, Any]]:
         for delivery in self.watcher.deliveries():

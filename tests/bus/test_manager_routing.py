@@ -31,15 +31,20 @@ class Pod:
                                          channel="pushsvc", involved_object={"kind": "Pod",
                                                                              "name": "p"},
                                          transport=self.transport)
-        self.published: list[dict[str, Any]] = []   # Event bodies this pod created
+        self._published: list[dict[str, Any]] = []  # Event bodies this pod created
         self.sent: list[tuple[str, Any]] = []        # (eio_sid, packet) sent to clients
         self.manager.publisher.publish = self._publish  # type: ignore[method-assign]
         self.server = socketio.Server(client_manager=self.manager, async_mode="threading")
         self.server._send_eio_packet = lambda eio, pkt: self.sent.append((eio, pkt))
         self.server._send_packet = lambda eio, pkt: self.sent.append((eio, pkt))
 
+    @property
+    def published(self) -> list[dict[str, Any]]:
+        assert self.manager.flush(), "the outbox did not drain"
+        return self._published
+
     def _publish(self, messages: list) -> str:
-        self.published.append(encode_event(Envelope(messages=messages), namespace="bus",
+        self._published.append(encode_event(Envelope(messages=messages), namespace="bus",
                                            channel="pushsvc",
                                            involved_object={"kind": "Pod", "name": "p"}))
         return "name"

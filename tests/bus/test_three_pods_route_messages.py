@@ -58,7 +58,7 @@ def test_close_room_from_pod_1_empties_the_room_on_pods_2_and_3(cluster):
     for c in remote:
         c.wait_for(predicate=lambda p: p.get("data") == "Room closing is closing.")
     # once pod 1's close_room Event exists, a later room message reaches nobody who was in it
-    wait_until(lambda: any(e["message"].startswith("close_room 'closing'")
+    wait_until(lambda: any("close_room 'closing'" in e["message"]
                            for e in cluster.bus_events()), what="the close_room Event")
     with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace) as em:
         em.notify("nuke_response", {"data": "after close"}, room="closing")
