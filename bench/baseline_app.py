@@ -1,7 +1,10 @@
 """Plain Flask-SocketIO, the baseline every pushsvc figure is compared with.
 
-The same demo protocol as pushsvc (join, my_room_event, my_broadcast_event;
-pushes arrive as ``nuke_response``), nothing else. Served exactly like
+The same demo protocol as pushsvc (the "Connected" reply on connect, join,
+my_room_event, my_broadcast_event; pushes arrive as ``nuke_response``), nothing
+else. Its join does not reply with the client's room list as pushsvc's does:
+python-socketio answers that by scanning every room, which makes joining 10k
+clients take minutes (pushsvc keeps a room index). Served exactly like
 pushsvc: gunicorn with one gevent-websocket worker. With ``BENCH_REDIS_URL``
 set the pods share python-socketio's ``RedisManager`` (the usual multi-pod
 answer), on Flask-SocketIO's default channel ``flask-socketio``.
@@ -30,6 +33,11 @@ socketio = SocketIO(
 @app.get("/healthz")
 def healthz() -> str:
     return "ok"
+
+
+@socketio.on("connect")
+def on_connect(auth: Any = None) -> None:
+    emit("nuke_response", {"data": "Connected"})
 
 
 @socketio.on("join")
