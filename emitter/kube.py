@@ -169,6 +169,11 @@ def convert(exc: ApiException, *, verb: str, namespace: str,
                     f"{status_message(exc)}", status=status)
 
 
+#: One generator for every Backoff: seeding a new one reads os.urandom, and the emitter makes a
+#: Backoff per notification.
+_RNG = random.Random()
+
+
 class Backoff:
     """Jittered exponential backoff: ``initial`` doubling to ``maximum``; ``reset()`` on health."""
 
@@ -178,7 +183,7 @@ class Backoff:
         self.maximum = maximum
         self.jitter = jitter
         self.failures = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or _RNG
 
     def next(self) -> float:
         base = min(self.maximum, self.initial * (2 ** self.failures))
