@@ -14,12 +14,16 @@ if [ "$want_all" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v openssl >/dev/null || missing+=(openssl)  # the emulator's TLS certificate
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   if [ ${#missing[@]} -gt 0 ]; then
-    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  command -v kubectl >/dev/null || echo "warning: kubectl not found; the kubectl tests will fail" >&2
+  if ! command -v kubectl >/dev/null; then
+    # kubectl comes with the machine here; try the configured apt sources before giving up.
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq kubectl >/dev/null 2>&1 \
+      || echo "warning: kubectl not found; the kubectl tests will fail" >&2
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then
