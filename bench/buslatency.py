@@ -21,11 +21,14 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import procs
 from bench.common import Context, Row, ScenarioResult, latency_summary
 from bench.loadclient import LoadClient, Received
+
+if TYPE_CHECKING:
+    from pushsvc.testing.kubeapi import KubeAPI
 
 log = logging.getLogger(__name__)
 
@@ -37,50 +40,36 @@ PODS = 3
 
 @dataclass
 class Emulator:
-    proc: subprocess.Popen[bytes]
+    api: KubeAPI
     kubeconfig: Path
 
     def cpu_seconds(self) -> float:
-        return procs.proc_cpu_seconds(self.proc.pid)
+        assert self.api.pid is not None
+        return procs.proc_cpu_seconds(self.api.pid)
 
 
 def emulator_available() -> bool:
     try:
         import pushsvc.bus.manager  # noqa: F401
-        import tests.kubeapi  # noqa: F401
+        import pushsvc.testing.kubeapi  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def start_emulator(ctx: Context, stack: ExitStack) -> Emulator | None:
-    """The Kubernetes API emulator as its own process (``python -m tests.kubeapi``), or None."""
+    """The Kubernetes API emulator (``pushsvc.testing.kubeapi``) as its own process, or None."""
     if not emulator_available():
         return None
-    ctx.log_dir.mkdir(parents=True, exist_ok=True)
-    kubeconfig = ctx.log_dir / f"kubeconfig-{os.getpid()}-{time.monotonic_ns()}"
-    logf = stack.enter_context(open(ctx.log_dir / "kubeapi.log", "ab"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.kubeapi", "--port", "0", "--kubeconfig-out",
-         str(kubeconfig)], cwd=procs.ROOT, stdout=logf, stderr=subprocess.STDOUT)
+    from pushsvc.testing.kubeapi import start_kubeapi
 
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.info("kubeapi emulator stopped")
-
-    stack.callback(stop)
-    deadline = time.monotonic() + 30
-    while not (kubeconfig.exists() and kubeconfig.stat().st_size):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the kubeapi emulator did not start; see kubeapi.log")
-        time.sleep(0.1)
-    log.info("kubeapi emulator ready (pid %d)", proc.pid)
-    return Emulator(proc, kubeconfig)
+    workdir = ctx.log_dir / f"kubeapi-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        api = stack.enter_context(start_kubeapi(workdir, persist=False))
+    except RuntimeError as exc:
+        raise RuntimeError(f"the kubeapi emulator did not start: {exc}") from exc
+    log.info("kubeapi emulator ready (pid %s)", api.pid)
+    return Emulator(api, api.kubeconfig)
 
 
 def kube_bus_env(emu: Emulator) -> dict[str, str]:

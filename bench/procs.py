@@ -4,6 +4,8 @@ Each server is a real gunicorn with one gevent-websocket worker (pushsvc via
 ``pushsvc serve``, the baseline via gunicorn on ``bench.baseline_app``), with
 its file-descriptor limit raised to the hard limit. Memory and CPU are read
 from ``/proc`` of the worker process, the one that holds the connections.
+Starting and stopping use the shipped process helpers (``pushsvc.testing.procs``),
+the same the tests and the demo use; only the measuring is here.
 """
 
 from __future__ import annotations
@@ -16,26 +18,20 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.error import URLError
 
 import psutil
+
+from pushsvc.testing.procs import free_port, http_get, spawn, stop_process, wait_until
+from pushsvc.testing.procs import start_pushsvc as _start_pushsvc_process
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 WORKER_CLASS = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _raise_nofile() -> None:
@@ -74,38 +70,29 @@ class Server:
         return float(t.user + t.system)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
         url = f"{self.url}/socket.io/?EIO=4&transport=polling"
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
                                    f"see {self.log_path}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout}s; see {self.log_path}")
+            got = http_get(url)
+            return got is not None and got[0] == 200
+
+        try:
+            wait_until(ready, timeout=timeout, what=f"{self.name} ({self.log_path})",
+                       interval=0.2)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{self.name} not ready: {exc}") from exc
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=15)
         log.info("%s stopped", self.name)
 
 
 def _spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path, port: int) -> Server:
-    log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}-{port}.log"
-    with open(log_path, "wb") as logf:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                                preexec_fn=_raise_nofile)
+    proc = spawn(cmd, log_path=log_path, env=env, cwd=ROOT, preexec_fn=_raise_nofile)
     server = Server(name, proc, port, log_path)
     try:
         server.wait_ready()
@@ -133,20 +120,24 @@ def start_baseline(*, log_dir: Path, connections: int, redis_url: str | None = N
 def start_pushsvc(*, log_dir: Path, connections: int, extra_env: dict[str, str] | None = None,
                   name: str = "pushsvc") -> Server:
     """``pushsvc serve`` with its settings in PUSHSVC_* variables."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
-    env.update({
-        "PUSHSVC_HOST": "127.0.0.1",
-        "PUSHSVC_PORT": str(port),
+    env = {
         "PUSHSVC_WORKER_CONNECTIONS": str(connections),
         "PUSHSVC_LOG_LEVEL": "WARNING",
         "PUSHSVC_BUS": "memory",
         # The benchmark closes its clients before stopping a pod: no drain to wait for.
         "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "2",
-    })
-    env.update(extra_env or {})
-    cmd = [str(VENV_BIN / "pushsvc"), "serve"]
-    return _spawn(name, cmd, env, log_dir, port)
+        **(extra_env or {}),
+    }
+    # pushsvc serve lifts its own file-descriptor limit to fit its worker_connections.
+    process = _start_pushsvc_process(env=env, log_dir=log_dir, cwd=ROOT, timeout=60)
+    server = Server(name, process.popen, process.port, process.log_path)
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    log.info("%s ready on port %d (pid %d)", name, server.port, server.proc.pid)
+    return server
 
 
 def pushsvc_available() -> bool:
@@ -156,6 +147,10 @@ def pushsvc_available() -> bool:
     except ImportError:
         return False
     return (VENV_BIN / "pushsvc").exists()
+
+
+__all__ = ["Server", "free_port", "max_server_connections", "pushsvc_available",
+           "redis_server", "start_baseline", "start_pushsvc"]
 
 
 @contextmanager

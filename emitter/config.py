@@ -58,16 +58,6 @@ def kubeconfig_path(explicit: str | None = None) -> str | None:
     return None
 
 
-def find_config(kubeconfig: str | None = None) -> str | None:
-    """Describe the configuration that :func:`load_api_client` would use, or None."""
-    if kubeconfig:
-        return f"kubeconfig {kubeconfig_path(kubeconfig)}"
-    if in_cluster_available():
-        return "in-cluster ServiceAccount"
-    path = kubeconfig_path(None)
-    return f"kubeconfig {path}" if path else None
-
-
 def load_api_client(kubeconfig: str | None = None) -> ApiTarget:
     """An ``ApiClient`` whose urllib3 pool does not retry on its own (our loop retries)."""
     cfg = k8s_client.Configuration()

@@ -10,7 +10,6 @@ environment variables (``pushsvc serve --help`` lists them).
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import resource
 import sys
@@ -64,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     settings_cmd = sub.add_parser("settings", help="print the settings table")
     settings_cmd.add_argument("--markdown", action="store_true", help="as a Markdown table")
-    sub.add_parser("demo", help="run the local multi-pod demo (pushsvc.demo)", add_help=False)
+    sub.add_parser("demo", help="run the local multi-pod demo (pushsvc demo --help)",
+                   add_help=False)
     return parser
 
 
@@ -140,14 +140,10 @@ def _bind_host(host: str) -> str:
 
 
 def demo(argv: Sequence[str]) -> int:
-    try:
-        module = importlib.import_module("pushsvc.demo")
-    except ModuleNotFoundError as exc:
-        if exc.name != "pushsvc.demo":
-            raise
-        print("pushsvc demo: pushsvc/demo.py is not installed in this checkout", file=sys.stderr)
-        return 2
-    return int(module.main(list(argv)) or 0)
+    # Imported here: the demo brings in pushsvc.testing, which `serve` never needs.
+    from pushsvc.demo import main as demo_main
+
+    return demo_main(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

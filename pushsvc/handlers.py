@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -44,23 +45,16 @@ from pushsvc.settings import Settings
 log = logging.getLogger(__name__)
 
 ERROR_EVENT = "error"
+# Sent to each client right after "Connected": which pod it is on (the demo page shows it).
+INFO_EVENT = "pushsvc_info"
 OK: dict[str, Any] = {"ok": True}
-DEMO_EVENTS = (
-    "my_event",
-    "my_broadcast_event",
-    "join",
-    "leave",
-    "my_room_event",
-    "close_room",
-    "disconnect_request",
-    "my_ping",
-)
 
 
 def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushService) -> None:
     """Register connect/disconnect, the demo events and the unknown-event catch-all."""
     reply = settings.reply_event
     limit = settings.max_message_bytes
+    pod = settings.pod_name or f"{socket.gethostname()}:{settings.port}"
 
     def sid() -> str:
         return str(request.sid)  # type: ignore[attr-defined]
@@ -113,6 +107,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
                 raise ConnectionRefusedError("unauthorized")
         metrics.connected_clients.inc()
         send_reply("Connected", to=sid())
+        socketio.emit(INFO_EVENT, {"pod": pod}, to=sid())
 
     @socketio.on("disconnect")
     def on_disconnect(reason: Any = None) -> None:

@@ -1,1 +1,1 @@
-"""pushsvc's test suite; a package so that ``tests.kubeapi`` (the API emulator) imports."""
+"""pushsvc's own tests; helpers come from conftest.py, tests/support/ and pushsvc.testing."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.kubeapi import KubeAPI, start_kubeapi
+from pushsvc.testing.kubeapi import KubeAPI, start_kubeapi
 
 
 @pytest.fixture

@@ -1,21 +1,24 @@
-"""Run the real ``pushsvc serve`` as a subprocess on a free loopback port.
+"""Run real processes on loopback: the one set of helpers the topology, the tests and bench/ use.
 
-Tests across folders start pushsvc processes side by side (several pods against
-one Kubernetes API emulator, haproxy in front, ...). This module is the one place
-that knows how: which executable, how the environment is built, how to wait for
-/healthz and how to stop the process (SIGTERM first, then SIGKILL to its process
-group, which holds only the gunicorn master and its worker).
+Tests, the demo and the benchmarks all start ``pushsvc serve`` processes side by side
+(several pods against one Kubernetes API emulator, HAProxy in front, ...). This module is
+the one place that knows how: which executable, how the environment is built, how to wait
+for ``/healthz`` and how to stop a process (SIGTERM first, then SIGKILL to its process
+group, which every process started here has to itself, so a gunicorn worker never
+outlives its master).
 
-The child's environment is the test process's environment minus every ``PUSHSVC_*``
-variable (so a developer's shell cannot change a test), plus ``PUSHSVC_HOST``,
-``PUSHSVC_PORT``, ``PUSHSVC_BUS=memory`` and ``PUSHSVC_LOG_LEVEL=INFO`` as
-defaults, plus ``env`` from the caller, which wins over everything.
+The child's environment is this process's environment minus every ``PUSHSVC_*`` variable
+(so a developer's shell cannot change a test), plus ``PUSHSVC_HOST``, ``PUSHSVC_PORT``,
+``PUSHSVC_BUS=memory`` and ``PUSHSVC_LOG_LEVEL=INFO`` as defaults, plus ``env`` from the
+caller, which wins over everything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,10 +26,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+logger = logging.getLogger(__name__)
+
 _START_TIMEOUT_S = 30.0
 _PORT_RETRIES = 3
 
@@ -42,12 +48,98 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def pushsvc_executable() -> Path:
-    """The ``pushsvc`` console script of the interpreter running the tests (the repo's .venv)."""
-    candidate = Path(sys.executable).parent / "pushsvc"
+def wait_until(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float,
+    what: str = "condition",
+    interval: float = 0.1,
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy and return that.
+
+    :raises TimeoutError: after ``timeout`` seconds, naming ``what`` was awaited.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, str] | None:
+    """``(status, body)`` of a GET, or None when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return int(resp.status), resp.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), ""
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def console_script(name: str) -> str:
+    """A console script of this interpreter's environment, else the one on PATH.
+
+    ``sys.executable``'s folder comes first so that a virtualenv's ``pushsvc`` is used even
+    when the virtualenv is not activated.
+    """
+    candidate = Path(sys.executable).parent / name
     if candidate.exists():
-        return candidate
-    return REPO_ROOT / ".venv" / "bin" / "pushsvc"
+        return str(candidate)
+    return shutil.which(name) or name
+
+
+def pushsvc_executable() -> Path:
+    """The ``pushsvc`` console script to run (see :func:`console_script`)."""
+    return Path(console_script("pushsvc"))
+
+
+def spawn(
+    cmd: Sequence[str],
+    *,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in a process group of its own, stdout and stderr appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=preexec_fn,
+        )
+
+
+def stop_process(
+    popen: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, timeout: float = 30.0
+) -> int:
+    """Send ``sig``, wait up to ``timeout`` s, then SIGKILL the process group.
+
+    Only for processes started with a group of their own (:func:`spawn` does): the group
+    then holds only that process and its children. Returns the return code (negative for
+    death by signal). Safe to call twice.
+    """
+    if popen.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            popen.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(timeout=timeout)
+    # Even after a clean exit of the leader, a child (a gunicorn worker) may linger.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    if popen.poll() is None:
+        popen.wait(timeout=10)
+    return int(popen.returncode)
 
 
 class PushsvcProcess:
@@ -81,19 +173,7 @@ class PushsvcProcess:
 
         Returns the master's return code (negative for death by signal).
         """
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        # The group was created by us (start_new_session) and holds only master + worker.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        if self.popen.poll() is None:
-            self.popen.wait(timeout=10)
-        return int(self.popen.returncode)
+        return stop_process(self.popen, sig=sig, timeout=timeout)
 
     def __enter__(self) -> PushsvcProcess:
         return self
@@ -110,7 +190,8 @@ class PushsvcProcess:
         return f"PushsvcProcess(url={self.url!r}, pid={self.pid})"
 
 
-def _child_env(host: str, port: int, env: dict[str, str] | None) -> dict[str, str]:
+def pushsvc_env(host: str, port: int, env: dict[str, str] | None) -> dict[str, str]:
+    """The environment of a ``pushsvc serve`` child (see the module docstring)."""
     child = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
     child.update(
         {
@@ -126,37 +207,37 @@ def _child_env(host: str, port: int, env: dict[str, str] | None) -> dict[str, st
 
 
 def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-            return int(resp.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    got = http_get(f"{url}/healthz")
+    return got is not None and got[0] == 200
 
 
 def _start_once(
-    *, env: dict[str, str] | None, port: int, host: str, log_dir: Path, timeout: float
+    *,
+    env: dict[str, str] | None,
+    port: int,
+    host: str,
+    log_dir: Path,
+    timeout: float,
+    cwd: Path | None,
 ) -> PushsvcProcess:
-    log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"pushsvc-{host}-{port}.log"
-    with open(log_path, "wb") as log_file:
-        popen = subprocess.Popen(
-            [str(pushsvc_executable()), "serve"],
-            cwd=REPO_ROOT,
-            env=_child_env(host, port, env),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    popen = spawn(
+        [str(pushsvc_executable()), "serve"],
+        log_path=log_path,
+        env=pushsvc_env(host, port, env),
+        cwd=cwd,
+    )
     proc = PushsvcProcess(popen=popen, host=host, port=port, log_path=log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if popen.poll() is not None:
+            proc.stop(timeout=5)
             raise PushsvcStartError(
                 f"pushsvc exited with {popen.returncode} during start-up; log {log_path}:\n"
                 + proc.read_log()[-4000:]
             )
         if _healthy(proc.url):
+            logger.debug("pushsvc ready at %s (pid %d)", proc.url, proc.pid)
             return proc
         time.sleep(0.1)
     proc.stop(timeout=5)
@@ -173,6 +254,7 @@ def start_pushsvc(
     host: str = "127.0.0.1",
     log_dir: Path,
     timeout: float = _START_TIMEOUT_S,
+    cwd: Path | None = None,
 ) -> PushsvcProcess:
     """Start ``pushsvc serve`` and return once /healthz answers 200.
 
@@ -181,16 +263,34 @@ def start_pushsvc(
     :param host: loopback address to bind.
     :param log_dir: folder for the process's combined stdout/stderr log.
     :param timeout: seconds to wait for /healthz.
+    :param cwd: the process's working directory (default: this process's).
     """
     attempts = 1 if port is not None else _PORT_RETRIES
     last_error: PushsvcStartError | None = None
     for _ in range(attempts):
         chosen = port if port is not None else free_port(host)
         try:
-            return _start_once(env=env, port=chosen, host=host, log_dir=log_dir, timeout=timeout)
+            return _start_once(
+                env=env, port=chosen, host=host, log_dir=log_dir, timeout=timeout, cwd=cwd
+            )
         except PushsvcStartError as exc:
             last_error = exc
             if "Address already in use" not in str(exc):
                 raise
     assert last_error is not None
     raise last_error
+
+
+__all__ = [
+    "PushsvcProcess",
+    "PushsvcStartError",
+    "console_script",
+    "free_port",
+    "http_get",
+    "pushsvc_env",
+    "pushsvc_executable",
+    "spawn",
+    "start_pushsvc",
+    "stop_process",
+    "wait_until",
+]

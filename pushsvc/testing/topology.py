@@ -1,51 +1,53 @@
-"""The local three-pod topology: the shipped HAProxy config in front of real pushsvc processes.
+"""The local multi-pod topology: the shipped HAProxy config in front of real pushsvc processes.
 
-``pushsvc demo`` (and ``make demo``) brings up on loopback what the manifests build
-in a cluster: the Kubernetes API emulator with ``rbac/`` loaded, three ``pushsvc
-serve`` processes on the Kubernetes Events bus (ServiceAccount ``pushsvc-api``),
-HAProxy running ``haproxy/haproxy.cfg`` and a notifier (ServiceAccount
-``pushsvc-notifier``) calling ``pushsvc-notify`` every few seconds. The tests in
-tests/deploy/ use the same ``LocalTopology``.
+``pushsvc demo`` (and ``make demo``), the ``push_topology`` pytest fixture and this project's
+tests/deploy/ bring up on loopback what the manifests build in a cluster: the Kubernetes API
+emulator with ``rbac/`` loaded, N ``pushsvc serve`` processes on the Kubernetes Events bus
+(ServiceAccount ``pushsvc-api``), HAProxy running ``haproxy/haproxy.cfg`` and, on request, a
+notifier (ServiceAccount ``pushsvc-notifier``) calling ``pushsvc-notify`` every few seconds.
 
 The HAProxy config is not a second hand-written file: ``render_local_haproxy_config``
 takes the shipped one and changes only addresses — the frontend and stats ``bind``
 addresses (free loopback ports) and each ``server`` address (a local pod) — so
 whatever the topology proves about stickiness, timeouts and health checks holds for
-the shipped file.
-
-This needs a source checkout: the emulator lives with the tests (``tests.kubeapi``).
+the shipped file. For another pod count than the shipped config's, ``server`` lines are
+dropped from the end or continued from the last one (``node3 … cookie s3`` → ``node4 …
+cookie s4``).
 """
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
-import contextlib
 import csv
 import io
 import logging
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING
 
-log = logging.getLogger(__name__)
+from pushsvc.testing.procs import (
+    PushsvcProcess,
+    console_script,
+    free_port,
+    http_get,
+    spawn,
+    start_pushsvc,
+    stop_process,
+    wait_until,
+)
+from pushsvc.testing.shipped import shipped_haproxy_cfg, shipped_rbac_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_HAPROXY_CFG = REPO_ROOT / "haproxy" / "haproxy.cfg"
-RBAC_DIR = REPO_ROOT / "rbac"
+if TYPE_CHECKING:
+    from pushsvc.testing.kubeapi import KubeAPI
+
+logger = logging.getLogger(__name__)
 
 FRONTEND_SECTION = "frontend fe_pushsvc"
 BACKEND_SECTION = "backend be_pushsvc"
@@ -57,6 +59,7 @@ NOTIFIER_SERVICE_ACCOUNT = "pushsvc-notifier"
 _SECTION_RE = re.compile(r"^(global|defaults|frontend|backend|listen|resolvers|userlist|peers)\b")
 _SERVER_RE = re.compile(r"^(?P<indent>\s+)server\s+(?P<name>\S+)\s+(?P<addr>\S+)(?P<rest>.*)$")
 _BIND_RE = re.compile(r"^(?P<indent>\s+)bind\s+(?P<addr>\S+)(?P<rest>.*)$")
+_COOKIE_RE = re.compile(r"(\bcookie\s+)(\S*?)(\d*)(?=\s|$)")
 
 
 class TopologyError(RuntimeError):
@@ -88,6 +91,22 @@ def shipped_server_names(config: str) -> list[str]:
     ]
 
 
+def _numbered(name: str, number: int) -> str:
+    """``node3`` → ``node<number>`` (a name without a trailing number gets one appended)."""
+    return re.sub(r"\d*$", str(number), name, count=1)
+
+
+def local_server_names(config: str, count: int) -> list[str]:
+    """The ``server`` names of a local topology of ``count`` pods (see the module docstring)."""
+    names = shipped_server_names(config)
+    if not names:
+        raise ValueError("the HAProxy config has no server line in 'backend be_pushsvc'")
+    if count < 1:
+        raise ValueError(f"a topology needs at least one pod, got {count}")
+    extra = [_numbered(names[-1], len(names) + i + 1) for i in range(max(0, count - len(names)))]
+    return (names + extra)[:count]
+
+
 def render_local_haproxy_config(
     config: str,
     *,
@@ -101,18 +120,28 @@ def render_local_haproxy_config(
     :param frontend_bind: ``host:port`` replacing the frontend's ``bind`` address.
     :param stats_bind: ``host:port`` replacing the stats section's ``bind`` address.
     :param servers: ``host:port`` of each pod, replacing the backend's ``server``
-        addresses in order; there must be exactly as many as the shipped config has.
+        addresses in order. With fewer pods than the config has servers the last lines are
+        dropped; with more, lines are added after the last one, renumbered.
     """
     lines = config.splitlines(keepends=True)
-    names = shipped_server_names(config)
-    if len(servers) != len(names):
-        raise ValueError(f"the shipped config has {len(names)} servers, got {len(servers)}")
-    pending = list(servers)
+    names = local_server_names(config, len(servers))
+    pending = list(zip(names, servers, strict=True))
+    seen = 0
     out = []
     for line, section in zip(lines, _sections(lines), strict=True):
         if section == BACKEND_SECTION and (m := _SERVER_RE.match(line)):
-            line = f"{m['indent']}server {m['name']} {pending.pop(0)}{m['rest']}\n"
-        elif section in (FRONTEND_SECTION, STATS_SECTION) and (m := _BIND_RE.match(line)):
+            seen += 1
+            if not pending:
+                continue
+            name, addr = pending.pop(0)
+            out.append(f"{m['indent']}server {name} {addr}{m['rest']}\n")
+            if seen == len(shipped_server_names(config)):
+                for number, (name, addr) in enumerate(pending, start=seen + 1):
+                    rest = _COOKIE_RE.sub(lambda c, n=number: f"{c[1]}{c[2]}{n}", m["rest"])
+                    out.append(f"{m['indent']}server {name} {addr}{rest}\n")
+                pending = []
+            continue
+        if section in (FRONTEND_SECTION, STATS_SECTION) and (m := _BIND_RE.match(line)):
             addr = frontend_bind if section == FRONTEND_SECTION else stats_bind
             line = f"{m['indent']}bind {addr}{m['rest']}\n"
         out.append(line)
@@ -150,56 +179,19 @@ def parse_stats_csv(text: str, *, backend: str = "be_pushsvc") -> dict[str, Serv
 # --------------------------------------------------------------------------- processes
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until(predicate: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TopologyError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
-def _http_get(url: str, timeout: float = 2.0) -> tuple[int, str] | None:
+def _wait(predicate: Callable[[], object], *, timeout: float, what: str) -> object:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return int(resp.status), resp.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), ""
-    except (urllib.error.URLError, OSError):
-        return None
-
-
-def _use_checkout() -> None:
-    """Make the checkout's ``tests`` package importable (the emulator and process helpers).
-
-    ``pushsvc demo`` runs from the console script, whose sys.path holds the venv, not the
-    repository root.
-    """
-    root = str(REPO_ROOT)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+        return wait_until(predicate, timeout=timeout, what=what)
+    except TimeoutError as exc:
+        raise TopologyError(str(exc)) from exc
 
 
 def _ready_probe(url: str) -> Callable[[], bool]:
     def ready() -> bool:
-        got = _http_get(f"{url}/readyz")
+        got = http_get(f"{url}/readyz")
         return got is not None and got[0] == 200
 
     return ready
-
-
-def _bin(name: str) -> str:
-    """A console script of this interpreter's environment (the repo's .venv)."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
 
 
 class LocalTopology:
@@ -208,10 +200,17 @@ class LocalTopology:
     :param workdir: folder for configs, kubeconfigs and logs.
     :param bus: ``"kubernetes"`` (emulator + Events bus, as in a cluster) or ``"memory"``
         (each pod alone: enough to test stickiness, not cross-pod messages).
+    :param pods: number of ``pushsvc serve`` processes (default: one per ``server`` line of
+        the shipped config, three).
+    :param haproxy: put HAProxy in front; without it ``url`` is the first pod's.
     :param port: HAProxy frontend port (0 = a free one).
     :param config_transform: applied to the rendered HAProxy config (tests use it to
         remove stickiness and show what breaks).
-    :param pod_env: extra ``PUSHSVC_*`` settings for every pod.
+    :param pod_env: extra environment (``PUSHSVC_*`` settings) for every pod; wins over the
+        topology's own settings except the pod's address.
+    :param rbac_dir: Role/RoleBinding YAML loaded into the emulator (default: the shipped
+        ``rbac/``).
+    :param haproxy_cfg: the HAProxy config to render (default: the shipped one).
     """
 
     def __init__(
@@ -219,28 +218,43 @@ class LocalTopology:
         workdir: Path,
         *,
         bus: str = "kubernetes",
+        pods: int | None = None,
+        haproxy: bool = True,
         port: int = 0,
         config_transform: Callable[[str], str] | None = None,
         pod_env: dict[str, str] | None = None,
+        rbac_dir: Path | None = None,
+        haproxy_cfg: Path | None = None,
     ) -> None:
+        if bus not in ("kubernetes", "memory"):
+            raise ValueError(f"bus must be 'kubernetes' or 'memory', got {bus!r}")
         self.workdir = Path(workdir)
         self.bus = bus
-        self.port = port or _free_port()
-        self.stats_port = _free_port()
+        self.use_haproxy = haproxy
+        self.port = port or free_port()
+        self.stats_port = free_port()
         self.config_transform = config_transform
         self.pod_env = dict(pod_env or {})
+        self.rbac_dir = rbac_dir
+        self.shipped_haproxy_cfg = haproxy_cfg
         self.url = f"http://127.0.0.1:{self.port}"
         self.stats_url = f"http://127.0.0.1:{self.stats_port}/stats"
         self.haproxy_cfg_path = self.workdir / "haproxy.cfg"
-        self.server_names = shipped_server_names(SHIPPED_HAPROXY_CFG.read_text())
-        self.pods: list[Any] = []  # tests.support.PushsvcProcess, one per server name
-        self.kubeapi: Any = None  # tests.kubeapi handle when bus == "kubernetes"
+        shipped = self._shipped_config()
+        self.server_names = local_server_names(
+            shipped, pods if pods is not None else len(shipped_server_names(shipped))
+        )
+        self.pods: list[PushsvcProcess] = []  # one per server name, in order
+        self.kubeapi: KubeAPI | None = None  # when bus == "kubernetes"
         self.api_kubeconfig: Path | None = None
         self.notifier_kubeconfig: Path | None = None
         self._haproxy: subprocess.Popen[bytes] | None = None
         self._haproxy_log: Path = self.workdir / "haproxy.log"
         self._notifier_stop = threading.Event()
         self._notifier_thread: threading.Thread | None = None
+
+    def _shipped_config(self) -> str:
+        return (self.shipped_haproxy_cfg or shipped_haproxy_cfg()).read_text()
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> LocalTopology:
@@ -249,7 +263,10 @@ class LocalTopology:
             if self.bus == "kubernetes":
                 self._start_kubeapi()
             self._start_pods()
-            self._start_haproxy()
+            if self.use_haproxy:
+                self._start_haproxy()
+            else:
+                self.url = self.pods[0].url
         except BaseException:
             self.close()
             raise
@@ -259,24 +276,18 @@ class LocalTopology:
         """Stop everything this topology started (safe to call twice)."""
         self.stop_notifier_loop()
         if self._haproxy is not None:
-            if self._haproxy.poll() is None:
-                self._haproxy.terminate()
-                try:
-                    self._haproxy.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._haproxy.kill()
-                    self._haproxy.wait(timeout=10)
-            log.info("haproxy stopped")
+            stop_process(self._haproxy, timeout=10)
+            logger.info("haproxy stopped")
             self._haproxy = None
         if self.pods:
             # SIGTERM to all at once: each drains its clients for its shutdown grace.
             with concurrent.futures.ThreadPoolExecutor(len(self.pods)) as pool:
                 list(pool.map(lambda pod: pod.stop(timeout=30), self.pods))
-            log.info("%d pushsvc processes stopped", len(self.pods))
+            logger.info("%d pushsvc processes stopped", len(self.pods))
         self.pods = []
         if self.kubeapi is not None:
             self.kubeapi.stop()
-            log.info("kubernetes API emulator stopped")
+            logger.info("kubernetes API emulator stopped")
             self.kubeapi = None
 
     def __enter__(self) -> LocalTopology:
@@ -291,20 +302,27 @@ class LocalTopology:
         self.close()
 
     def _start_kubeapi(self) -> None:
-        _use_checkout()
-        from tests.kubeapi import KubeAPI
+        from pushsvc.testing.kubeapi import KubeAPI
 
-        self.kubeapi = KubeAPI(self.workdir / "kubeapi", rbac_dir=RBAC_DIR).start()
-        self.api_kubeconfig = Path(self.kubeapi.kubeconfig_for(BUS_NAMESPACE, API_SERVICE_ACCOUNT))
-        self.notifier_kubeconfig = Path(
-            self.kubeapi.kubeconfig_for(BUS_NAMESPACE, NOTIFIER_SERVICE_ACCOUNT)
+        rbac_dir = self.rbac_dir or shipped_rbac_dir()
+        try:
+            self.kubeapi = KubeAPI(self.workdir / "kubeapi", rbac_dir=rbac_dir).start()
+        except RuntimeError as exc:
+            raise TopologyError(str(exc)) from exc
+        self.api_kubeconfig = self.kubeapi.kubeconfig_for(BUS_NAMESPACE, API_SERVICE_ACCOUNT)
+        self.notifier_kubeconfig = self.kubeapi.kubeconfig_for(
+            BUS_NAMESPACE, NOTIFIER_SERVICE_ACCOUNT
         )
-        log.info("kubernetes API emulator started with rbac/ loaded")
+        logger.info("kubernetes API emulator started with %s loaded", rbac_dir)
+
+    def pod_name(self, index: int) -> str:
+        """``PUSHSVC_POD_NAME`` of pod ``index``: ``pushsvc-`` and its HAProxy server name."""
+        return f"pushsvc-{self.server_names[index]}"
 
     def _pod_env(self, index: int) -> dict[str, str]:
         env = {
             "PUSHSVC_BUS": self.bus,
-            "PUSHSVC_POD_NAME": f"pushsvc-{self.server_names[index]}",
+            "PUSHSVC_POD_NAME": self.pod_name(index),
             "PUSHSVC_POD_NAMESPACE": BUS_NAMESPACE,
         }
         if self.bus == "kubernetes":
@@ -312,17 +330,20 @@ class LocalTopology:
             env["PUSHSVC_KUBECONFIG"] = str(self.api_kubeconfig)
             env["PUSHSVC_BUS_NAMESPACE"] = BUS_NAMESPACE
         env.update(self.pod_env)
+        # The topology chooses each pod's address; a PUSHSVC_HOST/PORT in pod_env would
+        # put every pod on one port.
+        env.pop("PUSHSVC_HOST", None)
+        env.pop("PUSHSVC_PORT", None)
         return env
 
     def _start_pods(self) -> None:
-        _use_checkout()
-        from tests.support.pushsvc_proc import start_pushsvc
-
         log_dir = self.workdir / "logs"
-        with concurrent.futures.ThreadPoolExecutor(len(self.server_names)) as pool:
+        count = len(self.server_names)
+        with concurrent.futures.ThreadPoolExecutor(count) as pool:
             futures = [
-                pool.submit(start_pushsvc, env=self._pod_env(i), log_dir=log_dir)
-                for i in range(len(self.server_names))
+                pool.submit(start_pushsvc, env=self._pod_env(i), log_dir=log_dir,
+                            cwd=self.workdir)
+                for i in range(count)
             ]
             errors = []
             for future in futures:
@@ -334,14 +355,12 @@ class LocalTopology:
             raise TopologyError(f"pushsvc did not start: {errors[0]}") from errors[0]
         if self.bus == "kubernetes":
             for pod in self.pods:
-                _wait_until(
-                    _ready_probe(pod.url), timeout=30, what=f"{pod.url}/readyz (bus watch up)"
-                )
-        log.info("%d pushsvc processes ready on %s", len(self.pods), [p.url for p in self.pods])
+                _wait(_ready_probe(pod.url), timeout=30, what=f"{pod.url}/readyz (bus watch up)")
+        logger.info("%d pushsvc processes ready on %s", count, [p.url for p in self.pods])
 
     def render_haproxy_config(self) -> str:
         text = render_local_haproxy_config(
-            SHIPPED_HAPROXY_CFG.read_text(),
+            self._shipped_config(),
             frontend_bind=f"127.0.0.1:{self.port}",
             stats_bind=f"127.0.0.1:{self.stats_port}",
             servers=[f"{p.host}:{p.port}" for p in self.pods],
@@ -350,13 +369,16 @@ class LocalTopology:
 
     def _start_haproxy(self) -> None:
         self.haproxy_cfg_path.write_text(self.render_haproxy_config())
-        with open(self._haproxy_log, "wb") as out:
-            self._haproxy = subprocess.Popen(
-                ["haproxy", "-db", "-f", str(self.haproxy_cfg_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+        try:
+            self._haproxy = spawn(
+                [console_script("haproxy"), "-db", "-f", str(self.haproxy_cfg_path)],
+                log_path=self._haproxy_log,
             )
+        except FileNotFoundError as exc:
+            raise TopologyError(
+                "haproxy is not installed (Debian/Ubuntu: apt-get install haproxy); "
+                "or start the topology without it (haproxy=False)"
+            ) from exc
 
         def all_up() -> bool:
             if self._haproxy is not None and self._haproxy.poll() is not None:
@@ -368,8 +390,8 @@ class LocalTopology:
                 s.status == "UP" for s in states.values()
             )
 
-        _wait_until(all_up, timeout=30, what="haproxy to report every pod UP")
-        log.info("haproxy started: %s (stats %s)", self.url, self.stats_url)
+        _wait(all_up, timeout=30, what="haproxy to report every pod UP")
+        logger.info("haproxy started: %s (stats %s)", self.url, self.stats_url)
 
     # -- observation and control ---------------------------------------------
     def haproxy_log(self) -> str:
@@ -380,7 +402,7 @@ class LocalTopology:
 
     def server_states(self) -> dict[str, ServerState]:
         """HAProxy's view of each pod (from the stats page's CSV)."""
-        got = _http_get(f"{self.stats_url};csv")
+        got = http_get(f"{self.stats_url};csv")
         if got is None or got[0] != 200:
             return {}
         return parse_stats_csv(got[1])
@@ -417,8 +439,8 @@ class LocalTopology:
         )
         return env
 
-    def start_notifier_loop(self, *, interval: float) -> None:
-        """Send a numbered message to every browser every ``interval`` seconds."""
+    def start_notifier_loop(self, *, interval: float, event: str = "nuke_response") -> None:
+        """Send a numbered message (as ``event``) to every browser every ``interval`` seconds."""
 
         def loop() -> None:
             number = 0
@@ -427,30 +449,30 @@ class LocalTopology:
                 stamp = time.strftime("%H:%M:%S")
                 try:
                     self.notify(
-                        event="nuke_response",
+                        event=event,
                         data=f'{{"data": "notifier message #{number} at {stamp}"}}',
                     )
                 except TopologyError as exc:
-                    log.warning("notifier message #%d failed: %s", number, exc)
+                    logger.warning("notifier message #%d failed: %s", number, exc)
 
         self._notifier_stop.clear()
         self._notifier_thread = threading.Thread(target=loop, name="notifier", daemon=True)
         self._notifier_thread.start()
-        log.info("notifier loop started (every %.1f s)", interval)
+        logger.info("notifier loop started (every %.1f s)", interval)
 
     def stop_notifier_loop(self) -> None:
         if self._notifier_thread is not None:
             self._notifier_stop.set()
             self._notifier_thread.join(timeout=30)
             self._notifier_thread = None
-            log.info("notifier loop stopped")
+            logger.info("notifier loop stopped")
 
 
 def run_notifier(env: dict[str, str], args: Sequence[str], *, timeout: float = 60) -> None:
     """Run ``pushsvc-notify ARGS``; raise TopologyError with its output if it fails."""
     try:
         done = subprocess.run(
-            [_bin("pushsvc-notify"), *args],
+            [console_script("pushsvc-notify"), *args],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -464,60 +486,16 @@ def run_notifier(env: dict[str, str], args: Sequence[str], *, timeout: float = 6
         raise TopologyError(f"pushsvc-notify exited with {done.returncode}: {output}")
 
 
-# --------------------------------------------------------------------------- CLI
-
-
-class _Stop(Exception):
-    """Raised from the SIGTERM handler to unwind into the cleanup."""
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``pushsvc demo``: run the local topology until Ctrl-C or SIGTERM."""
-    parser = argparse.ArgumentParser(
-        prog="pushsvc demo",
-        description="Local three-pod topology: Kubernetes API emulator (rbac/ loaded), three "
-        "pushsvc processes on the Events bus, HAProxy with haproxy/haproxy.cfg, and a notifier.",
-    )
-    parser.add_argument("--port", type=int, default=8080,
-                        help="HAProxy port on 127.0.0.1 (0 = any free port; default 8080)")
-    parser.add_argument("--interval", type=float, default=5.0,
-                        help="seconds between notifier messages (default 5)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="folder for configs and logs (default: a temporary folder)")
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-
-    if not (REPO_ROOT / "tests" / "kubeapi").is_dir():
-        print("pushsvc demo needs a source checkout (tests/kubeapi is the API emulator)",
-              file=sys.stderr)
-        return 2
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    with contextlib.ExitStack() as stack:
-        workdir = args.workdir
-        if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pushsvc-demo-")))
-        topology = LocalTopology(workdir, port=args.port)
-        try:
-            stack.enter_context(topology)
-            topology.start_notifier_loop(interval=args.interval)
-            print(f"\npushsvc demo: open {topology.url}/ in a browser "
-                  f"(HAProxy stats: {topology.stats_url}); logs in {workdir}. Ctrl-C stops.\n",
-                  flush=True)
-            while True:
-                time.sleep(3600)
-        except (KeyboardInterrupt, _Stop):
-            print("\nstopping the demo...", flush=True)
-        except TopologyError as exc:
-            print(f"pushsvc demo failed: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+__all__ = [
+    "API_SERVICE_ACCOUNT",
+    "BUS_NAMESPACE",
+    "NOTIFIER_SERVICE_ACCOUNT",
+    "LocalTopology",
+    "ServerState",
+    "TopologyError",
+    "local_server_names",
+    "parse_stats_csv",
+    "render_local_haproxy_config",
+    "run_notifier",
+    "shipped_server_names",
+]

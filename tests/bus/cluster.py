@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.kubeapi import KubeAPI, start_kubeapi
+from pushsvc.testing.kubeapi import KubeAPI, start_kubeapi
 from tests.support.pushsvc_proc import REPO_ROOT, PushsvcProcess, start_pushsvc
 from tests.support.sio_client import RecordingClient, wait_until
 

@@ -1,6 +1,6 @@
 """Shared fixtures for the deployment tests: repo paths, tools, and the local topology.
 
-The topology is ``pushsvc.demo.LocalTopology`` — the same code ``pushsvc demo`` runs —
+The topology is ``pushsvc.testing.topology.LocalTopology`` — the same code ``pushsvc demo`` runs —
 so these tests prove the demo as well as the shipped HAProxy config.
 """
 
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pushsvc.demo import LocalTopology
+from pushsvc.testing.topology import LocalTopology
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_HAPROXY_CFG = REPO_ROOT / "haproxy" / "haproxy.cfg"
 ARTIFACTS = REPO_ROOT / "artifacts" / "deploy"
 # A short drain keeps teardown quick; the drain itself is tested with the server.
 TEST_POD_ENV = {"PUSHSVC_SHUTDOWN_GRACE_SECONDS": "3"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from pushsvc.demo import LocalTopology
+from pushsvc.testing.topology import LocalTopology
 from tests.deploy.conftest import REPO_ROOT, require_tool
 
 BROWSER_DEMO = Path(__file__).with_name("browser_demo.js")

@@ -11,7 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from pushsvc.demo import LocalTopology
+from pushsvc.testing.topology import LocalTopology
 from tests.deploy.clients import echo_round_trips, polling_client, servers_by_source
 from tests.deploy.conftest import REPO_ROOT, SOURCES, require_tool
 

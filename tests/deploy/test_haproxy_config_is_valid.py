@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pushsvc.demo import SHIPPED_HAPROXY_CFG, render_local_haproxy_config
-from tests.deploy.conftest import require_tool, run
+from pushsvc.testing.topology import render_local_haproxy_config
+from tests.deploy.conftest import SHIPPED_HAPROXY_CFG, require_tool, run
 
 
 def test_the_shipped_haproxy_config_passes_haproxy_check() -> None:

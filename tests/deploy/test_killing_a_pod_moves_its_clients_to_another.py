@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pushsvc.demo import LocalTopology
+from pushsvc.testing.topology import LocalTopology
 from tests.deploy.clients import source_session
 from tests.deploy.conftest import SOURCES, TEST_POD_ENV, require_tool
 from tests.support import RecordingClient, wait_until

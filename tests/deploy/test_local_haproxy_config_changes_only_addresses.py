@@ -6,11 +6,9 @@ import re
 
 import pytest
 
-from pushsvc.demo import (
-    SHIPPED_HAPROXY_CFG,
-    render_local_haproxy_config,
-    shipped_server_names,
-)
+from pushsvc.testing.shipped import shipped_haproxy_cfg
+from pushsvc.testing.topology import render_local_haproxy_config, shipped_server_names
+from tests.deploy.conftest import SHIPPED_HAPROXY_CFG
 
 SHIPPED = SHIPPED_HAPROXY_CFG.read_text()
 LOCAL_SERVERS = ["127.0.0.1:15001", "127.0.0.1:15002", "127.0.0.1:15003"]
@@ -43,12 +41,36 @@ def test_each_server_keeps_its_name_and_cookie_and_gets_a_local_address() -> Non
     assert "bind 127.0.0.1:18080" in local and "bind 127.0.0.1:18404" in local
 
 
-def test_a_server_count_other_than_the_shipped_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="3 servers"):
+def test_fewer_pods_keep_the_first_server_lines() -> None:
+    local = render_local_haproxy_config(
+        SHIPPED, frontend_bind="127.0.0.1:1", stats_bind="127.0.0.1:2", servers=LOCAL_SERVERS[:2],
+    )
+    servers = re.findall(r"^\s+server\s+(\S+)\s+(\S+)\s+cookie\s+(\S+)", local, flags=re.M)
+    assert servers == [("node1", LOCAL_SERVERS[0], "s1"), ("node2", LOCAL_SERVERS[1], "s2")]
+
+
+def test_more_pods_continue_the_last_server_line_renumbered() -> None:
+    five = [*LOCAL_SERVERS, "127.0.0.1:15004", "127.0.0.1:15005"]
+    local = render_local_haproxy_config(
+        SHIPPED, frontend_bind="127.0.0.1:1", stats_bind="127.0.0.1:2", servers=five,
+    )
+    lines = [line for line in local.splitlines() if line.strip().startswith("server ")]
+    assert lines[3:] == [
+        "    server node4 127.0.0.1:15004 cookie s4",
+        "    server node5 127.0.0.1:15005 cookie s5",
+    ]
+    assert _mask_addresses(lines[2]) == _mask_addresses(lines[3]).replace("4", "3")
+
+
+def test_no_pods_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one pod"):
         render_local_haproxy_config(
-            SHIPPED, frontend_bind="127.0.0.1:1", stats_bind="127.0.0.1:2",
-            servers=LOCAL_SERVERS[:2],
+            SHIPPED, frontend_bind="127.0.0.1:1", stats_bind="127.0.0.1:2", servers=[],
         )
+
+
+def test_the_packaged_config_is_the_shipped_file() -> None:
+    assert shipped_haproxy_cfg().read_text() == SHIPPED
 
 
 def test_the_shipped_config_has_what_socketio_needs_behind_haproxy() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from pushsvc.demo import LocalTopology
+from pushsvc.testing.topology import LocalTopology
 from tests.deploy.clients import (
     abandon,
     echo_round_trips,

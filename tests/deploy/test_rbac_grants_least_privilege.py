@@ -18,9 +18,9 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from pushsvc.testing.kubeapi import start_kubeapi
+from pushsvc.testing.kubeapi.rbac import Authorizer, user_for
 from tests.deploy.conftest import REPO_ROOT
-from tests.kubeapi import start_kubeapi
-from tests.kubeapi.rbac import Authorizer, user_for
 
 NS = "pushsvc"
 OTHER_NS = "default"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from emitter import Emitter
-from tests.kubeapi import KubeAPI
+from pushsvc.testing.kubeapi import KubeAPI
 
 
 def test_a_stale_cached_token_is_refreshed_and_the_notification_goes_through(

@@ -17,7 +17,7 @@ import requests
 import urllib3
 from kubernetes import client, config
 
-from tests.kubeapi import KubeAPI, start_kubeapi
+from pushsvc.testing.kubeapi import KubeAPI, start_kubeapi
 
 
 class Http:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from kubernetes import client, config, watch
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event, wait_for
-from tests.kubeapi import KubeAPI
 
 EXPIRED = {"type": "ERROR", "object": {
     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

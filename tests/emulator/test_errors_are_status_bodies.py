@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event
-from tests.kubeapi import KubeAPI
 
 
 def _is_status(body: dict, code: int, reason: str) -> None:

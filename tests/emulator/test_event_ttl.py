@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event, wait_for
-from tests.kubeapi import KubeAPI
 
 
 def test_an_expired_event_is_deleted_and_watchers_see_deleted(

@@ -6,8 +6,8 @@ import pytest
 import urllib3
 from kubernetes import client, config, watch
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event, wait_for
-from tests.kubeapi import KubeAPI
 
 
 def test_429_hits_the_next_n_requests_with_a_plain_text_body(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event
-from tests.kubeapi import KubeAPI
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl not installed")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event
-from tests.kubeapi import KubeAPI
 
 
 def test_events_and_the_resource_version_survive_a_restart(kubeapi: KubeAPI) -> None:

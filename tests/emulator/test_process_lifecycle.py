@@ -9,14 +9,14 @@ from pathlib import Path
 
 import yaml
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http
-from tests.kubeapi import KubeAPI
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_it_refuses_a_non_loopback_host(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "tests.kubeapi", "--host", "0.0.0.0",
+    out = subprocess.run([sys.executable, "-m", "pushsvc.testing.kubeapi", "--host", "0.0.0.0",
                           "--kubeconfig-out", str(tmp_path / "kc")], cwd=REPO,
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
@@ -41,7 +41,7 @@ def test_sigterm_closes_watches_cleanly_and_exits_zero(kubeapi: KubeAPI, http: H
 
 
 def test_sigint_also_exits_zero(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.kubeapi", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "pushsvc.testing.kubeapi", "--port", "0",
                              "--kubeconfig-out", str(tmp_path / "kc")], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None

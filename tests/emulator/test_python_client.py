@@ -7,8 +7,8 @@ import time
 
 from kubernetes import client, watch
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http
-from tests.kubeapi import KubeAPI
 
 
 def _event(namespace: str, name: str | None = None) -> client.CoreV1Event:

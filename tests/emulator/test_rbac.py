@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event
-from tests.kubeapi import KubeAPI
 
 NOTIFIER_AND_API = """\
 apiVersion: rbac.authorization.k8s.io/v1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from http.client import HTTPConnection
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event
-from tests.kubeapi import KubeAPI
 
 
 def test_a_watch_is_a_chunked_json_stream_of_one_object_per_line(

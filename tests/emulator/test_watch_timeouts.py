@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pushsvc.testing.kubeapi import KubeAPI
 from tests.emulator.conftest import Http, event, wait_for
-from tests.kubeapi import KubeAPI
 
 
 def test_timeout_seconds_ends_the_stream_without_an_error_line(http: Http) -> None:

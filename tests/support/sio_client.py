@@ -8,11 +8,12 @@ recorded too. Tests wait with ``wait_for`` (bounded polling, no fixed sleeps).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import socketio
+
+from pushsvc.testing import procs
 
 DEFAULT_WAIT_S = 10.0
 
@@ -21,15 +22,14 @@ def wait_until(
     predicate: Callable[[], Any], *, timeout: float = DEFAULT_WAIT_S, interval: float = 0.02,
     what: str = "condition",
 ) -> Any:
-    """Poll ``predicate`` until it returns something truthy; raise AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    """Poll ``predicate`` until it returns something truthy; raise AssertionError on timeout.
+
+    ``pushsvc.testing.procs.wait_until`` with a test's failure instead of a TimeoutError.
+    """
+    try:
+        return procs.wait_until(predicate, timeout=timeout, interval=interval, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 class RecordingClient:

@@ -1,4 +1,4 @@
-"""``python -m tests.kubeapi``: run the Kubernetes API emulator as a process.
+"""``python -m pushsvc.testing.kubeapi``: run the Kubernetes API emulator as a process.
 
 Prints ``kubeapi listening on http://HOST:PORT`` once it accepts connections and writes an
 admin kubeconfig; SIGTERM/SIGINT close watch streams, flush the state file and exit 0.
@@ -26,11 +26,11 @@ from .rbac import ADMIN_USER  # noqa: E402
 from .server import Emulator, Options  # noqa: E402
 from .tls import ensure_certificate  # noqa: E402
 
-log = logging.getLogger("tests.kubeapi")
+log = logging.getLogger("pushsvc.testing.kubeapi")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tests.kubeapi",
+    p = argparse.ArgumentParser(prog="python -m pushsvc.testing.kubeapi",
                                 description="Kubernetes API emulator (core/v1 Events).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)

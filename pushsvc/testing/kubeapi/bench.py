@@ -1,4 +1,4 @@
-"""``python -m tests.kubeapi.bench``: show that the emulator is never a benchmark's bottleneck.
+"""``python -m pushsvc.testing.kubeapi.bench``: show that the emulator is never a bottleneck.
 
 Prints creates/s from one keep-alive client with 0 and 100k stored Events, and create→watch
 latency (p50/p99) seen by 3 watchers with 100k stored Events, plus the machine. Bounded: each
@@ -127,7 +127,7 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.kubeapi.bench")
+    p = argparse.ArgumentParser(prog="python -m pushsvc.testing.kubeapi.bench")
     p.add_argument("--stored", type=int, default=100_000)
     p.add_argument("--seconds", type=float, default=3.0, help="per create-rate phase")
     args = p.parse_args(argv)

@@ -1,7 +1,8 @@
 """``KubeAPI``: start, drive and stop an emulator process from tests, the demo or a benchmark.
 
-The emulator always runs as its own process (``python -m tests.kubeapi``) so that clients talk
-to it over real HTTP and a restart is a real process restart on the same port and state file.
+The emulator always runs as its own process (``python -m pushsvc.testing.kubeapi``) so that
+clients talk to it over real HTTP and a restart is a real process restart on the same port and
+state file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +29,9 @@ from .kubeconfig import read_cluster, write_kubeconfig
 
 log = logging.getLogger(__name__)
 
-_REPO = Path(__file__).resolve().parents[2]
+# The folder this copy of pushsvc was imported from: the child imports the same one, whether
+# pushsvc is installed or imported from a source tree on sys.path.
+_IMPORT_ROOT = Path(__file__).resolve().parents[3]
 _READY = re.compile(r"kubeapi listening on (http://[\d.]+:(\d+))")
 
 
@@ -40,12 +44,15 @@ class KubeAPI:
     :param rbac_dir: a directory of Role/RoleBinding YAML loaded at start.
     :param anonymous: accept requests without a token as ``system:anonymous``.
     :param state_file: defaults to ``workdir/state.jsonl``.
+    :param persist: keep the state in ``state_file`` across restarts; without it nothing
+        is written per request (benchmarks), and ``restart()`` starts empty.
     """
 
     def __init__(self, workdir: Path, *, compaction_interval: float = 300.0,
                  event_ttl: float = 3600.0, rbac_dir: Path | None = None,
                  anonymous: bool = False, state_file: Path | None = None,
-                 port: int = 0, extra_args: list[str] | None = None) -> None:
+                 port: int = 0, extra_args: list[str] | None = None,
+                 persist: bool = True) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_file = state_file or self.workdir / "state.jsonl"
@@ -54,9 +61,10 @@ class KubeAPI:
         self._args = [
             "--compaction-interval", str(compaction_interval),
             "--event-ttl", str(event_ttl),
-            "--state-file", str(self.state_file),
             "--kubeconfig-out", str(self.kubeconfig),
         ]
+        if persist:
+            self._args += ["--state-file", str(self.state_file)]
         if rbac_dir is not None:
             self._args += ["--rbac-dir", str(rbac_dir)]
         if anonymous:
@@ -71,10 +79,11 @@ class KubeAPI:
     # ------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 20.0) -> KubeAPI:
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
-        cmd = [sys.executable, "-m", "tests.kubeapi", "--port", str(self.port), *self._args]
-        env = {**os.environ, "PYTHONPATH": str(_REPO) + os.pathsep + os.environ.get(
+        cmd = [sys.executable, "-m", "pushsvc.testing.kubeapi", "--port", str(self.port),
+               *self._args]
+        env = {**os.environ, "PYTHONPATH": str(_IMPORT_ROOT) + os.pathsep + os.environ.get(
             "PYTHONPATH", "")}
-        self._proc = subprocess.Popen(cmd, cwd=_REPO, env=env, stdout=subprocess.PIPE,
+        self._proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                       stderr=self._log, text=True)
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout
@@ -182,11 +191,17 @@ class KubeAPI:
 
 
 @contextlib.contextmanager
-def start_kubeapi(workdir: Path, **options: Any) -> Iterator[KubeAPI]:
-    """Start an emulator in ``workdir``; stop it on exit. Options as for ``KubeAPI``."""
-    api = KubeAPI(workdir, **options)
-    api.start()
-    try:
+def start_kubeapi(workdir: Path | None = None, **options: Any) -> Iterator[KubeAPI]:
+    """Start an emulator; stop it on exit. Options as for ``KubeAPI``.
+
+    The handle gives the admin kubeconfig (``.kubeconfig``), one per ServiceAccount
+    (``.kubeconfig_for(namespace, name)``) and fault injection (``.fault(kind, ...)``).
+    Without ``workdir`` its files go to a temporary folder removed on exit.
+    """
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kubeapi-")))
+        api = KubeAPI(workdir, **options)
+        api.start()
+        stack.callback(api.stop)
         yield api
-    finally:
-        api.stop()

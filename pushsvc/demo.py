@@ -1,0 +1,168 @@
+"""``pushsvc demo``: the local multi-pod topology (``pushsvc.testing.topology``) until Ctrl-C.
+
+It starts the Kubernetes API emulator with the shipped ``rbac/`` loaded, N ``pushsvc serve``
+processes on the Events bus, HAProxy with the shipped ``haproxy/haproxy.cfg`` (only
+addresses changed) and a notifier loop, then prints the URL. It works from an installed
+``pushsvc[server,testing]`` as well as from a source tree: rbac/ and haproxy.cfg are package
+data, and ``--rbac-dir`` / ``--haproxy-cfg`` point elsewhere.
+
+The user's ``PUSHSVC_*`` settings are passed to every pod (so, e.g., another origin can be
+allowed with ``PUSHSVC_CORS_ALLOWED_ORIGINS``), except the ones the topology sets for each
+pod (address, bus, pod identity), which are ignored with one line naming them.
+
+The browser page needs the Socket.IO JS client, which is not Python and not in the wheel:
+``PUSHSVC_JS_CLIENT_DIR`` names its folder (``node_modules/socket.io-client/dist``); in a
+source tree the setup command's ``node_modules`` is found on its own. Without it the demo
+refuses to start and says how to get it, instead of serving a page that cannot connect.
+
+This is the one command of the server that imports ``pushsvc.testing``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+logger = logging.getLogger(__name__)
+
+#: Settings the topology chooses for each pod; the user's values for them are ignored.
+TOPOLOGY_SETTINGS = frozenset(
+    {
+        "PUSHSVC_HOST",
+        "PUSHSVC_PORT",
+        "PUSHSVC_BUS",
+        "PUSHSVC_KUBECONFIG",
+        "PUSHSVC_BUS_NAMESPACE",
+        "PUSHSVC_POD_NAME",
+        "PUSHSVC_POD_NAMESPACE",
+    }
+)
+
+
+class _Stop(Exception):
+    """Raised from the SIGTERM handler to unwind into the cleanup."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Stop()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushsvc demo",
+        description="Local multi-pod topology: Kubernetes API emulator (rbac/ loaded), N "
+        "pushsvc processes on the Events bus, HAProxy with haproxy/haproxy.cfg, and a "
+        "notifier. The PUSHSVC_* settings of this shell reach every pod (except address, "
+        "bus and pod identity, which the topology sets). The demo page needs the Socket.IO "
+        "JS client: PUSHSVC_JS_CLIENT_DIR (a folder holding socket.io.min.js) outside a "
+        "source tree.",
+    )
+    parser.add_argument("--port", type=int, default=8080,
+                        help="HAProxy port on 127.0.0.1 (0 = any free port; default 8080)")
+    parser.add_argument("--pods", type=int, default=3,
+                        help="number of pushsvc processes (default 3)")
+    parser.add_argument("--interval", type=float, default=5.0,
+                        help="seconds between notifier messages (default 5)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="folder for configs and logs (default: a temporary folder)")
+    parser.add_argument("--rbac-dir", type=Path, default=None,
+                        help="RBAC YAML to load into the emulator (default: the shipped rbac/)")
+    parser.add_argument("--haproxy-cfg", type=Path, default=None,
+                        help="HAProxy config to render (default: the shipped haproxy.cfg)")
+    return parser
+
+
+def user_pod_env(environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The user's ``PUSHSVC_*`` settings for the pods, and the names ignored."""
+    passed = {k: v for k, v in environ.items()
+              if k.startswith("PUSHSVC_") and k not in TOPOLOGY_SETTINGS}
+    ignored = sorted(k for k in environ if k in TOPOLOGY_SETTINGS)
+    return passed, ignored
+
+
+def _missing_js_client() -> str | None:
+    """Why the demo page could not load the JS client, or None when it is there."""
+    from pushsvc.routes import js_client_dir
+    from pushsvc.settings import Settings
+
+    folder = js_client_dir(Settings())
+    if (folder / "socket.io.min.js").is_file():
+        return None
+    where = "PUSHSVC_JS_CLIENT_DIR" if os.environ.get("PUSHSVC_JS_CLIENT_DIR") else "the default"
+    return (
+        f"the Socket.IO JS client is missing: no socket.io.min.js in {folder} ({where}). "
+        "The demo page cannot connect without it. Install it (npm install socket.io-client@4) "
+        "and set PUSHSVC_JS_CLIENT_DIR to its dist folder "
+        "(node_modules/socket.io-client/dist), or run ./scripts/setup.sh in a source tree."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the local topology until Ctrl-C or SIGTERM."""
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.pods < 1:
+        print("pushsvc demo: --pods must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        # The emulator's handle needs the testing extra (PyYAML; the process needs gevent).
+        import pushsvc.testing.kubeapi  # noqa: F401
+        from pushsvc.testing.topology import LocalTopology, TopologyError
+    except ImportError as exc:
+        print(f"pushsvc demo needs the testing extra: pip install 'pushsvc[server,testing]' "
+              f"({exc})", file=sys.stderr)
+        return 2
+    try:
+        problem = _missing_js_client()
+    except ValidationError as exc:
+        print(f"pushsvc demo: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    if problem:
+        print(f"pushsvc demo: {problem}", file=sys.stderr)
+        return 2
+    pod_env, ignored = user_pod_env(dict(os.environ))
+    if ignored:
+        logger.warning("ignoring %s: the demo sets these for each pod", ", ".join(ignored))
+    if pod_env:
+        # Names only: values may be secrets (PUSHSVC_AUTH_TOKEN).
+        logger.info("passing %s to every pod", ", ".join(sorted(pod_env)))
+    reply_event = pod_env.get("PUSHSVC_REPLY_EVENT", "nuke_response")
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    with contextlib.ExitStack() as stack:
+        workdir = args.workdir
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pushsvc-demo-")))
+        try:
+            topology = LocalTopology(workdir, port=args.port, pods=args.pods, pod_env=pod_env,
+                                     rbac_dir=args.rbac_dir, haproxy_cfg=args.haproxy_cfg)
+            stack.enter_context(topology)
+            topology.start_notifier_loop(interval=args.interval, event=reply_event)
+            print(f"\npushsvc demo: open {topology.url}/ in a browser "
+                  f"(HAProxy stats: {topology.stats_url}); {args.pods} pods; logs in {workdir}. "
+                  "Ctrl-C stops.\n", flush=True)
+            while True:
+                time.sleep(3600)
+        except (KeyboardInterrupt, _Stop):
+            print("\nstopping the demo...", flush=True)
+        except (TopologyError, FileNotFoundError, ValueError) as exc:
+            print(f"pushsvc demo failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

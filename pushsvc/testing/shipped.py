@@ -1,0 +1,34 @@
+"""Where the shipped deployment files are: ``rbac/`` and ``haproxy/haproxy.cfg``.
+
+The local topology and the pytest plugin load the very files an admin applies, so what they
+prove holds for those files. In a source tree ``pushsvc/testing/data/`` links to the top-level
+folders; a wheel carries copies (package data), so ``pushsvc demo`` works outside the tree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_DATA = Path(__file__).resolve().parent / "data"
+
+
+def shipped_rbac_dir() -> Path:
+    """The folder of the shipped Role/RoleBinding/ServiceAccount YAML (``rbac/``)."""
+    return _checked(_DATA / "rbac", "rbac/")
+
+
+def shipped_haproxy_cfg() -> Path:
+    """The shipped HAProxy config (``haproxy/haproxy.cfg``)."""
+    return _checked(_DATA / "haproxy" / "haproxy.cfg", "haproxy/haproxy.cfg")
+
+
+def _checked(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"the shipped {what} is missing at {path}: reinstall pushsvc, or pass the file "
+            "explicitly (pushsvc demo --rbac-dir / --haproxy-cfg)"
+        )
+    return path
+
+
+__all__ = ["shipped_haproxy_cfg", "shipped_rbac_dir"]
