@@ -13,6 +13,7 @@ serve: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 test: setup-all lint
 	.venv/bin/python -m pytest

@@ -10,7 +10,7 @@ import pytest
 from emitter import ApiUnavailableError, PayloadTooLargeError
 from pushsvc.bus import metrics
 from pushsvc.bus.manager import KubernetesManager
-from tests.bus.test_manager_routing import Pod
+from tests.bus.fake_pods import Pod
 
 
 @pytest.fixture(autouse=True)
