@@ -2,6 +2,8 @@
 // Connects to its own origin (io() with no URL). Replies arrive as the reply event
 // (default nuke_response) with {data}; refused input arrives as 'error'
 // {event, code, reason}; 'server_shutdown' means reconnect (the client does it).
+// 'pushsvc_info' {pod} follows every connect: the page shows which pod it is on, and a
+// reconnect (possibly to another pod) updates it.
 (function () {
   "use strict";
   var replyEvent = document.body.dataset.replyEvent || "nuke_response";
@@ -10,6 +12,7 @@
   var statusEl = document.getElementById("status");
   var transportEl = document.getElementById("transport");
   var sidEl = document.getElementById("sid");
+  var podEl = document.getElementById("pod");
 
   function append(text, cls) {
     var line = document.createElement("div");
@@ -31,8 +34,14 @@
     // The transport may upgrade from polling to websocket after connecting.
     socket.io.engine.on("upgrade", function () { setStatus("connected"); });
   });
+  socket.on("pushsvc_info", function (info) {
+    var pod = info && info.pod ? String(info.pod) : "?";
+    if (podEl.textContent !== pod) append("Connected to pod " + pod, "notice");
+    podEl.textContent = pod;
+  });
   socket.on("disconnect", function (reason) {
     setStatus("disconnected");
+    podEl.textContent = "-";
     append("Disconnected (" + reason + ")", "notice");
   });
   socket.on("connect_error", function (err) {

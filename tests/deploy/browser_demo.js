@@ -1,5 +1,6 @@
 // Two headless Chromium browsers on the pushsvc demo page through HAProxy, on different
-// pods: echo, a room message crossing pods, and a notifier Job's message reaching both.
+// pods: echo, a room message crossing pods, a notifier Job's message reaching both, and
+// the pod each page shows (also after A reconnects to B's pod).
 // usage: node browser_demo.js CONFIG_JSON
 //   {url, chromium, otherCookie: {<cookie of A>: <cookie value for B>}, notify: {cmd, env},
 //    shots: dir}
@@ -54,6 +55,12 @@ async function waitLog(page, text) {
 
 const logText = (page) => page.$eval('#log', (el) => el.textContent);
 
+async function shownPod(page, notThis) {
+  await page.waitForFunction((p) => !['-', p].includes(document.getElementById('pod').textContent),
+    notThis, { timeout: TIMEOUT });
+  return page.$eval('#pod', (el) => el.textContent);
+}
+
 (async () => {
   const errors = [];
   const browser = await chromium.launch({ executablePath: cfg.chromium, args: ARGS });
@@ -62,6 +69,7 @@ const logText = (page) => page.$eval('#log', (el) => el.textContent);
     const ctxA = await browser.newContext();
     const a = await open(ctxA, 'A', errors);
     result.cookieA = await serverCookie(ctxA);
+    result.podA = await shownPod(a, '-');
     // Every browser here comes from 127.0.0.1, so `balance source` alone would put B on
     // A's pod. B arrives holding another pod's cookie, as a browser assigned earlier would.
     const ctxB = await browser.newContext();
@@ -70,6 +78,7 @@ const logText = (page) => page.$eval('#log', (el) => el.textContent);
       domain: u.hostname, path: '/' }]);
     const b = await open(ctxB, 'B', errors);
     result.cookieB = await serverCookie(ctxB);
+    result.podB = await shownPod(b, '-');
 
     await submit(a, 'emit', { emit_data: 'echo from A' });
     await waitLog(a, 'Received: echo from A');
@@ -90,6 +99,16 @@ const logText = (page) => page.$eval('#log', (el) => el.textContent);
     result.logB = await logText(b);
     result.cookieAAfter = await serverCookie(ctxA);
     result.cookieBAfter = await serverCookie(ctxB);
+
+    // A disconnects and reconnects holding B's cookie: the page follows it to B's pod.
+    await submit(a, 'disconnect', {});
+    await a.waitForFunction(() => document.getElementById('pod').textContent === '-', null,
+      { timeout: TIMEOUT });
+    await ctxA.clearCookies();
+    await ctxA.addCookies([{ name: 'SERVERID', value: result.cookieB, domain: u.hostname,
+      path: '/' }]);
+    await submit(a, 'reconnect', {});
+    result.podAReconnected = await shownPod(a, '-');
     result.ok = true;
   } catch (err) {
     result.failure = String(err && err.stack || err);

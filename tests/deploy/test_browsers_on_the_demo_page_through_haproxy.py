@@ -1,7 +1,8 @@
 """Headless Chromium on the demo page through HAProxy: two browsers on different pods,
 echo, a room message that crosses pods over the Events bus, and the example notifier
 Job's message (its command and args read from manifests/notifier-job.yaml) reaching
-both. Screenshots go to artifacts/deploy/.
+both, and the pod each page shows, also after a reconnect to another pod. Screenshots go to
+artifacts/deploy/.
 """
 
 from __future__ import annotations
@@ -67,5 +68,10 @@ def test_two_browsers_on_different_pods_get_echo_room_and_job_messages(
     assert "echo from A" not in result["logB"]
     assert "room message from A" not in result["logA"]
     assert result["errors"] == []
+    # Each page shows the pod it is connected to, and follows a reconnect to another pod.
+    pod_of = {c: bus_topology.pod_name(bus_topology.pod_for_cookie(c)) for c in cookies}
+    assert result["podA"] == pod_of[result["cookieA"]]
+    assert result["podB"] == pod_of[result["cookieB"]]
+    assert result["podAReconnected"] == result["podB"]
     assert (artifacts_dir / "demo-browser-a.png").stat().st_size > 0
     assert (artifacts_dir / "demo-browser-b.png").stat().st_size > 0

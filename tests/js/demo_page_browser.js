@@ -124,8 +124,13 @@ async function main() {
       await seen(b, "Received: B after A left");
     });
     await step("reconnect", async () => {
+      await a.waitForFunction(() => document.getElementById("pod").textContent === "-",
+        null, { timeout: TIMEOUT_MS, polling: 50 });
       await submit(a, "reconnect");
       await a.waitForFunction(() => document.getElementById("status").textContent === "connected",
+        null, { timeout: TIMEOUT_MS, polling: 50 });
+      // The server names its pod after every connect: the page shows it again.
+      await a.waitForFunction(() => !["-", ""].includes(document.getElementById("pod").textContent),
         null, { timeout: TIMEOUT_MS, polling: 50 });
     });
     fs.mkdirSync(artifactDir, { recursive: true });

@@ -1,0 +1,87 @@
+"""A user's notifier Job, tested with the ``kube_api`` fixture — the README's example, run.
+
+The user's project has a Job calling ``emitter.notify`` and tests that only install pushsvc:
+the fixture gives the emulator with pushsvc's RBAC, the notifier ServiceAccount's
+environment, the messages decoded, and faults. The Job's least privilege holds in the test
+as in the cluster: a Job that tries to read Events fails there with the real 403.
+"""
+
+from __future__ import annotations
+
+from tests.toolkit.conftest import UserSuite
+
+MYJOB = '''
+import emitter
+
+
+def main():
+    emitter.notify("report_ready", {"id": 42}, room="finance")
+
+
+def peek():
+    """A Job that wants more than the notifier role grants."""
+    import os
+
+    from kubernetes import client, config
+    # The client reads $KUBECONFIG when it is imported: name the file explicitly.
+    config.load_kube_config(config_file=os.environ["KUBECONFIG"])
+    return client.CoreV1Api().list_namespaced_event("pushsvc")
+'''
+
+# The README's ten-line example, verbatim below its import.
+README_EXAMPLE = '''
+import myjob  # your Job: emitter.notify("report_ready", {"id": 42}, room="finance")
+
+
+def test_the_job_tells_the_finance_room(kube_api, monkeypatch):
+    kube_api.use_as_notifier(monkeypatch)  # a pod running as ServiceAccount pushsvc-notifier
+    myjob.main()
+    [message] = kube_api.messages()
+    assert message.event == "report_ready"
+    assert message.room == "finance"
+    assert message.data == [{"id": 42}]
+'''
+
+MORE_TESTS = '''
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+import myjob
+
+
+def test_the_job_survives_the_api_server_throttling_it(kube_api, monkeypatch):
+    kube_api.use_as_notifier(monkeypatch)
+    kube_api.fault("429", count=2, retry_after=1)
+    myjob.main()
+    assert [m.event for m in kube_api.messages()] == ["report_ready"]
+
+
+def test_the_notifier_may_not_read_events(kube_api, monkeypatch):
+    kube_api.use_as_notifier(monkeypatch)
+    with pytest.raises(ApiException) as info:
+        myjob.peek()
+    assert info.value.status == 403
+    assert "pushsvc-notifier" in info.value.body
+
+
+@pytest.mark.kube_api(event_ttl=3600)
+def test_each_test_gets_a_fresh_emulator(kube_api):
+    assert kube_api.messages() == []
+    assert kube_api.kubeconfig("pushsvc-api").is_file()
+'''
+
+
+def test_the_readme_example_and_a_users_other_kube_api_tests_pass(user_suite: UserSuite) -> None:
+    done = user_suite(
+        {"myjob.py": MYJOB, "test_readme_example.py": README_EXAMPLE,
+         "test_more.py": MORE_TESTS},
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "4 passed" in done.stdout
+
+
+def test_a_failing_user_assertion_fails_the_users_suite(user_suite: UserSuite) -> None:
+    wrong = README_EXAMPLE.replace('message.room == "finance"', 'message.room == "sales"')
+    done = user_suite({"myjob.py": MYJOB, "test_wrong.py": wrong})
+    assert done.returncode == 1, done.stdout[-4000:]
+    assert "1 failed" in done.stdout
