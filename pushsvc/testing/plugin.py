@@ -21,7 +21,7 @@ project's own ``kubeapi`` / ``kubeapi_factory`` fixtures.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -52,10 +52,9 @@ def _marker_options(request: pytest.FixtureRequest, name: str) -> dict[str, Any]
     return dict(marker.kwargs)
 
 
-def _missing_extra(exc: ImportError, fixture: str, extras: str) -> pytest.UsageError:
-    return pytest.UsageError(
-        f"the {fixture} fixture needs pip install 'pushsvc[{extras}]' ({exc})"
-    )
+def _missing_extra(exc: ImportError, fixture: str, extras: str) -> NoReturn:
+    pytest.fail(f"the {fixture} fixture needs pip install 'pushsvc[{extras}]' ({exc})",
+                pytrace=False)
 
 
 @pytest.fixture
@@ -68,7 +67,7 @@ def kube_api(
         from pushsvc.testing.kubeapi import start_kubeapi
         from pushsvc.testing.shipped import shipped_rbac_dir
     except ImportError as exc:
-        raise _missing_extra(exc, "kube_api", "testing") from exc
+        _missing_extra(exc, "kube_api", "testing")
     options = _marker_options(request, "kube_api")
     options.setdefault("rbac_dir", shipped_rbac_dir())
     with start_kubeapi(tmp_path_factory.mktemp("kube_api"), **options) as api:
@@ -88,7 +87,7 @@ def push_topology(
         import pushsvc.testing.kubeapi  # noqa: F401  (PyYAML, for the emulator's handle)
         from pushsvc.testing.topology import LocalTopology
     except ImportError as exc:
-        raise _missing_extra(exc, "push_topology", "server,testing") from exc
+        _missing_extra(exc, "push_topology", "server,testing")
     options = _marker_options(request, "push_topology")
     with LocalTopology(tmp_path_factory.mktemp("push_topology"), **options) as topology:
         yield topology
