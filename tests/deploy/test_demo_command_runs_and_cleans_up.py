@@ -1,5 +1,7 @@
 """`pushsvc demo` brings up the topology, prints the URL, the notifier's messages reach a
-client at that URL, and SIGTERM stops every process it started."""
+client at that URL, and SIGTERM stops every process it started. The user's PUSHSVC_*
+settings reach the pods (those the topology owns are ignored), ``--pods`` sets the count,
+and a missing JS client stops it before anything starts, saying what to set."""
 
 from __future__ import annotations
 
@@ -46,23 +48,34 @@ def _read_url(proc: subprocess.Popen[str], timeout: float) -> str:
     raise AssertionError("pushsvc demo printed no URL:\n" + "".join(seen[-40:]))
 
 
+def _demo(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "pushsvc"), "demo", *args],
+        cwd=tmp_path, env={**base, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+
+
 def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly(
     tmp_path: Path,
 ) -> None:
     require_tool("haproxy")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "pushsvc"), "demo", "--port", "0",
-         "--interval", "1", "--workdir", str(tmp_path / "demo")],
-        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+    # A user's setting reaches the pods (the reply event, so the notifier uses it too); a
+    # pod identity the topology owns is ignored.
+    env = {"PUSHSVC_REPLY_EVENT": "demo_push", "PUSHSVC_POD_NAME": "mine"}
+    proc = _demo(tmp_path, "--port", "0", "--pods", "2", "--interval", "1",
+                 "--workdir", str(tmp_path / "demo"), env=env)
     try:
         url = _read_url(proc, timeout=90)
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 5  # emulator, 3 pushsvc masters (+ workers), haproxy
-        with RecordingClient() as client:
+        assert len(children) >= 4  # emulator, 2 pushsvc masters (+ workers), haproxy
+        masters = [c for c in children if c.ppid() == proc.pid and "serve" in c.cmdline()]
+        assert len(masters) == 2
+        with RecordingClient(reply_event="demo_push") as client:
             client.connect(url)
+            info = client.wait_for("pushsvc_info", timeout=20)
+            assert info["pod"] in {"pushsvc-node1", "pushsvc-node2"}
             client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=20)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
@@ -75,3 +88,18 @@ def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly
         if proc.stdout is not None:
             proc.stdout.close()
     assert (REPO_ROOT / "haproxy" / "haproxy.cfg").exists()
+
+
+def test_without_the_js_client_the_demo_says_which_setting_to_set_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    proc = _demo(tmp_path, "--port", "0", env={"PUSHSVC_JS_CLIENT_DIR": str(tmp_path / "none")})
+    try:
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == 2, output
+    assert "socket.io.min.js" in output and "PUSHSVC_JS_CLIENT_DIR" in output
+    assert "kubeapi" not in output.lower()
