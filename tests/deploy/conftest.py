@@ -6,10 +6,15 @@ so these tests prove the demo as well as the shipped HAProxy config.
 
 from __future__ import annotations
 
+import queue
+import re
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -70,3 +75,30 @@ def without_cookie(config: str) -> str:
 def without_stickiness(config: str) -> str:
     """No cookie and round-robin balancing: nothing keeps a session on its pod."""
     return without_cookie(config).replace("    balance source\n", "    balance roundrobin\n")
+
+
+URL_LINE = re.compile(r"pushsvc demo: open (http://127\.0\.0\.1:\d+)/ in a browser")
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def read_demo_url(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The URL ``pushsvc demo`` prints; a thread reads stdout so the wait stays bounded."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(stdout, lines), daemon=True).start()
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if m := URL_LINE.search(line):
+            return m.group(1)
+    raise AssertionError("pushsvc demo printed no URL:\n" + "".join(seen[-40:]))

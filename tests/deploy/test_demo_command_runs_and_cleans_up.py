@@ -6,46 +6,15 @@ and a missing JS client stops it before anything starts, saying what to set."""
 from __future__ import annotations
 
 import os
-import queue
-import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import IO
 
 import psutil
 
-from tests.deploy.conftest import REPO_ROOT, require_tool
+from tests.deploy.conftest import REPO_ROOT, read_demo_url, require_tool
 from tests.support import RecordingClient
-
-URL_LINE = re.compile(r"pushsvc demo: open (http://127\.0\.0\.1:\d+)/ in a browser")
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
-    for line in stream:
-        lines.put(line)
-
-
-def _read_url(proc: subprocess.Popen[str], timeout: float) -> str:
-    """Wait for the URL line; a thread reads stdout so the wait stays bounded."""
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_pump, args=(stdout, lines), daemon=True).start()
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        seen.append(line)
-        if m := URL_LINE.search(line):
-            return m.group(1)
-    raise AssertionError("pushsvc demo printed no URL:\n" + "".join(seen[-40:]))
 
 
 def _demo(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -67,7 +36,7 @@ def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly
     proc = _demo(tmp_path, "--port", "0", "--pods", "2", "--interval", "1",
                  "--workdir", str(tmp_path / "demo"), env=env)
     try:
-        url = _read_url(proc, timeout=90)
+        url = read_demo_url(proc, timeout=90)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 4  # emulator, 2 pushsvc masters (+ workers), haproxy
         masters = [c for c in children if c.ppid() == proc.pid and "serve" in c.cmdline()]

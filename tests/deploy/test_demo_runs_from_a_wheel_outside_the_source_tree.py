@@ -1,0 +1,94 @@
+"""``pip install 'pushsvc[server,testing]'`` into a fresh virtualenv, then ``pushsvc demo``
+from a folder outside the source tree: it serves the page, a notifier's message reaches a
+client, and SIGTERM stops it cleanly.
+
+Proves that the wheel carries what the demo needs (rbac/ and haproxy.cfg as package data,
+the emulator in pushsvc.testing) and that nothing imports the source tree. The JS client is
+not Python and not in the wheel: the demo gets it from PUSHSVC_JS_CLIENT_DIR. Packages come
+from the configured package index (and pip's cache), as for any user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from tests.deploy.conftest import REPO_ROOT, read_demo_url, require_tool
+from tests.support import RecordingClient
+
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "node_modules", "artifacts", "build", "dist", "*.egg-info", "__pycache__",
+    ".mypy_cache", ".ruff_cache", ".pytest_cache",
+)
+
+
+def _build_wheel(tmp_path: Path) -> Path:
+    """A wheel of the working tree, built from a copy so the checkout gets no build/ files."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=_NOT_SOURCES)
+    dist = tmp_path / "dist"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = dist.glob("pushsvc-*.whl")
+    return wheel
+
+
+def _fresh_venv(tmp_path: Path, wheel: Path) -> Path:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    done = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[server,testing]"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def test_the_demo_runs_from_a_fresh_virtualenv_outside_the_source_tree(tmp_path: Path) -> None:
+    require_tool("haproxy")
+    venv = _fresh_venv(tmp_path, _build_wheel(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PUSHSVC_", "PYTHON")) and k not in ("VIRTUAL_ENV", "KUBECONFIG")}
+    env["PUSHSVC_JS_CLIENT_DIR"] = str(REPO_ROOT / "node_modules" / "socket.io-client" / "dist")
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "pushsvc"), "demo", "--port", "0", "--pods", "2", "--interval", "1",
+         "--workdir", str(tmp_path / "demo")],
+        cwd=elsewhere, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        url = read_demo_url(proc, timeout=120)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        # Every process runs the virtualenv's interpreter, not this checkout's.
+        pythons = [c.cmdline()[0] for c in children if c.name() != "haproxy"]
+        assert len(pythons) >= 3 and all(cmd.startswith(str(venv)) for cmd in pythons), pythons
+        with urllib.request.urlopen(f"{url}/", timeout=10) as page:
+            assert page.status == 200
+            assert 'id="pod"' in page.read().decode()
+        with urllib.request.urlopen(f"{url}/js/socket.io.min.js", timeout=10) as js:
+            assert js.status == 200
+        with RecordingClient() as client:
+            client.connect(url)
+            client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], [p.pid for p in alive]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
