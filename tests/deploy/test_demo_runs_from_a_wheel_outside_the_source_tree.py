@@ -1,6 +1,7 @@
 """``pip install 'pushsvc[server,testing]'`` into a fresh virtualenv, then ``pushsvc demo``
 from a folder outside the source tree: it serves the page, a notifier's message reaches a
-client, and SIGTERM stops it cleanly.
+client, and SIGTERM stops it cleanly. And ``pushsvc[testing]`` alone (no server extra) is
+enough for the emulator and a user's ``kube_api`` tests.
 
 Proves that the wheel carries what the demo needs (rbac/ and haproxy.cfg as package data,
 the emulator in pushsvc.testing) and that nothing imports the source tree. The JS client is
@@ -19,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.deploy.conftest import REPO_ROOT, read_demo_url, require_tool
 from tests.support import RecordingClient
@@ -29,8 +31,10 @@ _NOT_SOURCES = shutil.ignore_patterns(
 )
 
 
-def _build_wheel(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel of the working tree, built from a copy so the checkout gets no build/ files."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     source = tmp_path / "source"
     shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=_NOT_SOURCES)
     dist = tmp_path / "dist"
@@ -43,24 +47,31 @@ def _build_wheel(tmp_path: Path) -> Path:
     return wheel
 
 
-def _fresh_venv(tmp_path: Path, wheel: Path) -> Path:
+def _fresh_venv(tmp_path: Path, wheel: Path, extras: str) -> Path:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     done = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[server,testing]"],
+        [str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[{extras}]"],
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return venv
 
 
-def test_the_demo_runs_from_a_fresh_virtualenv_outside_the_source_tree(tmp_path: Path) -> None:
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("PUSHSVC_", "PYTHON", "PYTEST_"))
+            and k not in ("VIRTUAL_ENV", "KUBECONFIG")}
+
+
+def test_the_demo_runs_from_a_fresh_virtualenv_outside_the_source_tree(
+    tmp_path: Path, wheel: Path
+) -> None:
     require_tool("haproxy")
-    venv = _fresh_venv(tmp_path, _build_wheel(tmp_path))
+    venv = _fresh_venv(tmp_path, wheel, "server,testing")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PUSHSVC_", "PYTHON")) and k not in ("VIRTUAL_ENV", "KUBECONFIG")}
+    env = _clean_env()
     env["PUSHSVC_JS_CLIENT_DIR"] = str(REPO_ROOT / "node_modules" / "socket.io-client" / "dist")
     proc = subprocess.Popen(
         [str(venv / "bin" / "pushsvc"), "demo", "--port", "0", "--pods", "2", "--interval", "1",
@@ -92,3 +103,32 @@ def test_the_demo_runs_from_a_fresh_virtualenv_outside_the_source_tree(tmp_path:
             proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+USER_TEST = """
+import emitter
+
+
+def test_a_job_notifies(kube_api, monkeypatch):
+    kube_api.use_as_notifier(monkeypatch)
+    emitter.notify("report_ready", {"id": 42}, room="finance")
+    assert [m.event for m in kube_api.messages()] == ["report_ready"]
+"""
+
+
+def test_the_testing_extra_alone_runs_the_emulator_and_a_users_kube_api_test(
+    tmp_path: Path, wheel: Path
+) -> None:
+    venv = _fresh_venv(tmp_path, wheel, "testing")
+    python = str(venv / "bin" / "python")
+    missing = subprocess.run([python, "-c", "import flask"], capture_output=True, check=False)
+    assert missing.returncode != 0  # no server extra
+    project = tmp_path / "user-project"
+    project.mkdir()
+    (project / "test_job.py").write_text(USER_TEST)
+    done = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=_clean_env(),
+        capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
