@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -160,28 +159,28 @@ def redis_server(log_dir: Path) -> Iterator[str]:
     if exe is None:
         raise RuntimeError("redis-server not found (Debian package redis-server)")
     port = free_port()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"redis-{port}.log", "wb") as logf:
-        proc = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"],
-            stdout=logf, stderr=subprocess.STDOUT,
-        )
+    proc = spawn([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no", "--daemonize", "no"],
+                 log_path=log_dir / f"redis-{port}.log")
+
+    def accepting() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.1)
+        try:
+            wait_until(accepting, timeout=15, what="redis-server")
+        except TimeoutError as exc:
+            raise RuntimeError(f"redis-server did not start: {exc}") from exc
         log.info("redis-server ready on port %d (pid %d)", port, proc.pid)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc, timeout=10)
         log.info("redis-server stopped")
 
 
