@@ -232,7 +232,8 @@ class Batcher:
         while (packets := self._take()) is not None:
             failures = send_all(packets, self._send)
             for name, count, exc in failures:
-                logger.error("pushsvc emitter: %d message(s) of Event %s not sent: %s",
+                # Raised to the caller later (add, flush, close, or logged at exit).
+                logger.debug("pushsvc emitter: %d message(s) of Event %s not sent: %s",
                              count, name, exc)
             with self._cond:
                 self._failures.extend(failures)
