@@ -129,7 +129,7 @@ class Batcher:
     def add(self, message: Message) -> str:
         """Queue ``message``; returns its Event's name. Raises an earlier failure first."""
         with self._cond:
-            self._raise_failures()
+            self._raise_failures(note=" (nor was this one: it was not queued)")
             if self._closed:
                 raise RuntimeError("this Emitter is closed")
             deadline = time.monotonic() + self.block_seconds
@@ -137,7 +137,7 @@ class Batcher:
                 # The API is slower than the notifier: hold it back rather than grow forever.
                 left = deadline - time.monotonic()
                 if left <= 0 or self._failures:
-                    self._raise_failures()
+                    self._raise_failures(note=" (nor was this one: it was not queued)")
                     raise PushError(
                         f"{self._queued()} messages are still waiting to be sent after "
                         f"{self.block_seconds:g} s; this one was not queued")
@@ -187,10 +187,10 @@ class Batcher:
                 self._cond.notify_all()
             atexit.unregister(self._at_exit)
 
-    def _raise_failures(self) -> None:
+    def _raise_failures(self, *, note: str = "") -> None:
         if self._failures:
             failures, self._failures = self._failures, []
-            raise BatchError(failures)
+            raise BatchError(failures, note=note)
 
     def _queued(self) -> int:
         return len(self._packer) + sum(len(p.messages) for p in self._ready) + self._in_flight

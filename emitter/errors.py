@@ -62,12 +62,12 @@ class BatchError(PushError):
     :ivar failed_messages: how many messages were not sent.
     """
 
-    def __init__(self, failures: list[tuple[str, int, PushError]]) -> None:
+    def __init__(self, failures: list[tuple[str, int, PushError]], *, note: str = "") -> None:
         self.failures = failures
         self.failed_messages = sum(count for _, count, _ in failures)
         first = failures[0][2]
         super().__init__(
-            f"{self.failed_messages} message(s) in {len(failures)} Event(s) were not sent; "
-            f"first error: {first}"
+            f"{self.failed_messages} message(s) in {len(failures)} Event(s) were not sent"
+            f"{note}; first error: {first}"
         )
         self.__cause__ = first

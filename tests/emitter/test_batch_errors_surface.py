@@ -47,6 +47,7 @@ def test_window_mode_raises_an_earlier_failure_from_the_next_notify(bus):
             em.notify("seq", n)
             time.sleep(0.01)
     assert isinstance(caught.value.__cause__, PermissionDeniedError)
+    assert "(nor was this one: it was not queued)" in str(caught.value)
     with contextlib.suppress(BatchError):
         em.close()  # anything queued behind the failure is reported here
 
