@@ -2,7 +2,8 @@
 # pushsvc image: one gunicorn + gevent-websocket worker per container (scale with pods).
 #
 # Stages:
-#   js       - fetches the Socket.IO browser client from npm (runtime deps only);
+#   js       - fetches the Socket.IO browser client and the Admin UI from npm (runtime deps
+#              only);
 #   build    - builds a virtualenv with `pip install .[server]` (no dev/test deps);
 #   runtime  - slim Python, non-root, the venv + the JS client, nothing else.
 #
@@ -38,12 +39,17 @@ RUN groupadd --system --gid 10001 pushsvc \
         --shell /usr/sbin/nologin pushsvc
 COPY --from=build /opt/venv /opt/venv
 COPY --from=js /src/node_modules/socket.io-client/dist /opt/pushsvc/js
+COPY --from=js /src/node_modules/@socket.io/admin-ui/ui/dist /opt/pushsvc/admin-ui
+COPY --from=js /src/node_modules/@mdi/font/css /opt/pushsvc/admin-icons/css
+COPY --from=js /src/node_modules/@mdi/font/fonts /opt/pushsvc/admin-icons/fonts
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PUSHSVC_HOST=0.0.0.0 \
     PUSHSVC_PORT=5000 \
-    PUSHSVC_JS_CLIENT_DIR=/opt/pushsvc/js
+    PUSHSVC_JS_CLIENT_DIR=/opt/pushsvc/js \
+    PUSHSVC_ADMIN_UI_DIR=/opt/pushsvc/admin-ui \
+    PUSHSVC_ADMIN_UI_ICONS_DIR=/opt/pushsvc/admin-icons
 USER 10001:10001
 EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -24,6 +24,7 @@ class Sizes:
     ingest_events: int = 20000
     emitter_seconds: float = 5.0
     emitter_max: int = 5000
+    emitter_batched_max: int = 50000
 
 
 FULL = Sizes()
@@ -38,6 +39,7 @@ SMOKE = Sizes(
     ingest_events=300,
     emitter_seconds=0.5,
     emitter_max=50,
+    emitter_batched_max=200,
 )
 
 

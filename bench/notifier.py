@@ -4,6 +4,8 @@ Runs alone (``python -m bench.notifier``) so notify() shares no interpreter with
 the servers or the clients. Each message's data is ``"bseq=N bt=EPOCH_MS"``
 with ``bt`` taken just before the notify/emit call, so the clients measure
 notify()→receipt. Prints one JSON line: sent, seconds, achieved rate, call times.
+``--batch-window`` uses the emitter's window batching; the time then includes the final
+flush, so ``rate`` counts only notifications whose Events exist.
 """
 
 from __future__ import annotations
@@ -17,28 +19,30 @@ from collections.abc import Callable
 EVENT = "nuke_response"
 
 
-def _redis_sender(url: str, room: str) -> Callable[[str], None]:
+def _redis_sender(url: str, room: str) -> Callable[[str], str | None]:
     import socketio
 
     # Flask-SocketIO's default channel is "flask-socketio", python-socketio's is "socketio".
     mgr = socketio.RedisManager(url, channel="flask-socketio", write_only=True)
 
-    def send(data: str) -> None:
+    def send(data: str) -> str | None:
         mgr.emit(EVENT, {"data": data}, namespace="/", room=room)
+        return None
 
     return send
 
 
-def _kube_sender(kubeconfig: str, namespace: str, channel: str,
-                 room: str) -> Callable[[str], None]:
+def _kube_sender(kubeconfig: str, namespace: str, channel: str, room: str,
+                 batch_window: float) -> tuple[Callable[[str], str], Callable[[], None]]:
     from emitter import Emitter
 
-    em = Emitter(kubeconfig=kubeconfig, namespace=namespace, channel=channel)
+    em = Emitter(kubeconfig=kubeconfig, namespace=namespace, channel=channel,
+                 batch_window_seconds=batch_window)
 
-    def send(data: str) -> None:
-        em.notify(EVENT, {"data": data}, room=room)
+    def send(data: str) -> str:
+        return em.notify(EVENT, {"data": data}, room=room)
 
-    return send
+    return send, em.flush
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,14 +57,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--rate", type=float, default=0.0, help="per second; 0 = as fast as possible")
     p.add_argument("--max-seconds", type=float, default=120.0)
+    p.add_argument("--batch-window", type=float, default=0.0,
+                   help="kube: the emitter's batch window in seconds (0 = unbatched)")
     args = p.parse_args(argv)
+    finish: Callable[[], None] = lambda: None  # noqa: E731
+    send: Callable[[str], str | None]
     if args.kind == "redis":
         send = _redis_sender(args.url, args.room)
     else:
-        send = _kube_sender(args.kubeconfig, args.namespace, args.channel, args.room)
+        send, finish = _kube_sender(args.kubeconfig, args.namespace, args.channel, args.room,
+                                    args.batch_window)
     # One warm-up call opens the connection; it carries no bseq and is not counted.
     send("warmup")
+    finish()
     calls: list[float] = []
+    events: set[str | None] = set()  # the kube emitter's Event names: one per etcd write
     t0 = time.perf_counter()
     deadline = t0 + args.max_seconds
     sent = 0
@@ -73,13 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         if time.perf_counter() > deadline:
             break
         c0 = time.perf_counter()
-        send(f"bseq={args.seq0 + i} bt={time.time() * 1000:.3f}")
+        events.add(send(f"bseq={args.seq0 + i} bt={time.time() * 1000:.3f}"))
         calls.append((time.perf_counter() - c0) * 1000)
         sent += 1
+    finish()
     seconds = time.perf_counter() - t0
     calls.sort()
     print(json.dumps({
         "sent": sent, "seconds": seconds, "rate": sent / seconds if seconds else 0.0,
+        "events": len(events - {None}),
         "call_ms_p50": calls[len(calls) // 2] if calls else None,
         "call_ms_p99": calls[int(len(calls) * 0.99)] if calls else None,
     }))

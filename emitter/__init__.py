@@ -2,6 +2,10 @@
 
 >>> import emitter
 >>> emitter.notify("job_done", {"id": 42}, room="team-a")
+>>> em = emitter.Emitter()
+>>> with em.batch():  # one Event for up to 50 notifications
+...     for row in rows:
+...         em.notify("row_done", row, room="team-a")
 
 Depends on ``kubernetes`` and ``pydantic`` only (no Flask, no gevent).
 """
@@ -20,6 +24,7 @@ from emitter.codec import (
 from emitter.errors import (
     ApiError,
     ApiUnavailableError,
+    BatchError,
     ConfigError,
     MessageError,
     PayloadTooLargeError,
@@ -38,6 +43,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ApiError",
     "ApiUnavailableError",
+    "BatchError",
     "ConfigError",
     "Emitter",
     "Envelope",

@@ -2,6 +2,14 @@
 
 Exit status 0 on success; otherwise one clear line on stderr and a non-zero status
 (2 bad usage or input, 3 configuration, 4 permission, 5 API unavailable or refused).
+
+``--stdin`` sends many notifications: one JSON object per line,
+``{"event": ..., "data": ..., "room": ..., "skip_sid": ..., "namespace": ...}`` (only
+``event`` is required; ``--room`` / ``--sio-namespace`` are the defaults). Lines are read as
+they come and share Events (a batch window; at most 50 messages per Event). A bad line stops
+the run: every line before it is sent, it and everything after it are not, and the error names
+its line number (exit 2). When an Event cannot be created the run stops too, and the error says
+how many messages were not sent. Nothing is dropped without a line on stderr.
 """
 
 from __future__ import annotations
@@ -10,11 +18,23 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from emitter.client import Emitter
-from emitter.errors import ApiError, ConfigError, MessageError, PermissionDeniedError, PushError
+from emitter.errors import (
+    ApiError,
+    BatchError,
+    ConfigError,
+    MessageError,
+    PermissionDeniedError,
+    PushError,
+)
+
+#: --stdin: notifications issued within this window share an Event.
+STDIN_BATCH_WINDOW_SECONDS = 0.005
+_LINE_KEYS = frozenset({"event", "data", "room", "skip_sid", "namespace"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,10 +44,16 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Configuration: in-cluster ServiceAccount, else --kubeconfig / $KUBECONFIG / "
         "~/.kube/config. The ServiceAccount needs 'create events' (rbac/notifier.yaml).",
     )
-    p.add_argument("--event", required=True, help="Socket.IO event name, e.g. nuke_response")
-    p.add_argument("--data", default="null",
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--event", help="Socket.IO event name, e.g. nuke_response")
+    what.add_argument("--stdin", action="store_true",
+                      help='read notifications from stdin, one JSON object per line: '
+                      '{"event": ..., "data": ..., "room": ..., "skip_sid": ..., '
+                      '"namespace": ...}; they share Events')
+    p.add_argument("--data", default=None,
                    help="JSON value, or @FILE to read JSON from FILE ('@-' = stdin). Default null.")
-    p.add_argument("--room", help="room to notify (default: every client)")
+    p.add_argument("--room", help="room to notify (default: every client; with --stdin, for "
+                   "lines without one)")
     p.add_argument("--skip-sid", help="a client sid that must not receive it")
     p.add_argument("--sio-namespace", default="/", help="Socket.IO namespace (default /)")
     p.add_argument("--namespace", help="bus Kubernetes namespace (default $PUSHSVC_BUS_NAMESPACE)")
@@ -54,11 +80,103 @@ def _load_data(spec: str) -> Any:
         raise MessageError(f"--data is not valid JSON: {exc}") from exc
 
 
+class LineError(MessageError):
+    """A --stdin line that is not a notification; carries its line number."""
+
+    def __init__(self, number: int, reason: str, *, sent: int) -> None:
+        self.number = number
+        super().__init__(f"line {number}: {reason}; the {sent} notification(s) before it were "
+                         f"sent, nothing from line {number} on was sent")
+
+
+def _notification(line: str) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ValueError('not a JSON object like {"event": "name", "data": ...}')
+    unknown = sorted(set(value) - _LINE_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: "
+                         f"{', '.join(sorted(_LINE_KEYS))})")
+    if not isinstance(value.get("event"), str):
+        raise ValueError('"event" must be a non-empty string')
+    return value
+
+
+class StoppedError(PushError):
+    """--stdin: Events could not be created, so reading stopped; says what was not sent."""
+
+    def __init__(self, failure: BatchError, *, queued: int, stopped_at: int | None) -> None:
+        self.failure = failure
+        where = ("" if stopped_at is None else
+                 f"; reading stopped at line {stopped_at}, nothing from it on was sent")
+        super().__init__(f"{failure.failed_messages} of {queued} notification(s) read were not "
+                         f"sent{where}; first error: {failure.__cause__}")
+        self.__cause__ = failure.__cause__
+
+
+def send_lines(emitter: Emitter, lines: Iterable[str], *, room: str | None,
+               sio_namespace: str) -> tuple[int, int]:
+    """Notify one message per line (blank lines skipped); returns (messages, Events).
+
+    Raises :class:`LineError` for a bad line — after sending every line before it — and
+    :class:`StoppedError` when Events could not be created.
+    """
+    sent = 0
+    events: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = _notification(line)
+            name = emitter.notify(item["event"], item.get("data"),
+                                  room=item.get("room", room),
+                                  namespace=item.get("namespace", sio_namespace),
+                                  skip_sid=item.get("skip_sid"))
+        except (ValueError, MessageError) as exc:
+            _flush(emitter, queued=sent, stopped_at=number)  # the lines before it go out
+            raise LineError(number, str(exc).removesuffix("; nothing was sent"),
+                            sent=sent) from exc
+        except BatchError as exc:  # an earlier Event failed; this line was not queued
+            failures = list(exc.failures)
+            try:
+                emitter.flush()
+            except BatchError as more:
+                failures += more.failures
+            raise StoppedError(BatchError(failures), queued=sent, stopped_at=number) from exc
+        events.add(name)
+        sent += 1
+    _flush(emitter, queued=sent, stopped_at=None)
+    return sent, len(events)
+
+
+def _flush(emitter: Emitter, *, queued: int, stopped_at: int | None) -> None:
+    try:
+        emitter.flush()
+    except BatchError as exc:
+        raise StoppedError(exc, queued=queued, stopped_at=stopped_at) from exc
+
+
+def _read_lines(stream: TextIO) -> Iterable[str]:
+    # Not ``for line in stream``: that reads ahead in blocks, holding lines a slow producer
+    # has already written.
+    while line := stream.readline():
+        yield line
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.stdin:
+        if args.data is not None or args.skip_sid is not None:
+            print("pushsvc-notify: error: --data and --skip-sid go in each line with --stdin",
+                  file=sys.stderr)
+            return 2
+        return _main_stdin(args)
     try:
-        data = _load_data(args.data)
+        data = _load_data(args.data if args.data is not None else "null")
         emitter = Emitter(namespace=args.namespace, channel=args.channel,
                           kubeconfig=args.kubeconfig, retry_deadline_seconds=args.deadline)
         with emitter:
@@ -74,6 +192,28 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc, 5)
     if not args.quiet:
         print(f"sent {name} to namespace {emitter.namespace} channel {emitter.channel}")
+    return 0
+
+
+def _main_stdin(args: argparse.Namespace) -> int:
+    try:
+        emitter = Emitter(namespace=args.namespace, channel=args.channel,
+                          kubeconfig=args.kubeconfig, retry_deadline_seconds=args.deadline,
+                          batch_window_seconds=STDIN_BATCH_WINDOW_SECONDS)
+        with emitter:
+            sent, events = send_lines(emitter, _read_lines(sys.stdin), room=args.room,
+                                      sio_namespace=args.sio_namespace)
+    except StoppedError as exc:
+        return _fail(exc, 4 if isinstance(exc.failure.__cause__, PermissionDeniedError) else 5)
+    except MessageError as exc:
+        return _fail(exc, 2)
+    except ConfigError as exc:
+        return _fail(exc, 3)
+    except (ApiError, PushError) as exc:
+        return _fail(exc, 5)
+    if not args.quiet:
+        print(f"sent {sent} notification(s) in {events} Event(s) to namespace "
+              f"{emitter.namespace} channel {emitter.channel}")
     return 0
 
 

@@ -3,20 +3,28 @@
 A notifier (a Job, a CronJob, any service) creates one Event per message; every pushsvc pod
 watches them and emits to its own clients. An :class:`Emitter` keeps one API connection pool
 for repeated use; :func:`notify` uses a process-wide default Emitter built from the environment.
+
+Bursts can share Events (:mod:`emitter.batching`): inside ``with em.batch():``, or always with
+``batch_window_seconds`` > 0. Batching is off by default because it changes what ``notify()``
+promises: unbatched, it returns once the Event exists and raises the API's error itself;
+batched, API errors arrive later (leaving the ``with`` block, at ``flush()``, or from the next
+``notify()``), which a caller has to opt into.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from emitter import codec, config
-from emitter.errors import MessageError
+from emitter.batching import Batcher, Packer, Packet, send_all
+from emitter.errors import BatchError, MessageError
 from emitter.kube import (
     RBAC_NOTIFIER,
     Backoff,
@@ -52,6 +60,14 @@ class Emitter:
     :param host_id: identifies the publisher in each message (PubSubManager's ``host_id``).
     :param involved_object: the Event's involvedObject (default: this Pod or Job).
     :param grant: (rbac file, ServiceAccount, verbs) named in a 403 error.
+    :param batch_window_seconds: > 0 turns on window batching: notifications issued within
+        this many seconds of the first one of an Event share it (default
+        ``$PUSHSVC_EMITTER_BATCH_WINDOW_SECONDS``, else 0 = off; 0.005 is a good value).
+        ``notify()`` then returns at once and API errors surface from ``flush()``,
+        ``close()`` or the next ``notify()`` as :class:`~emitter.batching.BatchError`.
+    :param max_messages_per_event: most messages one batched Event carries (1-50).
+    :param max_queued_messages: window mode: ``notify()`` blocks (up to the retry deadline)
+        while this many messages wait to be sent.
     """
 
     def __init__(
@@ -67,9 +83,16 @@ class Emitter:
         host_id: str | None = None,
         involved_object: dict[str, str] | None = None,
         grant: tuple[str, str, str] = RBAC_NOTIFIER,
+        batch_window_seconds: float | None = None,
+        max_messages_per_event: int = codec.MAX_MESSAGES_PER_EVENT,
+        max_queued_messages: int = 10_000,
     ) -> None:
         if not 0 < max_payload_bytes <= codec.HARD_MAX_PAYLOAD_BYTES:
             raise ValueError(f"max_payload_bytes must be in 1..{codec.HARD_MAX_PAYLOAD_BYTES}")
+        if not 1 <= max_messages_per_event <= codec.MAX_MESSAGES_PER_EVENT:
+            raise ValueError(
+                f"max_messages_per_event must be in 1..{codec.MAX_MESSAGES_PER_EVENT}")
+        window = config.resolve_batch_window(batch_window_seconds)
         self.channel = config.resolve_channel(channel)
         target = None
         if api_client is None:
@@ -83,7 +106,14 @@ class Emitter:
         self.host_id = host_id or new_host_id()
         self.involved_object = involved_object or config.notifier_object()
         self.grant = grant
+        self.max_messages_per_event = max_messages_per_event
+        self.batch_window_seconds = window
         self._owns_client = target is not None
+        self._scope = threading.local()  # the calling thread's open ``with batch()``, if any
+        self._batcher = None if window <= 0 else Batcher(
+            self._create_packet, window=window, max_payload_bytes=max_payload_bytes,
+            max_messages=max_messages_per_event, max_queued=max_queued_messages,
+            block_seconds=retry_deadline_seconds)
 
     # --- the notifier API ---------------------------------------------------------
     def notify(
@@ -99,10 +129,13 @@ class Emitter:
 
         A tuple ``data`` becomes several arguments, as with ``socketio.Server.emit``; bytes
         anywhere in ``data`` travel as binary attachments. Returns the Event's name.
+
+        Batched (inside ``with batch()`` or with a batch window) it returns at once with the
+        name of the Event the message will travel in; a bad message still raises here.
         """
         message = emit_message(event, data, host_id=self.host_id, room=room,
                                namespace=namespace, skip_sid=skip_sid)
-        return self.publish([message])
+        return self._submit(message)
 
     def close_room(self, room: str, *, namespace: str = "/") -> str:
         """Remove every client from ``room`` on every pod."""
@@ -110,7 +143,7 @@ class Emitter:
             message = CloseRoomMessage(room=room, namespace=namespace, host_id=self.host_id)
         except ValueError as exc:
             raise codec_message_error(f"bad room {room!r}", exc) from exc
-        return self.publish([message])
+        return self._submit(message)
 
     def disconnect(self, sid: str, *, namespace: str = "/") -> str:
         """Disconnect the client ``sid`` wherever it is connected."""
@@ -118,10 +151,72 @@ class Emitter:
             message = DisconnectMessage(sid=sid, namespace=namespace, host_id=self.host_id)
         except ValueError as exc:
             raise codec_message_error(f"bad sid {sid!r}", exc) from exc
+        return self._submit(message)
+
+    # --- batching ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Notifications issued in the block (by this thread) share Events, in order.
+
+        They are sent when the block ends — also when it ends with an exception, since a
+        notification, once issued, is not taken back (the exception then propagates). An
+        Event holds at most ``max_messages_per_event`` messages and ``max_payload_bytes``;
+        a longer batch is split. If any Event cannot be created, leaving the block raises
+        :class:`~emitter.batching.BatchError` naming how many messages were not sent (after an
+        Event fails, the later ones of the batch are not attempted). Nested blocks join the
+        outermost one.
+        """
+        packer: Packer | None = getattr(self._scope, "packer", None)
+        if packer is not None:
+            yield
+            return
+        packer = Packer(max_payload_bytes=self.max_payload_bytes,
+                        max_messages=self.max_messages_per_event)
+        self._scope.packer = packer
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            self._scope.packer = None
+            packets = packer.take()
+            if failed:
+                with contextlib.suppress(BatchError):  # the body's exception goes first
+                    self._send_packets(packets)
+            else:
+                self._send_packets(packets)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Window mode: send what is queued now; raise BatchError for what failed since the
+        last flush. Without a batch window there is nothing to flush."""
+        if self._batcher is not None:
+            self._batcher.flush(timeout)
+
+    def _submit(self, message: Message) -> str:
+        packer: Packer | None = getattr(self._scope, "packer", None)
+        if packer is not None:
+            return packer.add(message)
+        if self._batcher is not None:
+            return self._batcher.add(message)
         return self.publish([message])
 
+    def _send_packets(self, packets: list[Packet]) -> None:
+        if not packets:
+            return
+        if self._batcher is not None:
+            # Behind what the window already queued, so the order holds across both.
+            self._batcher.enqueue(packets)
+            self._batcher.flush()
+            return
+        failures = send_all(packets, self._create_packet)
+        if failures:
+            raise BatchError(failures)
+
+    def _create_packet(self, packet: Packet) -> None:
+        self.publish(packet.messages, name=packet.name)
+
     # --- the wire ---------------------------------------------------------------
-    def publish(self, messages: Sequence[Message]) -> str:
+    def publish(self, messages: Sequence[Message], *, name: str | None = None) -> str:
         """Create one Event holding ``messages``; returns its name. Raises PushError subclasses."""
         envelope = Envelope(messages=list(messages))
         body = codec.encode_event(
@@ -129,9 +224,10 @@ class Emitter:
             namespace=self.namespace,
             channel=self.channel,
             involved_object=self.involved_object,
+            name=name,
             max_payload_bytes=self.max_payload_bytes,
         )
-        name: str = body["metadata"]["name"]
+        event_name: str = body["metadata"]["name"]
         path = events_path(self.namespace)
 
         def create() -> None:
@@ -154,17 +250,27 @@ class Emitter:
             )
         except ApiException as exc:
             raise convert(exc, verb="create", namespace=self.namespace, grant=self.grant) from exc
-        return name
+        return event_name
 
     def close(self) -> None:
-        if self._owns_client:
-            self.api_client.close()
+        """Send what the batch window still holds (BatchError if that fails), then let go of
+        the API connection pool if this Emitter made it."""
+        try:
+            if self._batcher is not None:
+                self._batcher.close()
+        finally:
+            if self._owns_client:
+                self.api_client.close()
 
     def __enter__(self) -> Emitter:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            with contextlib.suppress(BatchError):  # the block's own exception goes first
+                self.close()
 
 
 def codec_message_error(what: str, exc: Exception) -> MessageError:

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from emitter.errors import PayloadTooLargeError, SchemaVersionError, WireError
-from emitter.model import SCHEMA_VERSION, EmitMessage, Envelope
+from emitter.model import SCHEMA_VERSION, EmitMessage, Envelope, Message
 
 CHANNEL_LABEL = "pushsvc.io/channel"
 PAYLOAD_ANNOTATION = "pushsvc.io/payload"
@@ -29,6 +29,12 @@ SOURCE_COMPONENT = "pushsvc"
 #: Annotations may total 256 KiB per object; keep room for the key and the API server's own.
 DEFAULT_MAX_PAYLOAD_BYTES = 250 * 1024
 HARD_MAX_PAYLOAD_BYTES = 256 * 1024 - 1024
+#: Messages one Event may carry. pushsvc pods pack at most this many (their publisher's burst
+#: cap) and the emitter's batches keep to it, so no reader meets a longer envelope.
+MAX_MESSAGES_PER_EVENT = 50
+#: Bytes of an envelope's JSON besides its messages and the commas between them:
+#: ``{"v":1,"ts":<float>,"messages":[...]}`` with room to spare for the timestamp.
+ENVELOPE_OVERHEAD_BYTES = 64
 
 _LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)$")
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
@@ -86,7 +92,11 @@ def summary(envelope: Envelope, size: int) -> str:
 
 
 def _name_prefix(envelope: Envelope) -> str:
-    first = envelope.messages[0]
+    return name_prefix_for(envelope.messages[0])
+
+
+def name_prefix_for(first: Message) -> str:
+    """The readable part of an Event name: ``pushsvc-<first message's event or method>-``."""
     word = first.event if isinstance(first, EmitMessage) else first.method
     word = _NOT_DNS.sub("-", word.lower()).strip("-")[:30] or "msg"
     return f"pushsvc-{word}-"
@@ -95,6 +105,11 @@ def _name_prefix(envelope: Envelope) -> str:
 def event_name(envelope: Envelope) -> str:
     """A readable, client-chosen unique name (see README: why not ``generateName``)."""
     return _name_prefix(envelope) + uuid.uuid4().hex[:16]
+
+
+def event_name_for(first: Message) -> str:
+    """The name of an Event whose first message is ``first`` (batches name it up front)."""
+    return name_prefix_for(first) + uuid.uuid4().hex[:16]
 
 
 def encode_event(

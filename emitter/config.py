@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 ENV_NAMESPACE = "PUSHSVC_BUS_NAMESPACE"
 ENV_CHANNEL = "PUSHSVC_BUS_CHANNEL"
+ENV_BATCH_WINDOW = "PUSHSVC_EMITTER_BATCH_WINDOW_SECONDS"
 DEFAULT_CHANNEL = "pushsvc"
 _SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -101,6 +102,21 @@ def resolve_channel(explicit: str | None) -> str:
         return check_channel(channel)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def resolve_batch_window(explicit: float | None) -> float:
+    """Seconds of the emitter's batch window: the argument, else the environment, else 0."""
+    if explicit is not None:
+        value: float = explicit
+    else:
+        text = os.environ.get(ENV_BATCH_WINDOW, "").strip()
+        try:
+            value = float(text) if text else 0.0
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_BATCH_WINDOW}={text!r} is not a number of seconds") from exc
+    if not 0 <= value <= 60:
+        raise ConfigError(f"the batch window must be 0 (off) to 60 seconds, not {value:g}")
+    return value
 
 
 def notifier_object(

@@ -53,3 +53,21 @@ class PermissionDeniedError(ApiError):
 
 class ApiUnavailableError(ApiError):
     """429 / 5xx / connection errors persisted until the retry deadline."""
+
+
+class BatchError(PushError):
+    """Some Events of a batch could not be created; the others were.
+
+    :ivar failures: ``(event name, message count, error)`` for every Event that failed.
+    :ivar failed_messages: how many messages were not sent.
+    """
+
+    def __init__(self, failures: list[tuple[str, int, PushError]], *, note: str = "") -> None:
+        self.failures = failures
+        self.failed_messages = sum(count for _, count, _ in failures)
+        first = failures[0][2]
+        super().__init__(
+            f"{self.failed_messages} message(s) in {len(failures)} Event(s) were not sent"
+            f"{note}; first error: {first}"
+        )
+        self.__cause__ = first

@@ -18,6 +18,7 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
+from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
 from pushsvc.handlers import register_handlers
 from pushsvc.limits import engineio_logger, log_oversized_polls
@@ -57,6 +58,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     app.extensions[EXTENSION_KEY] = service
     register_handlers(socketio, settings=settings, service=service)
     register_routes(app, settings)
+    init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI
     check_js_client(settings)
     log.info(
         "pushsvc initialised: reply event %r, %d extra allowed origin(s), message limit %d "

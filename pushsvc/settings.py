@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PUSHSVC_"
@@ -137,6 +137,42 @@ class Settings(BaseSettings):
         default=None, description="This pod's namespace (downward API)."
     )
 
+    # --- ops ---
+    admin_ui: bool = Field(
+        default=False,
+        description="Serve the Socket.IO Admin UI at /admin/ and accept it on the /admin "
+        "Socket.IO namespace (python-socketio's instrument()). Off: /admin connections are "
+        "refused. Needs PUSHSVC_ADMIN_UI_PASSWORD. It shows this pod's clients only.",
+    )
+    admin_ui_username: str = Field(
+        default="admin", min_length=1, description="Admin UI login name."
+    )
+    admin_ui_password: SecretStr | None = Field(
+        default=None,
+        description="Admin UI password (required with PUSHSVC_ADMIN_UI). Never logged.",
+    )
+    admin_ui_read_only: bool = Field(
+        default=True,
+        description="Admin UI may only look: no emitting, joining, leaving or disconnecting "
+        "clients from the UI.",
+    )
+    admin_ui_mode: Literal["development", "production"] = Field(
+        default="development",
+        description="Admin UI reporting: 'development' lists every socket, its rooms and "
+        "every event (the UI's socket and room pages need it; it costs CPU on every emit); "
+        "'production' sends only the server statistics.",
+    )
+    admin_ui_dir: str | None = Field(
+        default=None,
+        description="Folder of the Admin UI build (npm @socket.io/admin-ui ui/dist). "
+        "Default: node_modules/@socket.io/admin-ui/ui/dist next to the source tree.",
+    )
+    admin_ui_icons_dir: str | None = Field(
+        default=None,
+        description="Folder of the icon font the Admin UI uses (npm @mdi/font, with css/ and "
+        "fonts/). Default: node_modules/@mdi/font next to the source tree.",
+    )
+
     def allowed_origins(self) -> list[str]:
         return list(self.cors_allowed_origins)
 
@@ -150,6 +186,13 @@ class Settings(BaseSettings):
         if self.watch_read_timeout_seconds <= self.watch_timeout_seconds:
             raise ValueError(
                 "PUSHSVC_WATCH_READ_TIMEOUT_SECONDS must exceed PUSHSVC_WATCH_TIMEOUT_SECONDS"
+            )
+        if self.admin_ui and not (
+            self.admin_ui_password and self.admin_ui_password.get_secret_value()
+        ):
+            raise ValueError(
+                "PUSHSVC_ADMIN_UI is on but PUSHSVC_ADMIN_UI_PASSWORD is not set: the Admin UI "
+                "never runs without a login"
             )
         return self
 
@@ -192,6 +235,8 @@ def _kind(name: str, annotation: Any) -> str:
     if name.endswith("_bytes"):
         return "bytes"
     text = str(annotation).replace("typing.", "")
+    if "SecretStr" in text:
+        return "secret string"
     if text.endswith(" | None"):
         return {"str": "string", "int": "integer"}.get(text[: -len(" | None")], text)
     if "Literal" in text:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for pushsvc: Python venv (.venv), npm packages
 # (node_modules), and with --all the Debian packages the tests use
-# (haproxy, chromium, redis-server, openssl). Idempotent: re-running is cheap.
+# (haproxy, chromium, redis-server, openssl, and prometheus for promtool). Idempotent:
+# re-running is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,16 @@ if [ "$want_all" = 1 ]; then
   if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! command -v promtool >/dev/null; then
+    # promtool checks and unit-tests the alert rules. Only the tool is wanted: no
+    # recommended exporters, and where systemd runs, the server the package starts is stopped.
+    [ ${#missing[@]} -gt 0 ] || $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      prometheus >/dev/null
+    if [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
   fi
   if ! command -v kubectl >/dev/null; then
     # kubectl comes with the machine here; try the configured apt sources before giving up.

@@ -92,6 +92,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             involved_object=involved_object,
             retry_deadline_seconds=publish_deadline_seconds,
             grant=RBAC_API,
+            batch_window_seconds=0.0,  # the outbox batches; never the notifiers' environment
         )
         self.watcher = EventWatcher(
             transport or KubeTransport(

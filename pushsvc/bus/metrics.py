@@ -66,3 +66,12 @@ lag_seconds = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
     registry=REGISTRY,
 )
+
+# --- ops: what the watch sees of the bus's footprint --------------------------------------
+live_events = Gauge(
+    "pushsvc_bus_live_events",
+    "Bus Events in the namespace as this pod's watch sees them: the count of each list, +1 per "
+    "new Event, -1 per deletion (TTL expiry or the retention janitor). Every pod reports the "
+    "same figure; use max() across pods.",
+    registry=REGISTRY,
+)

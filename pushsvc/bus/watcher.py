@@ -305,6 +305,7 @@ class EventWatcher:
         except orjson.JSONDecodeError as exc:
             raise _Restart("stream_error", f"list body is not JSON: {exc}") from exc
         items.sort(key=_version_key)
+        metrics.live_events.set(len(items))
         if not self._listed:
             # Never replay what existed before this pod started: only remember it.
             self.seen.reset(items, version)
@@ -367,10 +368,13 @@ class EventWatcher:
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if kind == "ADDED":
             if obj not in self.seen:
+                metrics.live_events.inc()
                 self.seen.add(obj)
                 delivery = self._decode(obj)
                 if delivery is not None:
                     yield delivery
+        elif kind == "DELETED":
+            metrics.live_events.dec()
         # BOOKMARK, MODIFIED, DELETED: nothing to deliver, but the stream is ordered, so
         # their version is a safe place to resume from.
         if version:
