@@ -1,7 +1,7 @@
 """Fixtures for the push server's tests: one shared real gunicorn process, clients, artifacts.
 
 ``server`` is one ``pushsvc serve`` for the whole tests/server run (default
-settings, in-memory bus); tests that need other settings start their own with
+settings but close_room on, in-memory bus); tests that need other settings start their own with
 ``start_pushsvc``. Clients made by ``clients`` are closed after each test.
 """
 
@@ -44,7 +44,9 @@ def server(server_logs: Path) -> Iterator[PushsvcProcess]:
     """One shared pushsvc with default settings."""
     # A short ping interval bounds how long python-socketio clients wait for a pending
     # long-poll GET when they close after a server-side disconnect.
-    with start_pushsvc(env={"PUSHSVC_PING_INTERVAL_SECONDS": "3"}, log_dir=server_logs) as proc:
+    # close_room is off by default; the demo protocol tests use it.
+    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "3", "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true"}
+    with start_pushsvc(env=env, log_dir=server_logs) as proc:
         yield proc
 
 
