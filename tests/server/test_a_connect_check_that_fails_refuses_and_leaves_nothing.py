@@ -44,7 +44,7 @@ def _raw_socket(proc: PushsvcProcess) -> websocket.WebSocket:
     ws = websocket.create_connection(
         f"ws://{proc.host}:{proc.port}/socket.io/?EIO=4&transport=websocket", timeout=10
     )
-    opening = ws.recv()
+    opening = str(ws.recv())
     assert opening.startswith("0{")
     return ws
 
@@ -53,7 +53,7 @@ def _recv_until(ws: websocket.WebSocket, prefix: str) -> list[str]:
     """Frames up to and including the first one starting with ``prefix`` (pongs answered)."""
     frames: list[str] = []
     for _ in range(100):
-        frame = ws.recv()
+        frame = str(ws.recv())
         if frame == "2":
             ws.send("3")
             continue
