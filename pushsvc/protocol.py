@@ -109,7 +109,8 @@ def check_depth(value: Any, *, limit: int = MAX_DEPTH) -> None:
 def check_size(args: tuple[Any, ...], *, limit: int) -> None:
     """Refuse arguments nested too deep, or whose JSON encoding is over ``limit`` bytes
     (binary counted raw)."""
-    check_depth(args, limit=MAX_DEPTH + 1)  # the argument tuple is one level itself
+    for arg in args:
+        check_depth(arg)
     try:
         size = encoded_size(args)
     except (RecursionError, ValueError) as exc:
