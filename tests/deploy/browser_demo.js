@@ -77,8 +77,10 @@ const logText = (page) => page.$eval('#log', (el) => el.textContent);
     await submit(b, 'join', { join_room: 'demo-room' });
     await waitLog(b, 'demo-room');
     // A room event needs its sender in the room (PUSHSVC_ROOM_EVENT_MEMBERS_ONLY).
+    await submit(a, 'send_room', { room_name: 'demo-room', room_data: 'sent before joining' });
+    await waitLog(a, 'Error from server (my_room_event)');
     await submit(a, 'join', { join_room: 'demo-room' });
-    await waitLog(a, 'demo-room');
+    await waitLog(a, 'In rooms: demo-room');
     await submit(a, 'send_room', { room_name: 'demo-room', room_data: 'room message from A' });
     await waitLog(b, 'Received: room message from A');
 
