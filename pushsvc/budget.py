@@ -48,10 +48,15 @@ class TokenBucket:
 
     def take(self, cost: float = 1.0) -> bool:
         """Spend ``cost`` tokens if there are enough; say whether it passed."""
-        if not self.can_take(cost):
+        self._refill()
+        if self._tokens < cost:
             return False
         self._tokens -= cost
         return True
+
+    def spend(self, cost: float) -> None:
+        """Spend tokens just checked with ``can_take`` (no refill in between)."""
+        self._tokens -= cost
 
     @property
     def tokens(self) -> float:
@@ -70,7 +75,7 @@ def take_all(charges: Sequence[tuple[TokenBucket, float]]) -> int | None:
         if not bucket.can_take(cost):
             return index
     for bucket, cost in charges:
-        bucket.take(cost)
+        bucket.spend(cost)
     return None
 
 
