@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pushsvc.settings import Settings, settings_docs
+from pushsvc.settings import ENV_PREFIX, Settings, settings_docs
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,17 @@ def demo(argv: Sequence[str]) -> int:
     return demo_main(list(argv))
 
 
+def _describe(exc: ValidationError) -> str:
+    """One line per error, without the input values: pydantic's own text would print every
+    setting it was given, PUSHSVC_AUTH_TOKEN included."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"])
+        lines.append(f"  {ENV_PREFIX}{where.upper()}: {error['msg']}" if where
+                     else f"  {error['msg']}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["demo"]:
@@ -157,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"pushsvc: invalid configuration:\n{exc}", file=sys.stderr)
+        print(f"pushsvc: invalid configuration:\n{_describe(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     return serve(settings)

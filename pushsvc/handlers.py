@@ -5,9 +5,10 @@ Events (client → server) and what they do:
 - ``my_event {data}``: echo to the sender.
 - ``my_broadcast_event {data}``: to every client (switch: allow_client_broadcast).
 - ``join {room}`` / ``leave {room}``: enter or leave a room; reply "In rooms: ...".
-- ``my_room_event {room, data}``: to everyone in the room.
-- ``close_room {room}``: tell the room it is closing, then empty it
-  (switch: allow_client_close_room).
+- ``my_room_event {room, data}``: to everyone in the room; the sender must be in it
+  (switch: room_event_members_only).
+- ``close_room {room}``: tell the room it is closing, then empty it; off by default
+  (switch: allow_client_close_room), and only a member may close it.
 - ``disconnect_request``: reply "Disconnected!", then the server disconnects the sender.
 - ``my_ping``: ``my_pong`` back to the sender (the classic page's latency probe).
 
@@ -16,6 +17,14 @@ Every handler returns an ack: ``{"ok": true}`` or ``{"ok": false, "event", "code
 "reason"}``; on error the sender also gets an ``error`` event with
 ``{"event", "code", "reason"}``, the server logs one line without the payload,
 and the connection stays open.
+
+Limits (pushsvc.budget): events per second per client (code ``rate_limited``; a client
+that keeps hammering is disconnected), a publishing budget per client and per pod for the
+handlers whose messages become bus Events (code ``publish_rate_limited``), rooms per client
+(code ``too_many_rooms``). Room names shaped like a session id or with a reserved prefix
+are refused everywhere a client names a room (pushsvc.protocol). Any exception while
+checking a connect refuses it: python-socketio would otherwise leave the client
+pre-connected (receiving broadcasts) and never clean it up.
 """
 
 from __future__ import annotations
@@ -30,24 +39,48 @@ from typing import Any
 from flask import request
 from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, join_room, leave_room
 from flask_socketio import rooms as current_rooms
+from socketio import packet
 
 from pushsvc import metrics
+from pushsvc.budget import ClientBudget, StrikeCounter, TokenBucket, take_all
 from pushsvc.protocol import (
     ProtocolError,
     check_size,
+    encoded_size,
     require_data,
     require_object,
     require_room,
+    rooms_text,
 )
 from pushsvc.service import PushService
 from pushsvc.settings import Settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ERROR_EVENT = "error"
 # Sent to each client right after "Connected": which pod it is on (the demo page shows it).
 INFO_EVENT = "pushsvc_info"
 OK: dict[str, Any] = {"ok": True}
+CONNECT_CHECK_FAILED = "connection check failed"
+_PUBLISH_LIMITS = (
+    ("client", "messages"),
+    ("client", "bytes"),
+    ("pod", "messages"),
+    ("pod", "bytes"),
+)
+
+
+def token_matches(given: object, expected: str) -> bool:
+    """Constant-time comparison that never raises, whatever the client sent.
+
+    A JSON string may hold a lone surrogate (``"\\ud800"``), which ``str.encode()`` refuses;
+    ``surrogatepass`` encodes it (to bytes that match no real token).
+    """
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushService) -> None:
@@ -55,24 +88,118 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
     reply = settings.reply_event
     limit = settings.max_message_bytes
     pod = settings.pod_name or f"{socket.gethostname()}:{settings.port}"
+    budgets: dict[str, ClientBudget] = {}
+    counted: set[str] = set()
+    pod_messages = TokenBucket(
+        rate=settings.publish_pod_messages_per_second, burst=settings.publish_pod_burst_messages
+    )
+    pod_bytes = TokenBucket(
+        rate=settings.publish_pod_bytes_per_second, burst=settings.publish_pod_burst_bytes
+    )
+    metrics.sessions.set_function(lambda: len(service.local_sids()))
+    if socketio.server is not None:
+        _refuse_connect_on_error(socketio.server)
 
     def sid() -> str:
         return str(request.sid)  # type: ignore[attr-defined]
+
+    def budget_of(client: str) -> ClientBudget:
+        budget = budgets.get(client)
+        if budget is None:
+            budget = ClientBudget(
+                events=TokenBucket(
+                    rate=settings.client_events_per_second, burst=settings.client_events_burst
+                ),
+                publish_messages=TokenBucket(
+                    rate=settings.publish_client_messages_per_second,
+                    burst=settings.publish_client_burst_messages,
+                ),
+                publish_bytes=TokenBucket(
+                    rate=settings.publish_client_bytes_per_second,
+                    burst=settings.publish_client_burst_bytes,
+                ),
+                rate_strikes=StrikeCounter(
+                    limit=settings.client_rate_limited_disconnect_after,
+                    window=settings.client_rate_limited_window_seconds,
+                ),
+            )
+            # A handler still running for a client that has just disconnected must not
+            # leave its budget behind: only connected clients keep one.
+            if client in counted:
+                budgets[client] = budget
+        return budget
 
     def send_reply(data: Any, *, to: str) -> None:
         socketio.emit(reply, {"data": data}, to=to)
 
     def reject(event: str, err: ProtocolError) -> dict[str, Any]:
         payload = err.as_payload(event)
+        client = sid()
         metrics.rejected_messages.labels(code=err.code).inc()
-        log.warning("rejected %r from %s: %s (%s)", event, sid(), err.code, err.reason)
-        socketio.emit(ERROR_EVENT, payload, to=sid())
+        if budget_of(client).first_time(err.code):
+            logger.warning(
+                "rejected %r from %s: %s (%s); further %s refusals of this client are not "
+                "logged", event, client, err.code, err.reason, err.code,
+            )
+        socketio.emit(ERROR_EVENT, payload, to=client)
         return {"ok": False, **payload}
+
+    def over_rate(event: str) -> dict[str, Any] | None:
+        """None if the client may send one more event now, else the refusal (ack value)."""
+        client = sid()
+        budget = budget_of(client)
+        if budget.disconnecting:
+            return {"ok": False, "event": event, "code": "rate_limited",
+                    "reason": "disconnecting"}
+        if budget.events.take(1.0):
+            return None
+        answer = reject(event, ProtocolError(
+            "rate_limited",
+            f"more than {settings.client_events_per_second:g} events per second (bursts of "
+            f"{settings.client_events_burst}); this message was dropped, slow down",
+        ))
+        if budget.rate_strikes.hit():
+            budget.disconnecting = True
+            reason = (
+                f"disconnected: {settings.client_rate_limited_disconnect_after} messages "
+                f"refused for rate within {settings.client_rate_limited_window_seconds:g} s"
+            )
+            metrics.client_disconnects.labels(reason="rate_limited").inc()
+            logger.warning("disconnected %s: kept sending over its event rate", client)
+            socketio.emit(
+                ERROR_EVENT,
+                {"event": event, "code": "rate_limited_disconnect", "reason": reason},
+                to=client,
+            )
+            disconnect(sid=client)
+        return answer
+
+    def charge_publish(message: Any) -> None:
+        """Spend the client's and the pod's publishing budget on one message, or refuse it."""
+        size = encoded_size(message)
+        budget = budget_of(sid())
+        short = take_all([
+            (budget.publish_messages, 1.0), (budget.publish_bytes, float(size)),
+            (pod_messages, 1.0), (pod_bytes, float(size)),
+        ])
+        if short is None:
+            return
+        scope, unit = _PUBLISH_LIMITS[short]
+        metrics.publish_refused.labels(scope=scope, unit=unit).inc()
+        whose = "your" if scope == "client" else "this server's"
+        raise ProtocolError(
+            "publish_rate_limited",
+            f"over {whose} publishing budget ({unit} per second) for messages to other "
+            "clients; this message was dropped, try again later",
+        )
 
     def guarded(event: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(fn)
             def handler(*args: Any) -> Any:
+                refused = over_rate(event)
+                if refused is not None:
+                    return refused
                 try:
                     check_size(args, limit=limit)
                     return fn(args[0] if args else None)
@@ -91,27 +218,48 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             raise ProtocolError("bad_room", "room names equal to a session id are reserved")
         return room
 
+    def named_rooms(client: str) -> list[str]:
+        return [r for r in current_rooms() if r != client]
+
+    def require_member(room: str, event: str) -> None:
+        if room not in named_rooms(sid()):
+            raise ProtocolError(
+                "not_in_room", f"{event} needs you to be in the room; join it first"
+            )
+
     @socketio.on("connect")
     def on_connect(auth: Any = None) -> None:
-        if service.shutting_down:
-            metrics.refused_connections.labels(reason="shutting_down").inc()
-            log.info("refused connection %s: shutting down", sid())
-            raise ConnectionRefusedError("server shutting down")
-        if settings.auth_token is not None:
-            token = auth.get("token") if isinstance(auth, dict) else None
-            if not isinstance(token, str) or not hmac.compare_digest(
-                token.encode(), settings.auth_token.encode()
-            ):
-                metrics.refused_connections.labels(reason="auth").inc()
-                log.warning("refused connection %s: missing or wrong auth token", sid())
-                raise ConnectionRefusedError("unauthorized")
+        client = sid()
+        try:
+            if service.shutting_down:
+                metrics.refused_connections.labels(reason="shutting_down").inc()
+                logger.info("refused connection %s: shutting down", client)
+                raise ConnectionRefusedError("server shutting down")
+            if settings.auth_token is not None:
+                token = auth.get("token") if isinstance(auth, dict) else None
+                if not token_matches(token, settings.auth_token.get_secret_value()):
+                    metrics.refused_connections.labels(reason="auth").inc()
+                    logger.warning("refused connection %s: missing or wrong auth token", client)
+                    raise ConnectionRefusedError("unauthorized")
+            send_reply("Connected", to=client)
+            socketio.emit(INFO_EVENT, {"pod": pod}, to=client)
+        except ConnectionRefusedError:
+            raise
+        except Exception as exc:
+            metrics.refused_connections.labels(reason="error").inc()
+            logger.warning("refused connection %s: %s while checking it", client,
+                           type(exc).__name__)
+            raise ConnectionRefusedError(CONNECT_CHECK_FAILED) from exc
+        counted.add(client)
         metrics.connected_clients.inc()
-        send_reply("Connected", to=sid())
-        socketio.emit(INFO_EVENT, {"pod": pod}, to=sid())
 
     @socketio.on("disconnect")
     def on_disconnect(reason: Any = None) -> None:
-        metrics.connected_clients.dec()
+        client = sid()
+        budgets.pop(client, None)
+        if client in counted:
+            counted.discard(client)
+            metrics.connected_clients.dec()
 
     @guarded("my_event")
     def my_event(message: Any) -> dict[str, Any]:
@@ -124,21 +272,30 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         if not settings.allow_client_broadcast:
             raise ProtocolError("disabled", "my_broadcast_event is disabled on this server")
         data = require_data(require_object(message, shape="{data}"))
+        charge_publish(message)
         socketio.emit(reply, {"data": data})
         return OK
 
     @guarded("join")
     def join(message: Any) -> dict[str, Any]:
         room = checked_room(require_object(message, shape="{room}"))
+        client = sid()
+        mine = named_rooms(client)
+        if room not in mine and len(mine) >= settings.max_rooms_per_client:
+            raise ProtocolError(
+                "too_many_rooms",
+                f"you are in {len(mine)} rooms, the limit is {settings.max_rooms_per_client}; "
+                "leave one first",
+            )
         join_room(room)
-        send_reply(_rooms_text(sid()), to=sid())
+        send_reply(rooms_text(named_rooms(client)), to=client)
         return OK
 
     @guarded("leave")
     def leave(message: Any) -> dict[str, Any]:
         room = checked_room(require_object(message, shape="{room}"))
         leave_room(room)
-        send_reply(_rooms_text(sid()), to=sid())
+        send_reply(rooms_text(named_rooms(sid())), to=sid())
         return OK
 
     @guarded("my_room_event")
@@ -146,6 +303,9 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         body = require_object(message, shape="{room, data}")
         room = checked_room(body)
         data = require_data(body)
+        if settings.room_event_members_only:
+            require_member(room, "my_room_event")
+        charge_publish(message)
         socketio.emit(reply, {"data": data}, to=room)
         return OK
 
@@ -154,6 +314,8 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         if not settings.allow_client_close_room:
             raise ProtocolError("disabled", "close_room is disabled on this server")
         room = checked_room(require_object(message, shape="{room}"))
+        require_member(room, "close_room")
+        charge_publish(message)
         socketio.emit(reply, {"data": f"Room {room} is closing."}, to=room)
         socketio.close_room(room)
         return OK
@@ -173,6 +335,9 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
 
     def unknown_event(event: str, *args: Any) -> dict[str, Any]:
         name = event[:64] if isinstance(event, str) else "?"
+        refused = over_rate(name)
+        if refused is not None:
+            return refused
         try:
             check_size(args, limit=limit)
         except ProtocolError as err:
@@ -182,6 +347,31 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
     socketio.on_event("*", unknown_event)
 
 
-def _rooms_text(sid: str) -> str:
-    names = sorted(r for r in current_rooms() if r != sid)
-    return "In rooms: " + (", ".join(names) if names else "(none)")
+def _refuse_connect_on_error(server: Any) -> None:
+    """Refuse, and forget, a connect whose handling raised anywhere, not only in our handler.
+
+    python-socketio's ``_handle_connect`` turns only ConnectionRefusedError into a refusal.
+    Any other exception (in Flask-SocketIO's wrapper, or an application's own connect
+    handler) escapes it with the client pre-connected: in the manager's rooms, so it gets
+    broadcasts, and never removed, because the disconnect path skips pre-connected clients.
+    This wraps that one method (python-socketio is pinned in pyproject.toml).
+    """
+    original = server._handle_connect
+
+    def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+        try:
+            return original(eio_sid, namespace, data)
+        except Exception as exc:
+            ns = namespace or "/"
+            manager = server.manager
+            client = manager.sid_from_eio_sid(eio_sid, ns)
+            metrics.refused_connections.labels(reason="error").inc()
+            logger.warning("refused connection %s: %s while connecting it", client,
+                           type(exc).__name__)
+            if client is not None and not manager.is_connected(client, ns):
+                server._send_packet(eio_sid, server.packet_class(
+                    packet.CONNECT_ERROR, data={"message": CONNECT_CHECK_FAILED}, namespace=ns))
+                manager.disconnect(client, ns, ignore_queue=True)
+            return None
+
+    server._handle_connect = handle_connect

@@ -27,8 +27,33 @@ rejected_messages = Counter(
 
 refused_connections = Counter(
     "pushsvc_refused_connections",
-    "Socket.IO connections refused, by reason (auth, shutting_down).",
+    "Socket.IO connections refused, by reason (auth, shutting_down, error: the check "
+    "itself failed).",
     ["reason"],
+    registry=REGISTRY,
+)
+
+
+# --- limits: clients ------------------------------------------------------------------
+sessions = Gauge(
+    "pushsvc_socketio_sessions",
+    "Socket.IO sessions the client manager holds on this process (connected or still "
+    "connecting); above pushsvc_connected_clients only for a moment, unless sessions leak.",
+    registry=REGISTRY,
+)
+
+client_disconnects = Counter(
+    "pushsvc_client_disconnects",
+    "Clients the server disconnected for breaking a limit, by reason (rate_limited).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+publish_refused = Counter(
+    "pushsvc_publish_refused",
+    "Client messages to other clients (broadcast, room event, close_room) refused by the "
+    "publishing budget, by scope (client, pod) and unit (messages, bytes).",
+    ["scope", "unit"],
     registry=REGISTRY,
 )
 

@@ -12,9 +12,23 @@ The error a client receives (as the ``error`` event and as the ack value) is::
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_ROOM_CHARS = 128
+#: Nesting depth of a client message's arguments (the demo's are 2 deep). Checked without
+#: recursion before anything else walks the message (json.dumps would raise RecursionError).
+MAX_DEPTH = 32
+#: python-engineio's session ids (``generate_id``): base64url of 15 bytes, 20 characters.
+#: Every client is alone in the room named after its sid, on its own pod; a client that
+#: names such a room could reach another client's private room through another pod, where
+#: this pod cannot tell whether the sid exists. So sid-shaped room names are refused.
+SID_SHAPED = re.compile(r"[A-Za-z0-9_-]{20}")
+#: Room name prefixes the server hands out itself (``user:<sub>`` for authenticated users,
+#: ``pushsvc:`` for the server's own use); clients may not join or address them.
+RESERVED_ROOM_PREFIXES = ("user:", "pushsvc:")
+#: A join/leave reply lists at most this many rooms, then "(+N more)".
+ROOMS_LISTED = 20
 
 
 class ProtocolError(ValueError):
@@ -49,6 +63,18 @@ def require_room(message: dict[str, Any]) -> str:
         raise ProtocolError(
             "bad_room", f"'room' is {len(room)} characters; the limit is {MAX_ROOM_CHARS}"
         )
+    if SID_SHAPED.fullmatch(room):
+        raise ProtocolError(
+            "bad_room",
+            "room names of exactly 20 letters, digits, '_' or '-' are reserved for session "
+            "ids; use another name (e.g. add a prefix)",
+        )
+    if room.startswith(RESERVED_ROOM_PREFIXES):
+        raise ProtocolError(
+            "bad_room",
+            "room names starting with " + " or ".join(repr(p) for p in RESERVED_ROOM_PREFIXES)
+            + " are reserved for the server",
+        )
     return room
 
 
@@ -64,9 +90,32 @@ def require_data(message: dict[str, Any]) -> str | int | float:
     return data
 
 
+def check_depth(value: Any, *, limit: int = MAX_DEPTH) -> None:
+    """Refuse lists/objects nested more than ``limit`` deep, walking them without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            raise ProtocolError("too_deep", f"message is nested deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def check_size(args: tuple[Any, ...], *, limit: int) -> None:
-    """Refuse arguments whose JSON encoding is over ``limit`` bytes (binary counted raw)."""
-    size = encoded_size(args)
+    """Refuse arguments nested too deep, or whose JSON encoding is over ``limit`` bytes
+    (binary counted raw)."""
+    for arg in args:
+        check_depth(arg)
+    try:
+        size = encoded_size(args)
+    except (RecursionError, ValueError) as exc:
+        # ValueError: a circular reference, which JSON from a client cannot hold anyway.
+        raise ProtocolError("bad_message", "message cannot be encoded as JSON") from exc
     if size > limit:
         raise ProtocolError("too_large", f"message is {size} bytes; the limit is {limit}")
 
@@ -84,6 +133,15 @@ def encoded_size(value: Any) -> int:
 
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
     return len(text.encode("utf-8")) + binary
+
+
+def rooms_text(names: list[str]) -> str:
+    """The join/leave reply: the client's rooms, sorted, at most ROOMS_LISTED of them."""
+    if not names:
+        return "In rooms: (none)"
+    shown = sorted(names)[:ROOMS_LISTED]
+    more = len(names) - len(shown)
+    return "In rooms: " + ", ".join(shown) + (f" (+{more} more)" if more else "")
 
 
 def _type_name(value: Any) -> str:

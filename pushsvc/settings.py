@@ -69,11 +69,15 @@ class Settings(BaseSettings):
     allow_client_broadcast: bool = Field(
         default=True, description="Let clients send my_broadcast_event (to everyone)."
     )
-    allow_client_close_room: bool = Field(default=True, description="Let clients send close_room.")
-    auth_token: str | None = Field(
+    allow_client_close_room: bool = Field(
+        default=False,
+        description="Let clients send close_room (only members of the room may close it). "
+        "Off by default: closing a room empties it on every pod.",
+    )
+    auth_token: SecretStr | None = Field(
         default=None,
         description="If set, clients must connect with auth {token: ...} equal to this. "
-        "Never logged.",
+        "Must not be empty. Never logged, hidden in repr.",
     )
     ping_interval_seconds: float = Field(default=25.0, gt=0, description="Engine.IO ping interval.")
     ping_timeout_seconds: float = Field(default=20.0, gt=0, description="Engine.IO ping timeout.")
@@ -85,6 +89,83 @@ class Settings(BaseSettings):
         default=None,
         description="Folder holding socket.io.min.js (npm socket.io-client dist/). "
         "Default: node_modules/socket.io-client/dist next to the source tree.",
+    )
+
+    # --- limits: clients ---------------------------------------------------
+    max_rooms_per_client: int = Field(
+        default=100,
+        ge=1,
+        description="Rooms one client may be in at once (its own sid room not counted). "
+        "A join past it gets an 'error' event (code too_many_rooms).",
+    )
+    client_events_per_second: float = Field(
+        default=20.0,
+        gt=0,
+        description="Events per second one client may send, on average (token bucket). "
+        "Over budget: 'error' event (code rate_limited), the message is dropped.",
+    )
+    client_events_burst: int = Field(
+        default=40,
+        ge=1,
+        description="Events one client may send at once before client_events_per_second "
+        "applies (the token bucket's size).",
+    )
+    client_rate_limited_disconnect_after: int = Field(
+        default=100,
+        ge=1,
+        description="A client refused this many messages for rate (rate_limited) within "
+        "client_rate_limited_window_seconds is disconnected (reason in an 'error' event, "
+        "code rate_limited_disconnect).",
+    )
+    client_rate_limited_window_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Window, in seconds, of client_rate_limited_disconnect_after.",
+    )
+    room_event_members_only: bool = Field(
+        default=True,
+        description="my_room_event only to rooms the sender is in (else 'error' code "
+        "not_in_room); off = the classic demo's send to any room.",
+    )
+    publish_client_messages_per_second: float = Field(
+        default=2.0,
+        gt=0,
+        description="Messages per second one client may publish to other pods "
+        "(my_broadcast_event, my_room_event, close_room: each becomes a bus Event), "
+        "on average. Over: 'error' event (code publish_rate_limited).",
+    )
+    publish_client_burst_messages: int = Field(
+        default=10, ge=1, description="Messages one client may publish at once (bucket size)."
+    )
+    publish_client_bytes_per_second: int = Field(
+        default=16 * 1024,
+        ge=1,
+        description="Bytes per second (JSON size) one client may publish to other pods, "
+        "on average.",
+    )
+    publish_client_burst_bytes: int = Field(
+        default=128 * 1024,
+        ge=1024,
+        description="Bytes one client may publish at once (bucket size); at least "
+        "max_message_bytes, or the largest messages could never pass.",
+    )
+    publish_pod_messages_per_second: float = Field(
+        default=20.0,
+        gt=0,
+        description="Messages per second all clients of this pod together may publish.",
+    )
+    publish_pod_burst_messages: int = Field(
+        default=100, ge=1, description="Messages this pod's clients may publish at once."
+    )
+    publish_pod_bytes_per_second: int = Field(
+        default=128 * 1024,
+        ge=1,
+        description="Bytes per second all clients of this pod together may publish.",
+    )
+    publish_pod_burst_bytes: int = Field(
+        default=512 * 1024,
+        ge=1024,
+        description="Bytes this pod's clients may publish at once (bucket size).",
     )
 
     # --- the bus ---------------------------------------------------------
@@ -183,6 +264,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
+        if self.auth_token is not None and not self.auth_token.get_secret_value():
+            raise ValueError(
+                "PUSHSVC_AUTH_TOKEN is set but empty, which would let a client in with an "
+                "empty token: set a token, or unset the variable to allow every client"
+            )
+        for burst, name in (
+            (self.publish_client_burst_bytes, "PUSHSVC_PUBLISH_CLIENT_BURST_BYTES"),
+            (self.publish_pod_burst_bytes, "PUSHSVC_PUBLISH_POD_BURST_BYTES"),
+        ):
+            if burst < self.max_message_bytes:
+                raise ValueError(
+                    f"{name} ({burst}) is below PUSHSVC_MAX_MESSAGE_BYTES "
+                    f"({self.max_message_bytes}): the largest messages could never be "
+                    "published; raise it or lower the message limit"
+                )
         if self.watch_read_timeout_seconds <= self.watch_timeout_seconds:
             raise ValueError(
                 "PUSHSVC_WATCH_READ_TIMEOUT_SECONDS must exceed PUSHSVC_WATCH_TIMEOUT_SECONDS"
@@ -234,11 +330,10 @@ def _kind(name: str, annotation: Any) -> str:
         return "seconds"
     if name.endswith("_bytes"):
         return "bytes"
-    text = str(annotation).replace("typing.", "")
-    if "SecretStr" in text:
-        return "secret string"
+    text = str(annotation).replace("typing.", "").replace("pydantic.types.", "")
     if text.endswith(" | None"):
-        return {"str": "string", "int": "integer"}.get(text[: -len(" | None")], text)
+        names = {"str": "string", "int": "integer", "SecretStr": "secret string"}
+        return names.get(text[: -len(" | None")], text)
     if "Literal" in text:
         return "one of " + text[text.index("[") + 1 : text.rindex("]")].replace("'", "")
     if "list" in text:

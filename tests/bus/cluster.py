@@ -39,6 +39,7 @@ POD_ENV = {
     "PUSHSVC_WATCH_DOWN_GRACE_SECONDS": "2",
     "PUSHSVC_WATCH_BACKOFF_MAX_SECONDS": "2",
     "PUSHSVC_WATCH_BACKOFF_RESET_SECONDS": "3",
+    "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true",  # off by default; a test closes a room
 }
 
 

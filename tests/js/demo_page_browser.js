@@ -91,16 +91,22 @@ async function main() {
       await seen(a, "Received: In rooms: lobby");
     });
     await step("send to room", async () => {
-      await submit(b, "send_room", { room_name: "lobby", room_data: "B to the lobby" });
-      await seen(a, "Received: B to the lobby");
-      // B is not in the lobby: an echo after it proves B's page had its chance to see it.
+      // B is not in the lobby: the server refuses its room event (members only).
+      await submit(b, "send_room", { room_name: "lobby", room_data: "B outside the lobby" });
+      await seen(b, "Error from server (my_room_event): my_room_event needs you to be in the room; join it first");
+      await submit(a, "send_room", { room_name: "lobby", room_data: "A to the lobby" });
+      await seen(a, "Received: A to the lobby");
+      // An echo after it proves B's page had its chance to see the room message.
       await submit(b, "emit", { emit_data: "B marker" });
       await seen(b, "Received: B marker");
-      await notSeen(b, "B to the lobby");
+      await notSeen(b, "A to the lobby");
+      await notSeen(a, "B outside the lobby");
     });
     await step("close room", async () => {
       await submit(b, "join", { join_room: "lobby" });
       await seen(b, "Received: In rooms: lobby");
+      await submit(b, "send_room", { room_name: "lobby", room_data: "B to the lobby" });
+      await seen(a, "Received: B to the lobby");
       await submit(a, "close", { close_room: "lobby" });
       await seen(a, "Received: Room lobby is closing.");
       await seen(b, "Received: Room lobby is closing.");

@@ -86,16 +86,24 @@ async function main() {
     await reply(a, "In rooms: node-room");
   });
   await step("room event", async () => {
+    // A room event needs its sender in the room (PUSHSVC_ROOM_EVENT_MEMBERS_ONLY).
+    b.emit("join", {room: "node-room"});
+    await reply(b, "In rooms: node-room");
     b.emit("my_room_event", {room: "node-room", data: "to the room"});
     await reply(a, "to the room");
+    b.emit("leave", {room: "node-room"});
+    await reply(b, "In rooms: (none)");
   });
   await step("leave", async () => {
     a.emit("leave", {room: "node-room"});
     await reply(a, "In rooms: (none)");
   });
   await step("close_room", async () => {
+    // close_room is on for this server, and only a member may close a room.
     a.emit("join", {room: "closing"});
     await reply(a, "In rooms: closing");
+    b.emit("join", {room: "closing"});
+    await reply(b, "In rooms: closing");
     b.emit("close_room", {room: "closing"});
     await reply(a, "Room closing is closing.");
   });
