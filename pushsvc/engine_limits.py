@@ -29,21 +29,25 @@ fails when one of them changes:
 
 - ``engineio.Server`` is swapped for ``_LimitedEngineIOServer`` (``__class__`` of the
   server Flask-SocketIO built), which overrides ``engineio.Server.create_queue``. It relies
-  on ``engineio.socket.Socket.send`` / ``poll`` / ``close`` / ``_websocket_handler`` (how the
-  queue is used), on ``engineio.base_socket.BaseSocket.__init__`` (where the queue is
-  made) and on ``engineio.Server._handle_connect`` (the ``connect`` event with the environ).
+  on how the queue is used: ``engineio.socket.Socket.send``, ``engineio.socket.Socket.poll``,
+  ``engineio.socket.Socket.close``, ``engineio.socket.Socket._websocket_handler``; on where
+  it is made, ``engineio.base_socket.BaseSocket.__init__``; and on
+  ``engineio.Server._handle_connect`` (the ``connect`` event gets the environ).
 - The gevent driver's ``engineio.async_drivers.gevent.WebSocketWSGI`` is subclassed
   (``__call__``, ``wait``) and set in that server's ``_async["websocket"]``; its
-  ``raw_read`` bound relies on ``geventwebsocket.websocket.WebSocket.read_frame`` /
-  ``receive``. Its frame checks mirror ``engineio.packet.Packet.decode``.
+  ``raw_read`` bound relies on ``geventwebsocket.websocket.WebSocket.read_frame`` and
+  ``geventwebsocket.websocket.WebSocket.receive``. Its frame checks mirror
+  ``engineio.packet.Packet.decode``.
 - The Engine.IO ``connect``, ``disconnect`` and ``message`` handlers that
   ``socketio.base_server.BaseServer.__init__`` registers are wrapped; ``message`` wraps
-  ``socketio.Server._handle_eio_message`` and reads ``socketio.Server._binary_packet``.
+  ``socketio.Server._handle_eio_message`` and reads ``socketio.Server._binary_packet``
+  (which ``socketio.Server._handle_disconnect`` clears).
 - ``socketio.Server.packet_class`` is set to a subclass of ``socketio.packet.Packet``
-  overriding ``decode`` and ``add_attachment``.
-- The WSGI app is wrapped (``guard_wsgi``): handshakes are admitted there, and long-polling
-  POST bodies are checked against ``engineio.payload.Payload.decode`` and
-  ``engineio.socket.Socket.handle_post_request`` before Engine.IO reads them.
+  overriding ``socketio.packet.Packet.decode`` and ``socketio.packet.Packet.add_attachment``.
+- The WSGI app is wrapped (``EngineGuard.wsgi``): handshakes are admitted there before
+  ``engineio.Server.handle_request`` runs, and long-polling POST bodies are checked against
+  ``engineio.payload.Payload.decode`` and ``engineio.socket.Socket.handle_post_request``
+  before Engine.IO reads them.
 """
 
 from __future__ import annotations
@@ -174,6 +178,12 @@ class LimitedPacket(sio_packet.Packet):
     def decode(self, encoded_packet: Any) -> int:
         if not isinstance(encoded_packet, str) or not encoded_packet:
             raise BadPacket("a Socket.IO packet must be a non-empty text frame")
+        if encoded_packet[0] in "56":
+            # python-socketio accepts up to 10 digits (10^10 attachments): check first.
+            dash = encoded_packet.find("-", 1, 32)
+            digits = encoded_packet[1:dash] if dash > 1 else ""
+            if digits.isdigit() and int(digits) > self.max_attachments:
+                raise TooManyAttachments(self._attachments_reason(int(digits)))
         if json_too_deep(encoded_packet, self.max_json_depth):
             raise TooDeep(f"JSON nested deeper than {self.max_json_depth} levels")
         try:
@@ -183,10 +193,7 @@ class LimitedPacket(sio_packet.Packet):
         kind = self.packet_type
         if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
             if count < 1 or count > self.max_attachments:
-                raise TooManyAttachments(
-                    f"a binary packet announced {count} attachments; the limit is "
-                    f"{self.max_attachments} (PUSHSVC_MAX_BINARY_ATTACHMENTS)"
-                )
+                raise TooManyAttachments(self._attachments_reason(count))
         elif count:
             raise BadPacket("attachments announced on a packet that is not binary")
         if kind not in range(len(sio_packet.packet_names)) or kind == sio_packet.CONNECT_ERROR:
@@ -201,6 +208,10 @@ class LimitedPacket(sio_packet.Packet):
         ):
             raise BadPacket("an ack must carry an id and a list")
         return count
+
+    def _attachments_reason(self, count: int) -> str:
+        return (f"a binary packet announced {count} attachments; the limit is "
+                f"{self.max_attachments} (PUSHSVC_MAX_BINARY_ATTACHMENTS)")
 
     def add_attachment(self, attachment: Any) -> bool:
         if not isinstance(attachment, bytes | bytearray):
@@ -506,6 +517,9 @@ class EngineGuard:
 
     def on_message(self, eio_sid: str, data: Any, dispatch: Callable[[str, Any], Any]) -> None:
         """Check an Engine.IO message, then hand it to python-socketio's dispatcher."""
+        session = self.eio.sockets.get(eio_sid)
+        if session is None or session.closing or session.closed:
+            return  # closed for a limit: what is still in flight is not read
         binary_packets: dict[str, Any] = self.server._binary_packet
         waiting = eio_sid in binary_packets
         if waiting:
