@@ -59,6 +59,7 @@ import ipaddress
 import logging
 import re
 import socket as _socket
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -683,9 +684,10 @@ def _refuse_handshake(environ: dict[str, Any], start_response: Callable[..., Any
                       status: int, text: str) -> Iterable[bytes]:
     ws = environ.get("wsgi.websocket")
     if ws is not None:
-        # gevent-websocket already answered 101: say it in a close frame (policy violation).
+        # gevent-websocket already answered 101: say it in a close frame (1008, policy
+        # violation); its close() sends the message as the whole payload, code included.
         try:
-            ws.close(1008, text.encode())
+            ws.close(1008, struct.pack("!H", 1008) + text.encode()[:120])
         except OSError:
             pass
         return []

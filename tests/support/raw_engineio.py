@@ -107,7 +107,9 @@ class RawWebSocket:
             self.ws.settimeout(timeout)
         try:
             opcode, data = self.ws.recv_data()
-        except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        except websocket.WebSocketTimeoutException:
+            raise
+        except (websocket.WebSocketException, ConnectionError, OSError):
             return None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             return None
@@ -138,7 +140,7 @@ class RawWebSocket:
                 opcode, data = self.ws.recv_data()
             except websocket.WebSocketTimeoutException:
                 return False
-            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+            except (websocket.WebSocketException, ConnectionError, OSError):
                 return True
             if opcode == websocket.ABNF.OPCODE_CLOSE or bytes(data) == b"1":
                 return True
