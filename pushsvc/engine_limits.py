@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import ipaddress
 import logging
@@ -61,8 +62,10 @@ import re
 import socket as _socket
 import struct
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -123,28 +126,31 @@ class EngineLimits:
 _ESCAPE = re.compile(r"\\.", re.DOTALL)
 _STRING = re.compile(r'"[^"]*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 
 
 def json_too_deep(text: str, max_depth: int) -> bool:
     """True if the JSON in ``text`` nests deeper than ``max_depth``, or cannot be JSON.
 
-    Runs in C-speed regex passes (no Python loop per character, no recursion): escapes and
-    strings are removed, then only brackets are kept and innermost pairs are removed once
-    per level. Brackets left over after ``max_depth`` passes are either deeper nesting or
-    unbalanced, which ``json.loads`` would refuse anyway (after recursing as deep).
+    No recursion and no Python loop per character: escapes and strings are cut out with
+    regexes, only brackets are kept, then the depth is the largest running sum of +1/-1
+    (``itertools.accumulate`` over a byte array, in C). A run of openers longer than the
+    limit (the usual attack) answers before that.
     """
     if text.count("[") + text.count("{") <= max_depth:
         return False
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text)))
-    for _ in range(max_depth):
-        if not brackets:
-            return False
-        reduced = _EMPTY_PAIR.sub("", brackets)
-        if reduced == brackets:
-            return True  # unbalanced: not JSON
-        brackets = reduced
-    return bool(brackets)
+    if _opener_run(max_depth).search(brackets):
+        return True
+    steps = array("b", brackets.translate(_STEP).encode("latin-1"))
+    return max(accumulate(steps), default=0) > max_depth
+
+
+_STEP = str.maketrans({"[": "\x01", "{": "\x01", "]": "\xff", "}": "\xff"})
+
+
+@functools.cache
+def _opener_run(max_depth: int) -> re.Pattern[str]:
+    return re.compile(r"[\[{]{" + str(max_depth + 1) + "}")
 
 
 # --- Socket.IO packets -----------------------------------------------------------------

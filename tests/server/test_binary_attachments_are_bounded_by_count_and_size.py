@@ -48,7 +48,7 @@ def test_attachments_adding_up_past_the_hard_limit_close_the_connection(
     server: PushsvcProcess, clients: Callable[..., RecordingClient],
 ) -> None:
     bystander = clients(transports=["websocket"]).connect(server.url)
-    placeholders = ",".join('{"_placeholder":true,"num":%d}' % n for n in range(10))
+    placeholders = ",".join(f'{{"_placeholder":true,"num":{n}}}' for n in range(10))
     with RawWebSocket(server.url) as attacker:
         attacker.sio_connect()
         attacker.send_text(f'4510-["my_event",[{placeholders}]]')
