@@ -216,6 +216,16 @@ class Settings(BaseSettings):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _check_engine_limits(self) -> Settings:
+        if self.max_queued_bytes_per_client < self.hard_message_limit_bytes:
+            raise ValueError(
+                "PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT must be at least 4 x "
+                f"PUSHSVC_MAX_MESSAGE_BYTES ({self.hard_message_limit_bytes}), or one large "
+                "message would disconnect its reader"
+            )
+        return self
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
