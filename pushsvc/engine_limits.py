@@ -246,57 +246,68 @@ def _namespace_of(text: str) -> str:
 
 def _packet_size(pkt: Any) -> int:
     """Bytes a queued Engine.IO packet holds (text counted in characters, not re-encoded)."""
-    data = getattr(pkt, "data", None)
-    if isinstance(data, str | bytes | bytearray):
+    data = pkt.data
+    if data.__class__ is str or data.__class__ is bytes or isinstance(data, bytearray):
         return len(data) + 1
     return 64
 
 
-class _BoundedSendQueue(gevent.queue.JoinableQueue):
+class _BoundedSendQueue:
     """A session's outgoing queue that counts its bytes and overflows instead of growing.
 
     ``put`` runs in whichever greenlet emits (often another client's handler): on overflow
-    it only empties itself and schedules the disconnect, never blocks nor raises.
+    it only empties itself and schedules the disconnect, never blocks nor raises. It wraps
+    gevent's JoinableQueue rather than subclassing it: attributes on a subclass of that
+    compiled class made every put/get several times slower, and this is on the path of
+    every delivery. engineio.socket.Socket uses put, get, task_done and join.
     """
+
+    __slots__ = ("_queue", "cap", "queued_bytes", "overflowed", "sid", "_on_overflow",
+                 "task_done", "join")
 
     def __init__(self, *args: Any, cap: int, on_overflow: Callable[[_BoundedSendQueue], None],
                  **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        self._queue = gevent.queue.JoinableQueue(*args, **kwargs)
         self.cap = cap
         self.queued_bytes = 0
         self.overflowed = False
         self.sid: str | None = None
         self._on_overflow = on_overflow
+        self.task_done = self._queue.task_done
+        self.join = self._queue.join
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if self.overflowed and item is not None and not (
-            getattr(item, "packet_type", None) == eio_packet.CLOSE
-        ):
-            return  # the client is being disconnected: only the CLOSE packet and the end
-        size = 0 if item is None else _packet_size(item)
-        if not self.overflowed and self.queued_bytes + size > self.cap:
-            self.overflowed = True
-            self._drain()
-            self._on_overflow(self)
-            return
-        self.queued_bytes += size
-        super().put(item, block, timeout)
+        if item is not None:
+            if self.overflowed:
+                if item.packet_type != eio_packet.CLOSE:
+                    return  # being disconnected: only the CLOSE packet and the end pass
+            else:
+                size = _packet_size(item)
+                if self.queued_bytes + size > self.cap:
+                    self.overflowed = True
+                    self._drain()
+                    self._on_overflow(self)
+                    return
+                self.queued_bytes += size
+        self._queue.put(item, block, timeout)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        item = super().get(block, timeout)
-        if item is not None:
-            self.queued_bytes = max(0, self.queued_bytes - _packet_size(item))
+        item = self._queue.get(block, timeout)
+        if item is not None and not self.overflowed:
+            self.queued_bytes -= _packet_size(item)
         return item
+
+    def qsize(self) -> int:
+        return int(self._queue.qsize())
 
     def _drain(self) -> None:
         while True:
             try:
-                super().get(block=False)
+                self._queue.get(False)
             except gevent.queue.Empty:
                 break
             self.task_done()
         self.queued_bytes = 0
-
 
 class _LimitedEngineIOServer(engineio.Server):
     """engineio.Server whose sessions get a bounded outgoing queue."""
