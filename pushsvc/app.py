@@ -18,6 +18,7 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
+from pushsvc import engine_limits
 from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
 from pushsvc.handlers import register_handlers
@@ -51,8 +52,9 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
         ping_interval=settings.ping_interval_seconds,
         ping_timeout=settings.ping_timeout_seconds,
     )
-    app.wsgi_app = log_oversized_polls(  # type: ignore[method-assign,assignment]
-        app.wsgi_app, hard_limit=settings.hard_message_limit_bytes
+    guard = engine_limits.install(socketio.server, settings)
+    app.wsgi_app = guard.wsgi(  # type: ignore[method-assign,assignment]
+        log_oversized_polls(app.wsgi_app, hard_limit=settings.hard_message_limit_bytes)
     )
     service = PushService(settings=settings, socketio=socketio)
     app.extensions[EXTENSION_KEY] = service

@@ -58,6 +58,38 @@ publish_refused = Counter(
 )
 
 
+# --- engine limits (pushsvc/engine_limits.py) ------------------------------
+engine_refused_handshakes = Counter(
+    "pushsvc_engine_refused_handshakes",
+    "Engine.IO handshakes refused before a session was made, by reason "
+    "(handshake_rate, sessions_per_address, sessions_total).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+engine_closed_connections = Counter(
+    "pushsvc_engine_closed_connections",
+    "Engine.IO connections the server closed for breaking a packet-layer limit, by reason "
+    "(slow_reader, too_many_attachments, too_large, bad_frame).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+engine_refused_packets = Counter(
+    "pushsvc_engine_refused_packets",
+    "Socket.IO packets dropped before any handler ran, connection kept, by reason "
+    "(too_deep, bad_packet).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+engine_sessions = Gauge(
+    "pushsvc_engine_sessions",
+    "Engine.IO sessions held by this process (connected clients and bare handshakes).",
+    registry=REGISTRY,
+)
+
+
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -8,6 +8,7 @@ prints this table from the field descriptions.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -254,6 +255,61 @@ class Settings(BaseSettings):
         "fonts/). Default: node_modules/@mdi/font next to the source tree.",
     )
 
+    # --- limits: engine ----------------------------------------------------
+    # Engine.IO / Socket.IO packet-layer bounds (pushsvc/engine_limits.py): they hold
+    # before any handler runs.
+    max_queued_bytes_per_client: int = Field(
+        default=1024 * 1024,
+        ge=16 * 1024,
+        description="Bytes of outgoing packets queued to one client (a client that does not "
+        "read). Past it the client is disconnected (reason slow_reader) and its queue freed.",
+    )
+    max_binary_attachments: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="Binary attachments one Socket.IO packet may announce (count). More "
+        "closes the connection; a packet with its attachments counts toward the 4 x "
+        "PUSHSVC_MAX_MESSAGE_BYTES hard limit. 0 refuses binary packets.",
+    )
+    max_json_depth: int = Field(
+        default=32,
+        ge=2,
+        le=1000,
+        description="Deepest nesting ([ and {) of a client packet's JSON (levels), checked "
+        "before parsing; deeper packets get an 'error' event (code too_deep).",
+    )
+    max_sessions_total: int = Field(
+        default=20000,
+        ge=1,
+        description="Engine.IO sessions (count) this process holds at once, handshake-only "
+        "polling sessions included; past it handshakes get HTTP 503.",
+    )
+    max_sessions_per_address: int = Field(
+        default=500,
+        ge=1,
+        description="Engine.IO sessions (count) from one client address; past it handshakes "
+        "get HTTP 429. The address is the peer's, or X-Forwarded-For's from a trusted proxy.",
+    )
+    handshakes_per_second_per_address: float = Field(
+        default=20.0,
+        gt=0,
+        description="Engine.IO handshakes per second (token bucket refill rate) from one "
+        "client address; past it (and the burst) handshakes get HTTP 429.",
+    )
+    handshake_burst_per_address: int = Field(
+        default=100,
+        ge=1,
+        description="Handshakes (count) one client address may make at once before the "
+        "per-second rate applies (token bucket size).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or CIDRs of proxies (HAProxy) whose "
+        "X-Forwarded-For is believed for per-address limits. Empty = the header is ignored "
+        "and every client behind a proxy shares the proxy's address.",
+    )
+
     def allowed_origins(self) -> list[str]:
         return list(self.cors_allowed_origins)
 
@@ -297,6 +353,36 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_engine_limits(self) -> Settings:
+        if self.max_queued_bytes_per_client < self.hard_message_limit_bytes:
+            raise ValueError(
+                "PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT must be at least 4 x "
+                f"PUSHSVC_MAX_MESSAGE_BYTES ({self.hard_message_limit_bytes}), or one large "
+                "message would disconnect its reader"
+            )
+        return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} in PUSHSVC_TRUSTED_PROXIES is not an address or CIDR "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
         return value
 
     @field_validator("cors_allowed_origins", mode="after")

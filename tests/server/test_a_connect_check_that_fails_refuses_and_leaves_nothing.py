@@ -81,7 +81,7 @@ def test_a_lone_surrogate_token_is_refused_and_gets_no_broadcast(
         ws.send("40" + json.dumps({"token": TOKEN}))
         frames = _recv_until(ws, "40")
         assert frames[-1].startswith('40{"sid":')
-        assert [f for f in frames if f.startswith("42")] == [
+        assert [f for f in frames if f.startswith('42["nuke_response"')] == [
             '42["nuke_response",{"data":"Connected"}]'
         ]
     finally:

@@ -1,0 +1,108 @@
+"""pushsvc.engine_limits overrides or relies on these python-engineio / python-socketio /
+gevent-websocket internals; an upgrade that changes one of them must be re-checked.
+
+The hashes are of ``inspect.getsource`` of each method as pinned (python-socketio 5.18.*,
+python-engineio 4.15.*, gevent-websocket 0.10.*). When one fails: read the new source, check
+what the message says still holds, fix ``pushsvc/engine_limits.py`` if it does not, then
+update the hash here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+
+import pytest
+
+# dotted name -> (sha256 prefix of its source, what engine_limits assumes about it)
+RELIED_ON: dict[str, tuple[str, str]] = {
+    "engineio.base_server.BaseServer.create_queue": (
+        "a384470753d50c77", "overridden by _LimitedEngineIOServer.create_queue; still only "
+        "used to make each session's send queue"),
+    "engineio.server.Server._handle_connect": (
+        "049f7c2b2c239080", "makes the socket, stores it in self.sockets, then triggers "
+        "'connect' with (sid, environ); websocket-first calls handle_get_request"),
+    "engineio.server.Server.handle_request": (
+        "79302edd007fcce6", "a handshake is a GET without sid; POSTs go to "
+        "handle_post_request; the guard's WSGI wrapper admits/refuses before this runs"),
+    "engineio.base_socket.BaseSocket.__init__": (
+        "8532b631a4dc815f", "self.queue = self.server.create_queue() (the bounded queue)"),
+    "engineio.socket.Socket.send": (
+        "f8b2738ee5d48ab2", "every outgoing packet goes through self.queue.put(pkt)"),
+    "engineio.socket.Socket.poll": (
+        "d7d705066fd3b948", "packets leave the queue only by queue.get(); None ends the poll"),
+    "engineio.socket.Socket.close": (
+        "05fac55831999f25", "close(abort=False) puts a CLOSE packet then None in the queue "
+        "(the overflowed queue lets those two through) and triggers 'disconnect' once"),
+    "engineio.socket.Socket._websocket_handler": (
+        "58afe122719282de", "reads with ws.wait() (None ends the connection), the writer "
+        "greenlet blocks in ws.send(); the size check is per message, after reading"),
+    "engineio.socket.Socket.handle_post_request": (
+        "5be8170455a3482c", "reads CONTENT_LENGTH bytes of wsgi.input, decodes UTF-8, "
+        "Payload(...); the guard re-checks that body first (polling_payload_ok)"),
+    "engineio.packet.Packet.decode": (
+        "18e27ff7fd56addd", "raises for an empty text, a non-digit type, bad base64: "
+        "engine_frame_ok must refuse exactly those"),
+    "engineio.payload.Payload.decode": (
+        "9c7975664d815d3d", "'d=' JSONP bodies, \\x1e separators, at most 16 packets: "
+        "polling_payload_ok mirrors it"),
+    "engineio.async_drivers.gevent.WebSocketWSGI": (
+        "d35186ab85c7df5d", "subclassed by _GuardedWebSocketWSGI: __call__(environ, ...) "
+        "gets environ['wsgi.websocket'], wait() returns one message"),
+    "geventwebsocket.websocket.WebSocket.read_frame": (
+        "ab47353ea877d381", "reads each frame's payload with self.raw_read(length) (bounded "
+        "by the guard); an exception there becomes a WebSocketError"),
+    "geventwebsocket.websocket.WebSocket.receive": (
+        "77a160f1e59d90c0", "a WebSocketError (socket.error) ends in close() and None"),
+    "socketio.base_server.BaseServer.__init__": (
+        "6b998e091b34a563", "registers eio 'connect'/'message'/'disconnect' handlers (wrapped "
+        "by the guard), sets engineio async_handlers=False (so 'message' runs in the reader)"),
+    "socketio.server.Server._handle_eio_message": (
+        "65f309c138d634eb", "wrapped: attachments are collected in self._binary_packet[eio_sid]"
+        " until add_attachment() returns True; binary before connect raises ValueError"),
+    "socketio.server.Server._handle_disconnect": (
+        "fb93d61de8cb8c31", "drops self._binary_packet[eio_sid] on disconnect"),
+    "socketio.packet.Packet.decode": (
+        "61ad7904b539f472", "overridden by LimitedPacket.decode: returns the announced count "
+        "(up to 10 digits), json.loads the rest"),
+    "socketio.packet.Packet.add_attachment": (
+        "01e024038f3d99f5", "overridden by LimitedPacket.add_attachment: True when complete"),
+}
+
+
+def _resolve(dotted: str) -> object:
+    parts = dotted.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
+
+
+@pytest.mark.parametrize("dotted", sorted(RELIED_ON))
+def test_the_library_code_engine_limits_relies_on_is_unchanged(dotted: str) -> None:
+    expected, assumption = RELIED_ON[dotted]
+    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
+    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert actual == expected, (
+        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
+        f"pushsvc/engine_limits.py assumes: {assumption}. Re-check that, fix engine_limits "
+        "if needed, then update the hash in this test."
+    )
+
+
+def test_the_docstring_of_engine_limits_names_every_method_it_relies_on() -> None:
+    from pushsvc import engine_limits
+
+    doc = engine_limits.__doc__ or ""
+    short = {d.replace("engineio.server.Server", "engineio.Server")
+              .replace("engineio.base_server.BaseServer.create_queue",
+                       "engineio.Server.create_queue")
+              .replace("socketio.server.Server", "socketio.Server") for d in RELIED_ON}
+    missing = sorted(name for name in short if name not in doc)
+    assert not missing, f"pushsvc/engine_limits.py's docstring does not name {missing}"
