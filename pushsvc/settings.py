@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PUSHSVC_"
@@ -118,7 +118,9 @@ class Settings(BaseSettings):
     watch_down_grace_seconds: float = Field(
         default=10.0,
         ge=0,
-        description="Readiness turns false when the watch has been down this long.",
+        description="After the watch has been down this long the bus is degraded: messages "
+        "for other pods are dropped at once (counted) instead of waiting for the API server. "
+        "Readiness does not change: the pod keeps serving its own clients.",
     )
     watch_backoff_max_seconds: float = Field(
         default=30.0,
@@ -135,6 +137,31 @@ class Settings(BaseSettings):
     )
     pod_namespace: str | None = Field(
         default=None, description="This pod's namespace (downward API)."
+    )
+
+    # --- limits: bus -----------------------------------------------------
+    bus_outbox_max_messages: int = Field(
+        default=1000,
+        ge=1,
+        description="Messages queued for other pods (not yet in an Event), at most; past it "
+        "the oldest is dropped and counted (pushsvc_bus_outbox_dropped_total{reason=overflow}).",
+    )
+    bus_outbox_max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=256 * 1024,
+        description="JSON bytes queued for other pods, at most (default 8 MiB); past it the "
+        "oldest message is dropped and counted.",
+    )
+    bus_publish_deadline_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long one Event create is retried (429, 5xx, connection errors) "
+        "while the bus is not degraded; then its messages are counted as failed.",
+    )
+    internal_health_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for /internal/health from any address. Unset: only loopback "
+        "peers without X-Forwarded-For (not through a proxy) get it. Never logged.",
     )
 
     def allowed_origins(self) -> list[str]:
@@ -193,7 +220,8 @@ def _kind(name: str, annotation: Any) -> str:
         return "bytes"
     text = str(annotation).replace("typing.", "")
     if text.endswith(" | None"):
-        return {"str": "string", "int": "integer"}.get(text[: -len(" | None")], text)
+        return {"str": "string", "int": "integer", "pydantic.types.SecretStr": "secret string"
+                }.get(text[: -len(" | None")], text)
     if "Literal" in text:
         return "one of " + text[text.index("[") + 1 : text.rindex("]")].replace("'", "")
     if "list" in text:
