@@ -23,6 +23,7 @@ import concurrent.futures
 import contextlib
 import csv
 import io
+import json
 import logging
 import os
 import re
@@ -189,9 +190,19 @@ def _use_checkout() -> None:
 
 
 def _ready_probe(url: str) -> Callable[[], bool]:
+    """Ready and its bus watch up: readiness alone no longer says the watch is up (an API
+    outage must not take pods out of the load balancer), /internal/health does."""
+
     def ready() -> bool:
         got = _http_get(f"{url}/readyz")
-        return got is not None and got[0] == 200
+        health = _http_get(f"{url}/internal/health")
+        if got is None or got[0] != 200 or health is None or health[0] != 200:
+            return False
+        try:
+            bus = json.loads(health[1]).get("bus") or {}
+        except ValueError:
+            return False
+        return bool(bus.get("watch_up", True))
 
     return ready
 
@@ -335,7 +346,7 @@ class LocalTopology:
         if self.bus == "kubernetes":
             for pod in self.pods:
                 _wait_until(
-                    _ready_probe(pod.url), timeout=30, what=f"{pod.url}/readyz (bus watch up)"
+                    _ready_probe(pod.url), timeout=30, what=f"{pod.url}/readyz and its bus watch up"
                 )
         log.info("%d pushsvc processes ready on %s", len(self.pods), [p.url for p in self.pods])
 
