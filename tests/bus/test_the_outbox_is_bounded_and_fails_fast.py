@@ -12,7 +12,7 @@ from tests.bus.cluster import Cluster
 from tests.support.sio_client import wait_until
 
 BLOB = "x" * 60_000
-COUNT = 200
+COUNT = 120
 
 
 def outbox_peak(cluster: Cluster, stop: threading.Event, peaks: list[float]) -> None:
