@@ -376,19 +376,33 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
                                                                    message.namespace)
 
     def _listen(self) -> Iterator[dict[str, Any]]:
+        # python-socketio restarts _listen at once if it raises (a hot loop, and each restart
+        # relists): nothing about one message may escape from here.
         for delivery in self.watcher.deliveries():
             metrics.lag_seconds.observe(max(0.0, time.time() - delivery.created))
             for message in delivery.envelope.messages:
-                if message.method == "callback":
-                    if message.host_id != self.host_id:
-                        continue  # an acknowledgement for another pod
-                elif message.host_id == self.host_id:
-                    metrics.messages_own.inc()
-                    continue  # applied locally when published
-                elif isinstance(message, EmitMessage) and message.callback is not None \
-                        and not self._one_local_sid(message):
-                    metrics.callbacks_refused.inc()
-                    message = message.model_copy(update={"callback": None})
-                metrics.messages_delivered.labels(method=message.method).inc()
-                yield message.model_dump()
+                try:
+                    data = self._incoming(message)
+                except Exception:
+                    logger.exception("bus could not apply a %s message; skipped",
+                                     getattr(message, "method", "?"))
+                    continue
+                if data is not None:
+                    yield data
         logger.error("bus watcher stopped")  # only after stop(): PubSubManager then exits
+
+    def _incoming(self, message: Message) -> dict[str, Any] | None:
+        """The PubSubManager message to apply here, or None to skip it."""
+        if message.method == "callback":
+            if message.host_id != self.host_id:
+                return None  # an acknowledgement for another pod
+        elif message.host_id == self.host_id:
+            metrics.messages_own.inc()
+            return None  # applied locally when published
+        elif isinstance(message, EmitMessage) and message.callback is not None \
+                and not self._one_local_sid(message):
+            metrics.callbacks_refused.inc()
+            message = message.model_copy(update={"callback": None})
+        metrics.messages_delivered.labels(method=message.method).inc()
+        data: dict[str, Any] = message.model_dump()
+        return data

@@ -9,6 +9,15 @@ watermark plus a bounded set of UIDs, :class:`_Delivered`);
 skip BOOKMARK/MODIFIED/DELETED (TTL expiry sends DELETED); back off with jitter, honour
 Retry-After, reset after a healthy period; log each restart once with its cause.
 
+Every Event is untrusted (anyone with ``create`` on events writes them): one that cannot be
+decoded for any reason — invalid, oversized, nested too deep (checked before parsing) — is
+skipped, counted and logged, never stops the loop. The first list asks for one item (only its
+resourceVersion matters); a relist is read page by page and marks each Event as it hands it
+out, so the watermark only moves past what was handled. A resourceVersion that goes back (an
+etcd restore: a list below the resume point, found after a quiet watch because a watch from a
+version the server does not have waits silently) or a 504 "Too large resource version" resets
+the watermark and relists, as client-go's reflector does (kubernetes#92537).
+
 Watch lines are parsed with orjson straight from the socket (``_preload_content=False``): the
 generated client's model deserialisation costs ~20x more per Event.
 """
