@@ -73,6 +73,12 @@ class WatchTransport(Protocol):
         ...
 
 
+#: A list page of about this many bytes: bounded memory, few requests for small Events.
+_PAGE_TARGET_BYTES = 4 * 1024 * 1024
+_FIRST_PAGE = 50
+_MIN_PAGE = 5
+
+
 class KubeTransport:
     """The real transport: raw HTTP through the kubernetes ``ApiClient``."""
 
@@ -88,24 +94,31 @@ class KubeTransport:
         self.page_size = page_size
 
     def list_pages(self, *, limit: int | None = None) -> Iterator[ListPage]:
-        """Pages of the list, fetched one at a time: a namespace full of Events (up to 1.5 MiB
-        each) is never held in memory at once. ``limit`` overrides the page size."""
+        """Pages of the list, fetched one at a time: a namespace full of Events (up to 256 KiB
+        of payload each) is never held in memory at once. The page size adapts so that a page
+        holds about ``_PAGE_TARGET_BYTES``: it starts small, grows while Events are small (the
+        usual ~1 KB) up to ``page_size`` and shrinks when they are large. ``limit`` fixes it."""
         version = ""
         token = ""
+        size = limit or min(_FIRST_PAGE, self.page_size)
         while True:
-            query = [("labelSelector", self.label_selector),
-                     ("limit", str(limit or self.page_size))]
+            query = [("labelSelector", self.label_selector), ("limit", str(size))]
             if token:
                 query.append(("continue", token))
             resp = raw_request(self.api_client, "GET", events_path(self.namespace), query=query,
                                timeout=(self.connect_timeout_seconds, self.read_timeout_seconds))
-            body = orjson.loads(resp.data)
+            raw = resp.data
+            body = orjson.loads(raw)
             meta = body.get("metadata") or {}
             version = version or str(meta.get("resourceVersion") or "")
             token = meta.get("continue") or ""
-            items = body.get("items") or []
-            del body, resp
-            yield ListPage(items, version)
+            page = ListPage(body.get("items") or [], version)
+            if limit is None and page.items:
+                per_item = max(1, len(raw) // len(page.items))
+                size = min(self.page_size, max(_MIN_PAGE, _PAGE_TARGET_BYTES // per_item))
+            del body, resp, raw
+            yield page
+            del page  # not alive while the next page is read
             if not token:
                 return
 
@@ -435,6 +448,7 @@ class EventWatcher:
                 delivery = self._decode(item)
                 if delivery is not None:
                     yield delivery
+            del page  # not alive while the next page is read
         self.seen.listed(version)
         logger.info("bus relisted namespace %s%s: %d Events, %d not yet delivered",
                     self.namespace, " after a resourceVersion reset" if rewind else "", total,

@@ -61,7 +61,21 @@ def test_the_first_list_reads_one_event_and_a_relist_one_page_at_a_time(kubeapi)
         kubeapi.fault("drop_watches")
         thread.join(60)
     assert sorted(got) == [100, 101, 102, 103, 104]
-    assert transport.pages[0] == 1 and all(size <= 3 for size in transport.pages)
+    assert transport.pages[0] == 1 and all(size <= 3 for size in transport.pages), transport.pages
     assert len(transport.pages) >= 1 + 4  # 12 Events in pages of 3
     # Events were handed out while later pages were still unread.
     assert min(pages_seen_at) < len(transport.pages)
+
+
+def test_pages_of_large_events_shrink_to_a_few_megabytes(kubeapi):
+    api_client = load_api_client(str(kubeapi.kubeconfig)).api_client
+    with Emitter(api_client=api_client, namespace="bus", channel="pushsvc") as notifier:
+        for n in range(70):
+            notifier.notify("big", {"n": n, "pad": "y" * 100_000})
+    transport = KubeTransport(api_client, namespace="bus",
+                              label_selector=label_selector("pushsvc"), timeout_seconds=2,
+                              read_timeout_seconds=5)
+    sizes = [len(page.items) for page in transport.list_pages()]
+    assert sum(sizes) == 70
+    # 50 first (the start size), then as many ~100 KB Events as fit in about 4 MiB
+    assert sizes[0] == 50 and all(size <= 42 for size in sizes[1:]), sizes
