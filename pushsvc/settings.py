@@ -160,8 +160,9 @@ class Settings(BaseSettings):
     )
     internal_health_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for /internal/health from any address. Unset: only loopback "
-        "peers without X-Forwarded-For (not through a proxy) get it. Never logged.",
+        description="Bearer token (16+ characters) for /internal/health from any address. "
+        "Unset: only loopback peers without X-Forwarded-For (not through a proxy) get it. "
+        "Never logged.",
     )
 
     def allowed_origins(self) -> list[str]:
@@ -179,6 +180,14 @@ class Settings(BaseSettings):
                 "PUSHSVC_WATCH_READ_TIMEOUT_SECONDS must exceed PUSHSVC_WATCH_TIMEOUT_SECONDS"
             )
         return self
+
+    @field_validator("internal_health_token", mode="after")
+    @classmethod
+    def _check_internal_health_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("PUSHSVC_INTERNAL_HEALTH_TOKEN must be at least 16 characters "
+                             "(unset it to allow loopback only)")
+        return value
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
