@@ -123,14 +123,15 @@ def _pushsvc_watcher(lines: list[str], dispatch: Callable[[Any], None]) -> None:
     from kubernetes.client import ApiClient
 
     from pushsvc.bus.manager import KubernetesManager
+    from pushsvc.bus.watcher import ListPage
 
     raw = [line.encode() for line in lines]
     done = threading.Event()
     handled = 0
 
     class _Canned:
-        def list(self) -> tuple[list[dict[str, Any]], str]:
-            return [], "1"
+        def list_pages(self, *, limit: int | None = None) -> Iterator[ListPage]:
+            yield ListPage([], "1")
 
         @contextlib.contextmanager
         def watch(self, resource_version: str) -> Iterator[Iterator[bytes]]:

@@ -216,9 +216,16 @@ class Emitter:
         self.publish(packet.messages, name=packet.name)
 
     # --- the wire ---------------------------------------------------------------
-    def publish(self, messages: Sequence[Message], *, name: str | None = None) -> str:
-        """Create one Event holding ``messages``; returns its name. Raises PushError subclasses."""
-        envelope = Envelope(messages=list(messages))
+    def publish(self, messages: Sequence[Message], *, name: str | None = None,
+                ts: float | None = None) -> str:
+        """Create one Event holding ``messages``; returns its name. Raises PushError subclasses.
+
+        :param name: the Event's name (a batch learns it before the create); default a new one.
+        :param ts: the envelope's time (Unix seconds); default now. A publisher that queued the
+            messages first passes the time the oldest was queued, so lag counts the queue.
+        """
+        envelope = (Envelope(messages=list(messages)) if ts is None
+                    else Envelope(messages=list(messages), ts=ts))
         body = codec.encode_event(
             envelope,
             namespace=self.namespace,

@@ -11,15 +11,21 @@ annotation.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 from collections import Counter
 from typing import Any
 
+import pydantic_core
 from pydantic import ValidationError
 
-from emitter.errors import PayloadTooLargeError, SchemaVersionError, WireError
+from emitter.errors import (
+    MessageError,
+    PayloadRefusedError,
+    PayloadTooLargeError,
+    SchemaVersionError,
+    WireError,
+)
 from emitter.model import SCHEMA_VERSION, EmitMessage, Envelope, Message
 
 CHANNEL_LABEL = "pushsvc.io/channel"
@@ -35,6 +41,9 @@ MAX_MESSAGES_PER_EVENT = 50
 #: Bytes of an envelope's JSON besides its messages and the commas between them:
 #: ``{"v":1,"ts":<float>,"messages":[...]}`` with room to spare for the timestamp.
 ENVELOPE_OVERHEAD_BYTES = 64
+#: Deepest nesting of arrays and objects in a payload (the envelope itself takes 4 levels).
+#: Readers refuse deeper payloads before parsing them; writers refuse them before any call.
+MAX_PAYLOAD_DEPTH = 100
 
 _LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)$")
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
@@ -63,6 +72,33 @@ def check_size(payload: str, limit: int = DEFAULT_MAX_PAYLOAD_BYTES) -> int:
     if size > limit:
         raise PayloadTooLargeError(size, limit)
     return size
+
+
+# Strings are matched whole (brackets inside them do not count); only brackets are left.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth_exceeds(text: str | bytes, limit: int = MAX_PAYLOAD_DEPTH) -> bool:
+    """True when ``text`` nests arrays/objects deeper than ``limit``, found without parsing.
+
+    A parser recurses once per level (``json.loads`` raises ``RecursionError`` at ~1,000); this
+    scan does not. The common case — fewer opening brackets than the limit — costs two
+    ``str.count`` calls.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
 
 
 def summary(envelope: Envelope, size: int) -> str:
@@ -124,6 +160,9 @@ def encode_event(
     """Build the Event body; raises :class:`PayloadTooLargeError` before anything is sent."""
     payload = encode_payload(envelope)
     size = check_size(payload, max_payload_bytes)
+    if json_depth_exceeds(payload):
+        raise MessageError(f"payload nests deeper than {MAX_PAYLOAD_DEPTH} levels of arrays "
+                           "and objects; pushsvc readers skip it, so nothing was sent")
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
@@ -147,7 +186,18 @@ def encode_event(
 
 
 def decode_payload(payload: str | bytes) -> Envelope:
-    """Validate an annotation value; raises :class:`WireError` or :class:`SchemaVersionError`."""
+    """Validate an annotation value; raises :class:`WireError` or :class:`SchemaVersionError`.
+
+    The payload is untrusted (anyone with ``create`` on events writes one): its size and
+    nesting depth are checked before any parser sees it.
+    """
+    size = len(payload) if isinstance(payload, bytes) else len(payload.encode("utf-8"))
+    if size > HARD_MAX_PAYLOAD_BYTES:
+        raise PayloadRefusedError(f"payload is {size:,} bytes, over {HARD_MAX_PAYLOAD_BYTES:,}",
+                                  reason="too_large")
+    if json_depth_exceeds(payload):
+        raise PayloadRefusedError(f"payload nests deeper than {MAX_PAYLOAD_DEPTH} levels",
+                                  reason="too_deep")
     try:
         envelope = Envelope.model_validate_json(payload)
     except ValidationError as exc:
@@ -178,7 +228,7 @@ def decode_event(event: dict[str, Any]) -> Envelope:
 
 def _peek_version(payload: str | bytes) -> int | None:
     try:
-        value = json.loads(payload)
+        value = pydantic_core.from_json(payload)
     except ValueError:
         return None
     version = value.get("v") if isinstance(value, dict) else None

@@ -35,6 +35,14 @@ class WireError(PushError, ValueError):
     """An Event body does not hold a valid pushsvc payload (receiving side)."""
 
 
+class PayloadRefusedError(WireError):
+    """A received payload too large or too deeply nested to parse; ``reason`` names which."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
 class SchemaVersionError(WireError):
     """The payload was written with a schema version this reader does not know."""
 

@@ -22,6 +22,7 @@ from pushsvc import engine_limits
 from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
 from pushsvc.handlers import register_handlers
+from pushsvc.health import register_health
 from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
 from pushsvc.routes import check_js_client, register_routes
@@ -60,6 +61,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     app.extensions[EXTENSION_KEY] = service
     register_handlers(socketio, settings=settings, service=service)
     register_routes(app, settings)
+    register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI
     check_js_client(settings)
     log.info(

@@ -1,4 +1,4 @@
-"""HTTP routes of pushsvc: the demo page, the JS client, /healthz, /readyz, /metrics.
+"""HTTP routes of pushsvc: the demo page and the JS client (health and metrics: pushsvc.health).
 
 The Socket.IO browser client is served from the npm package installed by the
 setup command (``node_modules/socket.io-client/dist``), never from a CDN and never
@@ -14,17 +14,13 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
-    jsonify,
     render_template,
     send_from_directory,
 )
 
-from pushsvc import metrics
-from pushsvc.service import PushService
 from pushsvc.settings import Settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 JS_CLIENT_FILES = frozenset(
     {"socket.io.min.js", "socket.io.min.js.map", "socket.io.js", "socket.io.js.map"}
@@ -44,17 +40,12 @@ def check_js_client(settings: Settings) -> bool:
     folder = js_client_dir(settings)
     if (folder / "socket.io.min.js").is_file():
         return True
-    log.error(
+    logger.error(
         "Socket.IO JS client not found at %s/socket.io.min.js: the demo page will not connect. "
         "Run ./scripts/setup.sh (npm ci) or set PUSHSVC_JS_CLIENT_DIR",
         folder,
     )
     return False
-
-
-def _service() -> PushService:
-    service: PushService = current_app.extensions["pushsvc"]
-    return service
 
 
 def make_blueprint(settings: Settings) -> Blueprint:
@@ -86,23 +77,9 @@ def make_blueprint(settings: Settings) -> Blueprint:
             )
         return send_from_directory(client_dir, name, max_age=3600)
 
-    @bp.get("/healthz")
-    def healthz() -> Response:
-        # Liveness: the process answers. Never depends on the API server or the bus.
-        return jsonify(status="ok")
-
-    @bp.get("/readyz")
-    def readyz() -> tuple[Response, int]:
-        ok, why = _service().ready()
-        return jsonify(ready=ok, reason=why), 200 if ok else 503
-
-    @bp.get("/metrics")
-    def metrics_route() -> Response:
-        body, content_type = metrics.render()
-        return Response(body, content_type=content_type)
-
     return bp
 
 
 def register_routes(app: Flask, settings: Settings) -> None:
+    """The demo page and the JS client (health and metrics: pushsvc.health)."""
     app.register_blueprint(make_blueprint(settings))

@@ -1,4 +1,9 @@
-"""Per-app pushsvc state: readiness, and the drain that runs on SIGTERM.
+"""Per-app pushsvc state: readiness, bus health, and the drain that runs on SIGTERM.
+
+Readiness is "can this pod serve its clients": false only while shutting down. The bus (the
+client manager, a :class:`~pushsvc.bus.contract.BusManager`) never makes a pod unready — an
+API-server outage would otherwise take every pod out of the load balancer at once; its health
+is reported by :meth:`PushService.bus_health` (metrics, /internal/health).
 
 One ``PushService`` lives in ``app.extensions["pushsvc"]``. The gunicorn worker
 (pushsvc.worker) calls ``begin_shutdown()`` from its SIGTERM handler and then
@@ -15,12 +20,14 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from pushsvc.bus.contract import BusHealth, BusManager
+
 if TYPE_CHECKING:
     from flask_socketio import SocketIO
 
     from pushsvc.settings import Settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SHUTDOWN_EVENT = "server_shutdown"
 SHUTDOWN_MESSAGE = "server shutting down"
@@ -38,26 +45,37 @@ class PushService:
 
     # -- readiness ----------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
-        """(ready, why): false once shutting down or when the bus manager says so."""
+        """(ready, why): can this pod serve its clients — false while shutting down or before
+        the Socket.IO server exists. The bus's state is deliberately not part of it."""
         if self.shutting_down:
             return False, "shutting down"
-        manager_ready = getattr(self.manager, "ready", None)
-        if callable(manager_ready):
-            ok, why = manager_ready()
-            return bool(ok), str(why)
+        if self.socketio.server is None:
+            return False, "starting"
         return True, "ok"
 
     @property
     def manager(self) -> Any:
+        """python-socketio's client manager (rooms, sessions)."""
         server = self.socketio.server
         return server.manager if server is not None else None
 
+    @property
+    def bus(self) -> BusManager | None:
+        """The same manager seen through the bus contract (None if it does not implement it)."""
+        manager = self.manager
+        return manager if isinstance(manager, BusManager) else None
+
+    def bus_health(self) -> BusHealth | None:
+        """The bus manager's detailed health (None for a manager outside the contract)."""
+        bus = self.bus
+        return bus.health() if bus is not None else None
+
     def local_sids(self, namespace: str = "/") -> list[str]:
         """Socket.IO session ids of the clients connected to this process."""
-        manager = self.manager
-        if manager is None:
+        server = self.socketio.server
+        if server is None:
             return []
-        return [sid for sid, _eio_sid in manager.get_participants(namespace, None)]
+        return [sid for sid, _eio_sid in server.manager.get_participants(namespace, None)]
 
     # -- shutdown -----------------------------------------------------------
     @property
@@ -70,7 +88,7 @@ class PushService:
         """Readiness false and new Socket.IO connections refused, from now on."""
         if not self.shutting_down:
             self.shutting_down = True
-            log.info(
+            logger.info(
                 "shutdown started: readiness false, refusing new connections, draining %d "
                 "client(s) within %.1f s",
                 len(self.local_sids()),
@@ -113,9 +131,9 @@ class PushService:
                 self.socketio.sleep(_POLL_S)
             left = len(eio.sockets)
         # The bus publishes in the background: send what is queued for other pods first.
-        flush = getattr(self.manager, "flush", None)
+        bus = self.bus
         budget_left = max(0.1, min(_FLUSH_S, deadline - time.monotonic()))
-        if callable(flush) and not flush(timeout=budget_left):
-            log.warning("drain: bus messages still queued for other pods at exit")
-        log.info("drain finished: %d client(s) told, %d connection(s) left", len(sids), left)
+        dropped = bus.shutdown(timeout=budget_left) if bus is not None else 0
+        logger.info("drain finished: %d client(s) told, %d connection(s) left, %d bus "
+                    "message(s) for other pods dropped", len(sids), left, dropped)
         return len(sids)

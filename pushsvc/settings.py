@@ -200,7 +200,9 @@ class Settings(BaseSettings):
     watch_down_grace_seconds: float = Field(
         default=10.0,
         ge=0,
-        description="Readiness turns false when the watch has been down this long.",
+        description="After the watch has been down this long the bus is degraded: messages "
+        "for other pods are dropped at once (counted) instead of waiting for the API server. "
+        "Readiness does not change: the pod keeps serving its own clients.",
     )
     watch_backoff_max_seconds: float = Field(
         default=30.0,
@@ -310,6 +312,32 @@ class Settings(BaseSettings):
         "and every client behind a proxy shares the proxy's address.",
     )
 
+    # --- limits: bus -----------------------------------------------------
+    bus_outbox_max_messages: int = Field(
+        default=1000,
+        ge=1,
+        description="Messages queued for other pods (not yet in an Event), at most; past it "
+        "the oldest is dropped and counted (pushsvc_bus_outbox_dropped_total{reason=overflow}).",
+    )
+    bus_outbox_max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=256 * 1024,
+        description="JSON bytes queued for other pods, at most (default 8 MiB); past it the "
+        "oldest message is dropped and counted.",
+    )
+    bus_publish_deadline_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long one Event create is retried (429, 5xx, connection errors) "
+        "while the bus is not degraded; then its messages are counted as failed.",
+    )
+    internal_health_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token (16+ characters) for /internal/health from any address. "
+        "Unset: only loopback peers without X-Forwarded-For (not through a proxy) get it. "
+        "Never logged.",
+    )
+
     def allowed_origins(self) -> list[str]:
         return list(self.cors_allowed_origins)
 
@@ -347,6 +375,14 @@ class Settings(BaseSettings):
                 "never runs without a login"
             )
         return self
+
+    @field_validator("internal_health_token", mode="after")
+    @classmethod
+    def _check_internal_health_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("PUSHSVC_INTERNAL_HEALTH_TOKEN must be at least 16 characters "
+                             "(unset it to allow loopback only)")
+        return value
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod

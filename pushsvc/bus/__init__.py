@@ -9,34 +9,37 @@ One start-up line says which and why.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pushsvc.bus.contract import BusHealth, BusManager
 
 if TYPE_CHECKING:
     from pushsvc.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["BusHealth", "BusManager", "make_client_manager"]
 
-def make_client_manager(settings: Settings) -> Any:
+
+def make_client_manager(settings: Settings) -> BusManager:
     """Return the client manager for Flask-SocketIO's ``client_manager=``.
 
-    The Kubernetes manager exposes ``ready() -> tuple[bool, str]`` (/readyz) and ``start()``
-    (start watching before the first client connects).
+    Both kinds implement :class:`~pushsvc.bus.contract.BusManager` (start, health, flush).
     """
     from emitter import config
-    from pushsvc.rooms import IndexedManager
+    from pushsvc.bus.memory import MemoryManager
 
     if settings.bus == "memory":
         logger.info("bus: memory (PUSHSVC_BUS=memory); clients of other processes are not "
                     "reached")
-        return IndexedManager()
+        return MemoryManager()
     # 'auto' follows the deployment, not the developer's shell: in a pod, or with
     # PUSHSVC_KUBECONFIG named explicitly. A personal ~/.kube/config or $KUBECONFIG does not
     # count, or `pushsvc serve` on a laptop would write Events into whatever cluster the
     # current context points at.
     if settings.bus == "auto" and not (settings.kubeconfig or config.in_cluster_available()):
         logger.info("bus: memory (PUSHSVC_BUS=auto, not in a pod and PUSHSVC_KUBECONFIG unset)")
-        return IndexedManager()
+        return MemoryManager()
     from pushsvc.bus.manager import KubernetesManager
 
     target = config.load_api_client(settings.kubeconfig)
@@ -54,6 +57,9 @@ def make_client_manager(settings: Settings) -> Any:
         watch_down_grace_seconds=settings.watch_down_grace_seconds,
         watch_backoff_max_seconds=settings.watch_backoff_max_seconds,
         watch_backoff_reset_seconds=settings.watch_backoff_reset_seconds,
+        publish_deadline_seconds=settings.bus_publish_deadline_seconds,
+        outbox_max_messages=settings.bus_outbox_max_messages,
+        outbox_max_bytes=settings.bus_outbox_max_bytes,
     )
     logger.info("bus: kubernetes (PUSHSVC_BUS=%s, %s), namespace %s, channel %s",
                 settings.bus, target.source, namespace, channel)

@@ -10,6 +10,13 @@ Only traffic that must cross pods becomes an Event: an emit addressed only to cl
 connected here is delivered locally (PubSubManager would publish it too — an etcd write that
 lives for the Event TTL). Messages this process publishes are applied here at once and skipped
 when they come back through the watch (``host_id``).
+
+The outbox is bounded by count and bytes (the oldest message is dropped, counted, when it
+overflows); one message too large for an Event is refused before any API call; while the watch
+has been down past the grace period nothing waits for the API server — messages are dropped at
+once and counted (cross-pod delivery degrades; this pod keeps serving its own clients). Every
+bus Event is untrusted input: a ``callback`` it asks for is only honoured for an emit to exactly
+one client connected here (else each recipient would hold an ack callback until it leaves).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -28,8 +36,9 @@ from emitter import PayloadTooLargeError, PushError
 from emitter.client import Emitter
 from emitter.codec import label_selector
 from emitter.kube import RBAC_API, Backoff
-from emitter.model import Message
+from emitter.model import EmitMessage, Message
 from pushsvc.bus import metrics
+from pushsvc.bus.contract import BusHealth
 from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
 from pushsvc.rooms import RoomIndexMixin
 
@@ -37,18 +46,31 @@ logger = logging.getLogger(__name__)
 
 #: Messages queued while an Event create is in flight share the next Event (one etcd write).
 MAX_MESSAGES_PER_EVENT = 50
+#: Room for the envelope around the messages (``{"v":1,"ts":...,"messages":[...]}``).
+_ENVELOPE_BYTES = 64
 
 _MESSAGE_ADAPTER: Any = None
 
 
-def _validate_message(data: dict[str, Any]) -> Message:
+def _adapter() -> Any:
     global _MESSAGE_ADAPTER
     if _MESSAGE_ADAPTER is None:
         from pydantic import TypeAdapter
 
         _MESSAGE_ADAPTER = TypeAdapter(Message)
-    message: Message = _MESSAGE_ADAPTER.validate_python(data)
+    return _MESSAGE_ADAPTER
+
+
+def _validate_message(data: dict[str, Any]) -> Message:
+    message: Message = _adapter().validate_python(data)
     return message
+
+
+@dataclass(slots=True)
+class _Queued:
+    message: Message
+    size: int  # its JSON bytes inside the envelope
+    queued_at: float  # Unix seconds: the lag metric on the receiving pods starts here
 
 
 class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
@@ -60,7 +82,11 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
     :param involved_object: this pod, for the Events' ``involvedObject``.
     :param watch_timeout_seconds: server ``timeoutSeconds`` of each watch.
     :param watch_read_timeout_seconds: client read timeout; must exceed the server timeout.
-    :param watch_down_grace_seconds: ``ready()`` turns false after the watch is down this long.
+    :param watch_down_grace_seconds: after the watch is down this long the bus is degraded:
+        messages for other pods are dropped at once instead of waiting for the API server.
+    :param publish_deadline_seconds: retry deadline of one Event create (while not degraded).
+    :param outbox_max_messages: messages queued for other pods, at most (oldest dropped).
+    :param outbox_max_bytes: JSON bytes queued for other pods, at most (oldest dropped).
     :param transport: replaces the real API transport (tests).
     """
 
@@ -79,11 +105,15 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         watch_backoff_max_seconds: float = 30.0,
         watch_backoff_reset_seconds: float = 60.0,
         publish_deadline_seconds: float = 10.0,
+        outbox_max_messages: int = 1000,
+        outbox_max_bytes: int = 8 * 1024 * 1024,
         transport: WatchTransport | None = None,
     ) -> None:
         super().__init__(channel=channel)
         self.namespace = namespace
         self.grace_seconds = watch_down_grace_seconds
+        self.outbox_max_messages = outbox_max_messages
+        self.outbox_max_bytes = outbox_max_bytes
         self.publisher = Emitter(
             api_client=api_client,
             namespace=namespace,
@@ -109,11 +139,17 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             backoff_reset_seconds=watch_backoff_reset_seconds,
         )
         self._start_lock = threading.Lock()
-        self._outbox: deque[Message] = deque()
+        self._outbox: deque[_Queued] = deque()
+        self._outbox_bytes = 0
+        self._in_flight = 0
         self._outbox_lock = threading.Lock()
         self._publishing = False
         self._initialized = False
-        self._was_ready: bool | None = None
+        self._was_degraded = False
+        self._last_drop_log: dict[str, float] = {}
+        metrics.outbox_messages.set_function(lambda: len(self._outbox) + self._in_flight)
+        metrics.outbox_bytes.set_function(lambda: self._outbox_bytes)
+        metrics.watch_down_seconds.set_function(self._down_seconds)
 
     # --- lifecycle and readiness ------------------------------------------------------
     def set_server(self, server: Any) -> None:
@@ -135,21 +171,40 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             self._initialized = True
         super().initialize()
 
-    def ready(self) -> tuple[bool, str]:
-        """(ready, why): not ready once the watch has been down longer than the grace period."""
+    def _down_seconds(self) -> float:
+        status = self.watcher.status
+        return 0.0 if status.up else max(0.0, time.monotonic() - status.down_since)
+
+    def degraded(self) -> bool:
+        """True once the watch has been down longer than the grace period."""
+        return self._down_seconds() > self.grace_seconds
+
+    def health(self) -> BusHealth:
+        """The watch and the outbox; logs once when the bus turns degraded or healthy."""
         self.start()
         status = self.watcher.status
-        down_for = 0.0 if status.up else time.monotonic() - status.down_since
-        ok = status.up or down_for <= self.grace_seconds
-        why = "bus watch up" if status.up else (
-            f"bus watch down for {down_for:.0f} s: {status.cause or 'reconnecting'}")
-        if ok != self._was_ready:
-            self._was_ready = ok
-            if ok:
-                logger.info("bus ready: %s", why)
+        down_for = self._down_seconds()
+        degraded = down_for > self.grace_seconds
+        if degraded != self._was_degraded:
+            self._was_degraded = degraded
+            if degraded:
+                logger.error("bus degraded: watch down for %.0f s (%s); this pod serves its own "
+                             "clients, messages to and from other pods are dropped",
+                             down_for, status.cause or "reconnecting")
             else:
-                logger.error("bus not ready: %s", why)
-        return ok, why
+                logger.info("bus healthy again: watch up")
+        return BusHealth(
+            backend=self.name,
+            watch_up=status.up,
+            down_seconds=round(down_for, 1),
+            degraded=degraded,
+            cause=status.cause if not status.up else "",
+            resource_version=status.resource_version,
+            namespace=self.namespace,
+            channel=self.channel,
+            outbox_messages=len(self._outbox) + self._in_flight,
+            outbox_bytes=self._outbox_bytes,
+        )
 
     # --- publish only what must cross pods -----------------------------------------
     def _local_sids_only(self, namespace: str, room: Any) -> bool:
@@ -186,18 +241,46 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         # here. Creating the Event there would hold that handler for an API round trip, so
         # the message joins an outbox that one publisher task drains in order; messages that
         # queue up while a create is in flight travel together in the next Event.
+        queued_at = time.time()
         try:
             message = _validate_message(data)
+            size = len(_adapter().dump_json(message)) + 1
         except ValueError as exc:
             metrics.publish_failures.labels(error=type(exc).__name__).inc()
             logger.error("bus could not publish a %s message: %s", data.get("method"), exc)
             return
+        limit = self.publisher.max_payload_bytes - _ENVELOPE_BYTES
+        if size > limit:
+            self._dropped("too_large", 1, f"one {message.method} message is {size:,} bytes, "
+                          f"over the Event payload limit of {limit:,} bytes")
+            return
+        if self.degraded():
+            self._dropped("bus_down", 1, "the bus watch is down past its grace period")
+            return
+        overflow = 0
         with self._outbox_lock:
-            self._outbox.append(message)
-            if self._publishing:
-                return
+            self._outbox.append(_Queued(message, size, queued_at))
+            self._outbox_bytes += size
+            while len(self._outbox) > self.outbox_max_messages or (
+                    self._outbox_bytes > self.outbox_max_bytes and len(self._outbox) > 1):
+                self._outbox_bytes -= self._outbox.popleft().size
+                overflow += 1
+            start = not self._publishing
             self._publishing = True
-        self.server.start_background_task(self._drain_outbox)
+        if overflow:
+            self._dropped("overflow", overflow, f"the outbox is full ({self.outbox_max_messages} "
+                          f"messages / {self.outbox_max_bytes:,} bytes); oldest dropped")
+        if start:
+            self.server.start_background_task(self._drain_outbox)
+
+    def _dropped(self, reason: str, count: int, why: str) -> None:
+        # Already applied locally; the other pods miss it. One line per reason and 10 s.
+        metrics.outbox_dropped.labels(reason=reason).inc(count)
+        now = time.monotonic()
+        if now - self._last_drop_log.get(reason, -1e18) >= 10.0:
+            self._last_drop_log[reason] = now
+            logger.warning("bus dropped %d message(s) for other pods: %s (counted in "
+                           "pushsvc_bus_outbox_dropped_total{reason=%r})", count, why, reason)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every message handed to ``_publish`` has been sent (or has failed)."""
@@ -206,38 +289,79 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             self.server.sleep(0.005)
         return not self._publishing
 
+    def shutdown(self, timeout: float) -> int:
+        """Flush, then drop what is still queued (counted and logged); return that number."""
+        left = 0 if self.flush(timeout) else len(self._outbox) + self._in_flight
+        if left:
+            with self._outbox_lock:
+                self._outbox.clear()
+                self._outbox_bytes = 0
+            metrics.outbox_dropped.labels(reason="shutdown").inc(left)
+            logger.warning("bus: %d message(s) for other pods were not published before exit "
+                           "and are dropped (API server slow or unreachable)", left)
+        return left
+
+    def _next_batch(self) -> list[_Queued]:
+        """Up to MAX_MESSAGES_PER_EVENT queued messages that fit one Event, oldest first."""
+        limit = self.publisher.max_payload_bytes - _ENVELOPE_BYTES
+        batch: list[_Queued] = []
+        size = 0
+        while self._outbox and len(batch) < MAX_MESSAGES_PER_EVENT:
+            if batch and size + self._outbox[0].size > limit:
+                break
+            item = self._outbox.popleft()
+            self._outbox_bytes -= item.size
+            size += item.size
+            batch.append(item)
+        return batch
+
     def _drain_outbox(self) -> None:
         try:
             while True:
                 with self._outbox_lock:
-                    if not self._outbox:
+                    if self.degraded() and self._outbox:
+                        dropped = len(self._outbox)
+                        self._outbox.clear()
+                        self._outbox_bytes = 0
+                    else:
+                        dropped = 0
+                    batch = self._next_batch()
+                    if not batch:
                         self._publishing = False
-                        return
-                    count = min(MAX_MESSAGES_PER_EVENT, len(self._outbox))
-                    batch = [self._outbox.popleft() for _ in range(count)]
+                    self._in_flight = len(batch)
+                if dropped:
+                    self._dropped("bus_down", dropped, "the bus watch is down past its grace "
+                                  "period")
+                if not batch:
+                    return
                 self._publish_batch(batch)
+                self._in_flight = 0
         except BaseException:  # killed (GreenletExit): let the next _publish restart it
             with self._outbox_lock:
                 self._publishing = False
+                self._in_flight = 0
             raise
 
-    def _publish_batch(self, batch: list[Message]) -> None:
+    def _publish_batch(self, batch: list[_Queued]) -> None:
+        messages = [q.message for q in batch]
         try:
-            self.publisher.publish(batch)
+            # The Envelope's ts is when its oldest message was queued: the receiving pods'
+            # lag metric then includes the time spent in this outbox.
+            self.publisher.publish(messages, ts=min(q.queued_at for q in batch))
         except PayloadTooLargeError as exc:
             if len(batch) > 1:
                 half = len(batch) // 2
                 self._publish_batch(batch[:half])
                 self._publish_batch(batch[half:])
                 return
-            self._publish_failed(batch, exc)
+            self._publish_failed(messages, exc)
         except (PushError, ValueError) as exc:
-            self._publish_failed(batch, exc)
+            self._publish_failed(messages, exc)
         except Exception as exc:  # a bug must not stop the publisher: log it whole
             logger.exception("bus publisher failed unexpectedly")
-            self._publish_failed(batch, exc)
+            self._publish_failed(messages, exc)
         else:
-            for message in batch:
+            for message in messages:
                 metrics.messages_published.labels(method=message.method).inc()
 
     def _publish_failed(self, batch: list[Message], exc: Exception) -> None:
@@ -247,16 +371,39 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         logger.error("bus could not publish %d message(s) (%s): %s", len(batch),
                      ", ".join(methods), exc)
 
+    def _one_local_sid(self, message: EmitMessage) -> bool:
+        """Is the emit addressed to exactly one client, connected to this pod?"""
+        return isinstance(message.room, str) and self.is_connected(message.room,
+                                                                   message.namespace)
+
     def _listen(self) -> Iterator[dict[str, Any]]:
+        # python-socketio restarts _listen at once if it raises (a hot loop, and each restart
+        # relists): nothing about one message may escape from here.
         for delivery in self.watcher.deliveries():
             metrics.lag_seconds.observe(max(0.0, time.time() - delivery.created))
             for message in delivery.envelope.messages:
-                if message.method == "callback":
-                    if message.host_id != self.host_id:
-                        continue  # an acknowledgement for another pod
-                elif message.host_id == self.host_id:
-                    metrics.messages_own.inc()
-                    continue  # applied locally when published
-                metrics.messages_delivered.labels(method=message.method).inc()
-                yield message.model_dump()
+                try:
+                    data = self._incoming(message)
+                except Exception:
+                    logger.exception("bus could not apply a %s message; skipped",
+                                     getattr(message, "method", "?"))
+                    continue
+                if data is not None:
+                    yield data
         logger.error("bus watcher stopped")  # only after stop(): PubSubManager then exits
+
+    def _incoming(self, message: Message) -> dict[str, Any] | None:
+        """The PubSubManager message to apply here, or None to skip it."""
+        if message.method == "callback":
+            if message.host_id != self.host_id:
+                return None  # an acknowledgement for another pod
+        elif message.host_id == self.host_id:
+            metrics.messages_own.inc()
+            return None  # applied locally when published
+        elif isinstance(message, EmitMessage) and message.callback is not None \
+                and not self._one_local_sid(message):
+            metrics.callbacks_refused.inc()
+            message = message.model_copy(update={"callback": None})
+        metrics.messages_delivered.labels(method=message.method).inc()
+        data: dict[str, Any] = message.model_dump()
+        return data

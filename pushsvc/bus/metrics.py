@@ -62,7 +62,8 @@ watch_up = Gauge(
 )
 lag_seconds = Histogram(
     "pushsvc_bus_lag_seconds",
-    "Now minus the publishing time of a received bus Event (includes clock skew).",
+    "Now minus the time the oldest message of a received bus Event was queued for publishing "
+    "on its pod (outbox wait included; includes clock skew).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
     registry=REGISTRY,
 )
@@ -70,8 +71,54 @@ lag_seconds = Histogram(
 # --- ops: what the watch sees of the bus's footprint --------------------------------------
 live_events = Gauge(
     "pushsvc_bus_live_events",
-    "Bus Events in the namespace as this pod's watch sees them: the count of each list, +1 per "
-    "new Event, -1 per deletion (TTL expiry or the retention janitor). Every pod reports the "
-    "same figure; use max() across pods.",
+    "Bus Events in the namespace as this pod's watch sees them: the count of each relist, +1 "
+    "per new Event, -1 per deletion (TTL expiry or the retention janitor). The first list reads "
+    "one item only, so until a relist it counts the Events created since the pod started. Use "
+    "max() across pods.",
+    registry=REGISTRY,
+)
+
+# --- limits: bus (hardening: bounded outbox, untrusted Events, bus health) ---------------
+events_skipped = Counter(
+    "pushsvc_bus_events_skipped",
+    "Bus Events skipped without stopping the watcher, by reason (invalid, schema, too_large, "
+    "too_deep, error).",
+    ["reason"],
+    registry=REGISTRY,
+)
+resource_version_resets = Counter(
+    "pushsvc_bus_resource_version_resets",
+    "Watermark resets because the API server's resourceVersion went back (list_behind: an "
+    "etcd restore) or this pod's is ahead of it (too_large: 504 Too large resource version).",
+    ["cause"],
+    registry=REGISTRY,
+)
+callbacks_refused = Counter(
+    "pushsvc_bus_callbacks_refused",
+    "Ack callbacks requested by bus Events and dropped (the emit was delivered without one) "
+    "because the emit was not addressed to exactly one client connected here.",
+    registry=REGISTRY,
+)
+outbox_dropped = Counter(
+    "pushsvc_bus_outbox_dropped",
+    "Messages for other pods dropped before any API call, by reason (overflow: oldest dropped "
+    "at the outbox bound; too_large: one message over the Event payload limit; bus_down: "
+    "the watch was down past the grace period; shutdown: still queued at exit).",
+    ["reason"],
+    registry=REGISTRY,
+)
+outbox_messages = Gauge(
+    "pushsvc_bus_outbox_messages",
+    "Messages queued for other pods, not yet in an Event.",
+    registry=REGISTRY,
+)
+outbox_bytes = Gauge(
+    "pushsvc_bus_outbox_bytes",
+    "JSON bytes of the messages queued for other pods.",
+    registry=REGISTRY,
+)
+watch_down_seconds = Gauge(
+    "pushsvc_bus_watch_down_seconds",
+    "Seconds the Events watch has been down (0 while it is up).",
     registry=REGISTRY,
 )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import io
+import json
 import logging
 import os
 import re
@@ -187,9 +188,19 @@ def _wait(predicate: Callable[[], object], *, timeout: float, what: str) -> obje
 
 
 def _ready_probe(url: str) -> Callable[[], bool]:
+    """Ready and its bus watch up: readiness alone no longer says the watch is up (an API
+    outage must not take pods out of the load balancer), /internal/health does."""
+
     def ready() -> bool:
         got = http_get(f"{url}/readyz")
-        return got is not None and got[0] == 200
+        health = http_get(f"{url}/internal/health")
+        if got is None or got[0] != 200 or health is None or health[0] != 200:
+            return False
+        try:
+            bus = json.loads(health[1]).get("bus") or {}
+        except ValueError:
+            return False
+        return bool(bus.get("watch_up", True))
 
     return ready
 
@@ -355,7 +366,8 @@ class LocalTopology:
             raise TopologyError(f"pushsvc did not start: {errors[0]}") from errors[0]
         if self.bus == "kubernetes":
             for pod in self.pods:
-                _wait(_ready_probe(pod.url), timeout=30, what=f"{pod.url}/readyz (bus watch up)")
+                _wait(_ready_probe(pod.url), timeout=30,
+                      what=f"{pod.url}/readyz and its bus watch up")
         logger.info("%d pushsvc processes ready on %s", count, [p.url for p in self.pods])
 
     def render_haproxy_config(self) -> str:

@@ -11,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 
 from emitter.codec import encode_event
 from emitter.model import EmitMessage, Envelope
+from pushsvc.bus.watcher import ListPage
 
 NS = "bus"
 
@@ -52,7 +53,9 @@ def api_error(status: int, body: str = "", headers: dict[str, str] | None = None
 class ScriptedTransport:
     """Each list()/watch() call takes the next step of the script.
 
-    Steps: ("list", items, rv) · ("watch", [lines or exceptions]) · ("raise", exception).
+    Steps: ("list", items, rv) · ("pages", [items, items, ...], rv) ·
+    ("watch", [lines or exceptions]) · ("raise", exception). A list call is recorded as
+    ("list", limit) and its pages as ("page", n) when the watcher fetches them.
     """
 
     def __init__(self, steps: list[tuple[Any, ...]]) -> None:
@@ -68,10 +71,17 @@ class ScriptedTransport:
         assert step[0] == what, f"expected a {step[0]} call, got {what}"
         return step
 
-    def list(self) -> tuple[list[dict[str, Any]], str]:
-        self.calls.append(("list", ""))
-        step = self._next("list")
-        return list(step[1]), str(step[2])
+    def list_pages(self, *, limit: int | None = None) -> Iterator[ListPage]:
+        self.calls.append(("list", str(limit or "")))
+        if self.steps and self.steps[0][0] == "pages":
+            step = self.steps.pop(0)
+            pages = [list(p) for p in step[1]]
+        else:
+            step = self._next("list")
+            pages = [list(step[1])]
+        for n, items in enumerate(pages):
+            self.calls.append(("page", str(n)))
+            yield ListPage(items[:limit] if limit else items, str(step[2]))
 
     @contextlib.contextmanager
     def watch(self, resource_version: str) -> Iterator[Iterator[bytes]]:

@@ -79,11 +79,41 @@ class Cluster:
     def ready(self, pod: int) -> bool:
         return http_get(f"{self.pods[pod].url}/readyz")[0] == 200
 
+    def health(self, pod: int) -> dict[str, Any]:
+        """The pod's /internal/health (asked from loopback, as a probe on the pod would)."""
+        status, body = http_get(f"{self.pods[pod].url}/internal/health")
+        assert status == 200, body
+        result: dict[str, Any] = json.loads(body)
+        return result
+
+    def watching(self, pod: int) -> bool:
+        try:
+            return bool(self.health(pod)["bus"]["watch_up"])
+        except (AssertionError, ValueError, KeyError):
+            return False
+
     def wait_all_watching(self, timeout: float = 60) -> None:
-        """Every pod ready and its watch open (the emulator sees three open watches)."""
-        wait_until(lambda: all(self.ready(i) for i in range(len(self.pods)))
+        """Every pod ready with its watch up (the emulator sees as many open watches)."""
+        wait_until(lambda: all(self.ready(i) and self.watching(i) for i in range(len(self.pods)))
                    and self.api.stats()["open_watches"] >= len(self.pods),
                    timeout=timeout, what="every pod watching")
+
+    def token(self, kubeconfig: Path) -> str:
+        doc = yaml.safe_load(kubeconfig.read_text())
+        return str(doc["users"][0]["user"]["token"])
+
+    def post_event(self, body: dict[str, Any]) -> int:
+        """Create an Event with raw HTTP as the notifier (``create`` rights only)."""
+        req = urllib.request.Request(
+            f"{self.api.url}/api/v1/namespaces/{self.namespace}/events",
+            data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {self.token(self.notifier_kubeconfig)}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
 
     def bus_events(self) -> list[dict[str, Any]]:
         out = self.kubectl("get", "events", "-n", self.namespace, "-l",
@@ -137,6 +167,51 @@ def finish(proc: subprocess.Popen[str], timeout: float = 180) -> str:
 
 def numbered(client: RecordingClient, tag: str) -> list[int]:
     return [p["n"] for p in client.received("seq") if isinstance(p, dict) and p.get("tag") == tag]
+
+
+def start_cluster(api: KubeAPI, *, pods: int, log_dir: Path,
+                  env: dict[str, str] | None = None) -> Cluster:
+    """``pods`` pods on ``api`` (RBAC loaded here); the caller stops them (``stop_cluster``)."""
+    api.set_rbac(RBAC_TEXT)
+    base = {**POD_ENV, "PUSHSVC_KUBECONFIG": str(api.kubeconfig_for(NAMESPACE, "pushsvc-api")),
+            **(env or {})}
+    started: list[PushsvcProcess] = []
+    try:
+        for k in range(pods):
+            started.append(start_pushsvc(env={**base, "PUSHSVC_POD_NAME": f"pushsvc-{k}"},
+                                         log_dir=log_dir))
+    except BaseException:
+        for pod in started:
+            pod.stop()
+        raise
+    return Cluster(api, started, api.kubeconfig_for(NAMESPACE, "pushsvc-notifier"), log_dir)
+
+
+def stop_cluster(c: Cluster) -> None:
+    c.close_clients()
+    for pod in c.pods:
+        if pod.is_running():
+            pod.stop()
+
+
+@pytest.fixture
+def cluster_factory() -> Iterator[Any]:
+    """Start a small cluster of its own on an emulator: ``cluster_factory(api, pods=2, env=...)``.
+
+    For tests that break the API server (stop it, restore an old state) without disturbing
+    the shared three-pod cluster.
+    """
+    made: list[Cluster] = []
+    log_dir = REPO_ROOT / "artifacts" / "bus" / "own-clusters"
+
+    def factory(api: KubeAPI, *, pods: int = 2, env: dict[str, str] | None = None) -> Cluster:
+        c = start_cluster(api, pods=pods, log_dir=log_dir, env=env)
+        made.append(c)
+        return c
+
+    yield factory
+    for c in made:
+        stop_cluster(c)
 
 
 @pytest.fixture(scope="session")

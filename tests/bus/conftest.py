@@ -10,7 +10,10 @@ import pytest
 from emitter.kube import Backoff
 from pushsvc.bus.watcher import Delivery, EventWatcher
 from tests.bus.canned import NS, EndOfScript, FakeClock, ScriptedTransport
-from tests.bus.cluster import cluster  # noqa: F401  (the module-scoped three-pod fixture)
+from tests.bus.cluster import (  # noqa: F401  (fixtures: the shared three-pod cluster,
+    cluster,  # and small clusters of their own)
+    cluster_factory,
+)
 
 
 @pytest.fixture

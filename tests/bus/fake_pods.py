@@ -44,7 +44,7 @@ class Pod:
         assert self.manager.flush(), "the outbox did not drain"
         return self._published
 
-    def _publish(self, messages: list) -> str:
+    def _publish(self, messages: list, **_: Any) -> str:
         self._published.append(encode_event(Envelope(messages=messages), namespace="bus",
                                            channel="pushsvc",
                                            involved_object={"kind": "Pod", "name": "p"}))

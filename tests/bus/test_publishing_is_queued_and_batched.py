@@ -27,7 +27,7 @@ def test_messages_queued_during_a_create_travel_together_in_order():
     release = threading.Event()
     created: list[list[Any]] = []
 
-    def slow_publish(messages: list[Any]) -> str:
+    def slow_publish(messages: list[Any], **_: Any) -> str:
         release.wait(5)
         created.append(list(messages))
         return "name"
@@ -44,7 +44,7 @@ def test_a_burst_too_large_for_one_event_is_split_not_lost():
     pod = Pod()
     created: list[list[Any]] = []
 
-    def limited_publish(messages: list[Any]) -> str:
+    def limited_publish(messages: list[Any], **_: Any) -> str:
         if len(messages) > 2:
             raise PayloadTooLargeError(300_000, 256_000)
         created.append(list(messages))
@@ -53,7 +53,7 @@ def test_a_burst_too_large_for_one_event_is_split_not_lost():
     gate = threading.Event()
     first = True
 
-    def gated(messages: list[Any]) -> str:
+    def gated(messages: list[Any], **_: Any) -> str:
         nonlocal first
         if first:
             first = False
@@ -74,7 +74,7 @@ def test_a_failed_create_is_counted_and_the_next_messages_still_go_out():
     created: list[list[Any]] = []
     calls = 0
 
-    def flaky_publish(messages: list[Any]) -> str:
+    def flaky_publish(messages: list[Any], **_: Any) -> str:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -97,7 +97,7 @@ def test_an_unexpected_error_in_a_create_does_not_stop_the_publisher(caplog):
     pod = Pod()
     created: list[list[Any]] = []
 
-    def buggy_publish(messages: list[Any]) -> str:
+    def buggy_publish(messages: list[Any], **_: Any) -> str:
         if messages[0].data[0]["n"] == 0:
             raise TypeError("a bug")
         created.append(list(messages))

@@ -21,7 +21,7 @@ def test_pre_existing_events_are_never_replayed_and_the_watch_starts_at_the_list
         ("watch", [line("ADDED", event_obj("u3", 11, 3))]),
     ])
     assert numbers(delivered) == [3]
-    assert watcher.transport_calls[:2] == [("list", ""), ("watch", "10")]
+    assert watcher.transport_calls[:3] == [("list", "1"), ("page", "0"), ("watch", "10")]
 
 
 def test_bookmark_modified_and_deleted_are_skipped_but_advance_the_resume_version(run_watcher):

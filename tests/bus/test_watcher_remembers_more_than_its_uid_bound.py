@@ -44,6 +44,8 @@ def test_opaque_resource_versions_fall_back_to_the_uid_set(run_watcher):
         return obj
 
     delivered, _ = run_watcher([
+        # opaque versions: the first list cannot stop at one item, it reads every UID
+        ("list", [opaque("a", 0)], "v-list"),
         ("list", [opaque("a", 0)], "v-list"),
         ("watch", [line("ADDED", opaque("b", 1)), gone_line()]),
         ("list", [opaque("a", 0), opaque("b", 1), opaque("c", 2)], "v-list2"),

@@ -155,7 +155,8 @@ class KubeAPI:
             return json.loads(resp.read())
 
     def fault(self, kind: str, **params: Any) -> dict[str, Any]:
-        """Inject ``429`` (count, retry_after), ``stall``, ``drop_watches`` or ``compact``."""
+        """Inject ``429`` (count, retry_after), ``stall``, ``drop_watches``, ``compact``, or
+        ``snapshot`` then ``restore`` (an etcd restore: the resourceVersion goes back)."""
         result: dict[str, Any] = self._control(
             "POST", "fault", json.dumps({"kind": kind, **params}).encode())
         return result

@@ -69,6 +69,7 @@ class Emulator:
                 self.store.add_token(token, user)
         self.fail_next = 0
         self.retry_after = 1
+        self._snapshot: Any = None
         self.counts = {"creates": 0, "lists": 0, "watches": 0, "gets": 0, "deletes": 0,
                        "requests": 0, "throttled": 0}
         self.server: WSGIServer | None = None
@@ -133,6 +134,14 @@ class Emulator:
                 start_response("413 Request Entity Too Large",
                                [*_JSON, ("Connection", "close")])
                 return [orjson.dumps(err.status())]
+            retry = (err.details or {}).get("retryAfterSeconds")
+            if retry:
+                # kube-apiserver turns a Status's retryAfterSeconds into a Retry-After header
+                body = orjson.dumps(err.status())
+                start_response(f"{err.code} {_STATUS_TEXT.get(err.code, 'Unknown')}",
+                               [*_JSON, ("Retry-After", str(retry)),
+                                ("Content-Length", str(len(body)))])
+                return [body]
             return _json(start_response, err.code, err.status())
 
     def _authenticate(self, environ: dict[str, Any]) -> User:
@@ -197,6 +206,7 @@ class Emulator:
                 return self._watch(environ, start_response, namespace, query, as_table)
             if name is not None:
                 self._authorize(user, "get", namespace, name)
+                self._check_not_too_large(query)
                 self.counts["gets"] += 1
                 obj, raw = self.store.get(namespace or "", name)
                 if as_table:
@@ -266,6 +276,7 @@ class Emulator:
                                    "unless resourceVersion is provided")
         pred = combine(parse_label_selector(query.get("labelSelector")),
                        parse_field_selector(query.get("fieldSelector")))
+        self._check_not_too_large(query)
         self.counts["lists"] += 1
         limit = _int_param(query, "limit", 0)
         start_after: tuple[str, str] | None = None
@@ -304,6 +315,18 @@ class Emulator:
         return _json(start_response, 200, {"kind": "EventList", "apiVersion": "v1",
                                            "metadata": meta, "items": items})
 
+    def _check_not_too_large(self, query: dict[str, str]) -> None:
+        """list/get at a resourceVersion the store does not have yet: 504 "Too large resource
+        version" (the API concepts page, "Unavailable resource versions"; kubernetes#91073).
+        The real server first waits up to ~3 s for it; the emulator answers at once."""
+        text = query.get("resourceVersion", "")
+        if text.isdigit() and int(text) > self.store.rv:
+            raise ApiError(504, f"Too large resource version: {text}, current: {self.store.rv}",
+                           reason="Timeout", details={
+                               "causes": [{"reason": "ResourceVersionTooLarge",
+                                           "message": "Too large resource version"}],
+                               "retryAfterSeconds": 1})
+
     def _watch(self, environ: dict[str, Any], start_response: StartResponse,
                namespace: str | None, query: dict[str, str], as_table: bool) -> Iterable[bytes]:
         if query.get("resourceVersionMatch"):
@@ -323,8 +346,10 @@ class Emulator:
         except ValueError:
             raise bad_request(f"invalid resource version: {rv_text!r}") from None
         include = query.get("includeObject", "Metadata")
+        # A watch from a version the store does not have yet waits silently for it
+        # (kubernetes#135452): it gets only changes above that version.
         w = Watcher(namespace=namespace, predicate=pred, as_table=as_table, include=include,
-                    deadline=time.monotonic() + timeout_s)
+                    deadline=time.monotonic() + timeout_s, after=rv)
         initial: list[bytes] = []
         # Everything from here to registration runs without yielding: no write can slip between.
         if rv == 0:
@@ -394,6 +419,18 @@ class Emulator:
             return {"kind": kind, "watches": self.hub.drop_all()}
         if kind == "compact":
             return {"kind": kind, "resourceVersion": str(self.store.compact())}
+        if kind == "snapshot":
+            # An etcd backup: "restore" brings the store back to it (resourceVersion included),
+            # as restoring etcd from a backup does; open watches are dropped, as a restarted
+            # kube-apiserver drops them.
+            self._snapshot = self.store.snapshot()
+            return {"kind": kind, "resourceVersion": str(self.store.rv)}
+        if kind == "restore":
+            if self._snapshot is None:
+                raise bad_request("no snapshot to restore: POST {\"kind\": \"snapshot\"} first")
+            self.store.restore(self._snapshot)
+            return {"kind": kind, "resourceVersion": str(self.store.rv),
+                    "watches": self.hub.drop_all()}
         raise bad_request(f"unknown fault kind {kind!r}")
 
     def stats(self) -> dict[str, Any]:
@@ -455,7 +492,8 @@ def _json(start_response: StartResponse, code: int, body: Any) -> list[bytes]:
 _STATUS_TEXT = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
                 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
                 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
-                422: "Unprocessable Entity", 500: "Internal Server Error"}
+                422: "Unprocessable Entity", 500: "Internal Server Error",
+                504: "Gateway Timeout"}
 
 
 def _raw(start_response: StartResponse, code: int, body: bytes) -> list[bytes]:

@@ -31,10 +31,10 @@ class Watcher:
     """One open watch stream."""
 
     __slots__ = ("namespace", "predicate", "as_table", "include", "pending", "wake", "closed",
-                 "stalled", "deadline")
+                 "stalled", "deadline", "after")
 
     def __init__(self, *, namespace: str | None, predicate: Predicate | None, as_table: bool,
-                 include: str, deadline: float) -> None:
+                 include: str, deadline: float, after: int = 0) -> None:
         self.namespace = namespace
         self.predicate = predicate
         self.as_table = as_table
@@ -44,6 +44,7 @@ class Watcher:
         self.closed = False
         self.stalled = False
         self.deadline = deadline
+        self.after = after  # only changes above this resourceVersion
 
     def wants(self, obj: dict[str, Any]) -> bool:
         if self.namespace is not None and obj["metadata"].get("namespace") != self.namespace:
@@ -56,7 +57,7 @@ class Watcher:
         return table_line(change.type, change.obj, self.include)
 
     def offer(self, change: Change, line: bytes) -> None:
-        if self.closed or self.stalled or not self.wants(change.obj):
+        if self.closed or self.stalled or change.rv <= self.after or not self.wants(change.obj):
             return
         self.pending.append(table_line(change.type, change.obj, self.include)
                             if self.as_table else line)
