@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import requests
 import websocket
@@ -77,6 +76,6 @@ class RawPolling:
         try:
             self.http.post(self.base, params={"EIO": "4", "transport": "polling",
                                               "sid": self.sid}, data=b"1", timeout=self.timeout)
-        except (requests.RequestException, socket.error):
+        except (OSError, requests.RequestException):
             pass
         self.http.close()
