@@ -28,7 +28,9 @@ What is replaced or wrapped in the pinned versions (python-engineio 4.15, python
 fails when one of them changes:
 
 - ``engineio.Server`` is swapped for ``_LimitedEngineIOServer`` (``__class__`` of the
-  server Flask-SocketIO built), which overrides ``engineio.Server.create_queue``. It relies
+  server Flask-SocketIO built), which overrides ``engineio.Server.create_queue`` and answers
+  a POST to a closed session before ``engineio.Server.handle_request`` (whose
+  ``engineio.base_server.BaseServer._get_socket`` raises an uncaught KeyError for it). It relies
   on how the queue is used: ``engineio.socket.Socket.send``, ``engineio.socket.Socket.poll``,
   ``engineio.socket.Socket.close``, ``engineio.socket.Socket._websocket_handler``; on where
   it is made, ``engineio.base_socket.BaseSocket.__init__``; and on
@@ -314,6 +316,21 @@ class _LimitedEngineIOServer(engineio.Server):
 
     pushsvc_guard: EngineGuard
 
+    def handle_request(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                       ) -> Any:
+        # A POST for a session that was just closed (a limit, a bad frame) reaches
+        # _get_socket's KeyError('Session is disconnected'), which handle_request does not
+        # catch: a 500 with a traceback per request. Answer it as the unknown session it is.
+        if environ.get("REQUEST_METHOD") == "POST":
+            sid = parse_qs(str(environ.get("QUERY_STRING", ""))).get("sid", [""])[0]
+            sock = self.sockets.get(sid) if sid else None
+            if sock is not None and sock.closed:
+                self.sockets.pop(sid, None)
+                r = self._bad_request("Session is disconnected")
+                start_response(r["status"], r["headers"])
+                return [r["response"]]
+        return super().handle_request(environ, start_response)
+
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         guard = self.pushsvc_guard
         return _BoundedSendQueue(
@@ -554,6 +571,11 @@ class EngineGuard:
             self._pending_bytes[eio_sid] = total
         elif not isinstance(data, str):
             self._refuse(eio_sid, BadPacket("a binary frame no packet announced"), None)
+            return
+        elif not data:
+            # Packet("") skips decode() and stays a default EVENT with no data, which
+            # python-socketio's _handle_event then indexes: refuse it here.
+            self._refuse(eio_sid, BadPacket("an empty Socket.IO packet"), None)
             return
         elif data[:1] in ("5", "6") and self.server.manager.sid_from_eio_sid(
                 eio_sid, _namespace_of(data)) is None:

@@ -13,7 +13,10 @@ import json
 
 from hypothesis import strategies as st
 
-from tests.fuzz.rawclient import TextBytes
+
+class TextBytes(bytes):
+    """Bytes sent as a TEXT frame: text frames that are not valid UTF-8."""
+
 
 DEMO_EVENTS = ["my_event", "my_broadcast_event", "join", "leave", "my_room_event",
                "close_room", "disconnect_request", "my_ping", "connect", "disconnect"]

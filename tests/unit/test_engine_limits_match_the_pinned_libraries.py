@@ -20,6 +20,9 @@ RELIED_ON: dict[str, tuple[str, str]] = {
     "engineio.base_server.BaseServer.create_queue": (
         "a384470753d50c77", "overridden by _LimitedEngineIOServer.create_queue; still only "
         "used to make each session's send queue"),
+    "engineio.base_server.BaseServer._get_socket": (
+        "ae2f99e66d632944", "raises KeyError('Session is disconnected') for a closed socket, "
+        "which handle_request's POST branch does not catch (_LimitedEngineIOServer answers it)"),
     "engineio.server.Server._handle_connect": (
         "049f7c2b2c239080", "makes the socket, stores it in self.sockets, then triggers "
         "'connect' with (sid, environ); websocket-first calls handle_get_request"),
