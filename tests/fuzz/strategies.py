@@ -21,13 +21,20 @@ class TextBytes(bytes):
 DEMO_EVENTS = ["my_event", "my_broadcast_event", "join", "leave", "my_room_event",
                "close_room", "disconnect_request", "my_ping", "connect", "disconnect"]
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
-    max_leaves=25,
-)
+def _json(integers: st.SearchStrategy[int]) -> st.SearchStrategy[object]:
+    return st.recursive(
+        st.none() | st.booleans() | integers | st.floats(allow_nan=False)
+        | st.text(max_size=40),
+        lambda children: st.lists(children, max_size=5)
+        | st.dictionaries(st.text(max_size=10), children, max_size=5),
+        max_leaves=25,
+    )
+
+
+#: any JSON a client can send (integers of any size)
+json_values = _json(st.integers())
+#: JSON the API server can return (its integers fit in 64 bits)
+api_json_values = _json(st.integers(min_value=-(2**63), max_value=2**63 - 1))
 
 
 @st.composite
