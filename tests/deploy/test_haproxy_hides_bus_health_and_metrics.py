@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pushsvc.demo import LocalTopology
+from pushsvc.testing.topology import LocalTopology
 
 
 def raw_get(url: str, path: str, headers: dict[str, str] | None = None) -> int:
