@@ -23,7 +23,14 @@ from pathlib import Path
 
 import psutil
 
-from pushsvc.testing.procs import free_port, http_get, spawn, stop_process, wait_until
+from pushsvc.testing.procs import (
+    LIFTED_CLIENT_LIMITS,
+    free_port,
+    http_get,
+    spawn,
+    stop_process,
+    wait_until,
+)
 from pushsvc.testing.procs import start_pushsvc as _start_pushsvc_process
 
 log = logging.getLogger(__name__)
@@ -125,18 +132,8 @@ def start_pushsvc(*, log_dir: Path, connections: int, extra_env: dict[str, str] 
         "PUSHSVC_BUS": "memory",
         # The benchmark closes its clients before stopping a pod: no drain to wait for.
         "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "2",
-        # One load client sends every message of a scenario: lift the per-client and
-        # per-pod budgets (the throughput measured is the server's, not a limit's).
-        "PUSHSVC_CLIENT_EVENTS_PER_SECOND": "1000000",
-        "PUSHSVC_CLIENT_EVENTS_BURST": "1000000",
-        "PUSHSVC_PUBLISH_CLIENT_MESSAGES_PER_SECOND": "1000000",
-        "PUSHSVC_PUBLISH_CLIENT_BURST_MESSAGES": "1000000",
-        "PUSHSVC_PUBLISH_CLIENT_BYTES_PER_SECOND": "1000000000",
-        "PUSHSVC_PUBLISH_CLIENT_BURST_BYTES": "1000000000",
-        "PUSHSVC_PUBLISH_POD_MESSAGES_PER_SECOND": "1000000",
-        "PUSHSVC_PUBLISH_POD_BURST_MESSAGES": "1000000",
-        "PUSHSVC_PUBLISH_POD_BYTES_PER_SECOND": "1000000000",
-        "PUSHSVC_PUBLISH_POD_BURST_BYTES": "1000000000",
+        # One load client sends every message of a scenario.
+        **LIFTED_CLIENT_LIMITS,
         **(extra_env or {}),
     }
     # pushsvc serve lifts its own file-descriptor limit to fit its worker_connections.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,14 +91,23 @@ def load_api_client(kubeconfig: str | None = None) -> ApiTarget:
     return ApiTarget(k8s_client.ApiClient(cfg), source, ns)
 
 
-def resolve_namespace(explicit: str | None, target: ApiTarget | None) -> str:
-    ns = explicit or os.environ.get(ENV_NAMESPACE) or (target.default_namespace if target
-                                                        else None) or "default"
+def resolve_namespace(explicit: str | None, target: ApiTarget | None, *,
+                      environ: Mapping[str, str] | None = None) -> str:
+    """The argument, else ``PUSHSVC_BUS_NAMESPACE``, else the kubeconfig's, else "default".
+
+    :param environ: where the fallback is read; default ``os.environ``. The server passes
+        ``{}``: its settings already read the environment, once.
+    """
+    env = os.environ if environ is None else environ
+    ns = explicit or env.get(ENV_NAMESPACE) or (target.default_namespace if target
+                                                else None) or "default"
     return ns
 
 
-def resolve_channel(explicit: str | None) -> str:
-    channel = explicit or os.environ.get(ENV_CHANNEL) or DEFAULT_CHANNEL
+def resolve_channel(explicit: str | None, *, environ: Mapping[str, str] | None = None) -> str:
+    """The argument, else ``PUSHSVC_BUS_CHANNEL``, else "pushsvc"; checked as a label value."""
+    env = os.environ if environ is None else environ
+    channel = explicit or env.get(ENV_CHANNEL) or DEFAULT_CHANNEL
     try:
         return check_channel(channel)
     except ValueError as exc:
@@ -120,16 +130,22 @@ def resolve_batch_window(explicit: float | None) -> float:
 
 
 def notifier_object(
-    *, pod_name: str | None = None, pod_uid: str | None = None, job_name: str | None = None
+    *, pod_name: str | None = None, pod_uid: str | None = None, job_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The involvedObject naming this process: its Job when known, else its Pod."""
-    job = job_name or os.environ.get("PUSHSVC_JOB_NAME")
+    """The involvedObject naming this process: its Job when known, else its Pod.
+
+    Arguments first, then (``environ``, default ``os.environ``) the downward API's
+    ``PUSHSVC_JOB_NAME``, ``PUSHSVC_POD_NAME``, ``$HOSTNAME``, ``PUSHSVC_POD_UID``.
+    """
+    env = os.environ if environ is None else environ
+    job = job_name or env.get("PUSHSVC_JOB_NAME")
     if job:
         return {"kind": "Job", "apiVersion": "batch/v1", "name": job}
-    name = (pod_name or os.environ.get("PUSHSVC_POD_NAME") or os.environ.get("HOSTNAME")
+    name = (pod_name or env.get("PUSHSVC_POD_NAME") or env.get("HOSTNAME")
             or socket.gethostname())
     obj = {"kind": "Pod", "apiVersion": "v1", "name": name}
-    uid = pod_uid or os.environ.get("PUSHSVC_POD_UID")
+    uid = pod_uid or env.get("PUSHSVC_POD_UID")
     if uid:
         obj["uid"] = uid
     return obj

@@ -5,7 +5,7 @@ existing Flask service calls: it builds the ``SocketIO`` object (gevent, the bus
 manager from ``pushsvc.bus``, the origin policy, the message size limits),
 registers the demo protocol handlers and the pushsvc routes (demo page, JS
 client, /healthz, /readyz, /metrics), and keeps a ``PushService`` in
-``app.extensions["pushsvc"]`` for readiness and the graceful shutdown.
+the app (``pushsvc.service.service_of(app)``) for readiness and the graceful shutdown.
 
 Run it under gunicorn with pushsvc's worker (``pushsvc serve``); importing this
 module imports Flask-SocketIO, so the gevent monkey-patching must have run first.
@@ -26,12 +26,10 @@ from pushsvc.health import register_health
 from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
 from pushsvc.routes import check_js_client, register_routes
-from pushsvc.service import PushService
+from pushsvc.service import EXTENSION_KEY, PushService, service_of
 from pushsvc.settings import Settings
 
 log = logging.getLogger(__name__)
-
-EXTENSION_KEY = "pushsvc"
 
 
 def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
@@ -84,5 +82,4 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def get_socketio(app: Flask) -> SocketIO:
     """The SocketIO object ``init_app`` attached to ``app``."""
-    service: PushService = app.extensions[EXTENSION_KEY]
-    return service.socketio
+    return service_of(app).socketio

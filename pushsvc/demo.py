@@ -46,6 +46,7 @@ TOPOLOGY_SETTINGS = frozenset(
         "PUSHSVC_BUS_NAMESPACE",
         "PUSHSVC_POD_NAME",
         "PUSHSVC_POD_NAMESPACE",
+        "PUSHSVC_POD_UID",
     }
 )
 

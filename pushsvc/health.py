@@ -19,7 +19,7 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from pushsvc import metrics
-from pushsvc.service import PushService
+from pushsvc.service import PushService, service_of
 from pushsvc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,7 @@ _PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
 def _service() -> PushService:
-    service: PushService = current_app.extensions["pushsvc"]
-    return service
+    return service_of(current_app)
 
 
 def internal_allowed(settings: Settings) -> bool:

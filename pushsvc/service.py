@@ -5,7 +5,8 @@ client manager, a :class:`~pushsvc.bus.contract.BusManager`) never makes a pod u
 API-server outage would otherwise take every pod out of the load balancer at once; its health
 is reported by :meth:`PushService.bus_health` (metrics, /internal/health).
 
-One ``PushService`` lives in ``app.extensions["pushsvc"]``. The gunicorn worker
+One ``PushService`` lives in each app, reached through :func:`service_of` (or
+:func:`find_service` for any WSGI app). The gunicorn worker
 (pushsvc.worker) calls ``begin_shutdown()`` from its SIGTERM handler and then
 ``drain()`` in a greenlet: every local client is told (``server_shutdown`` and a
 reply-event message) and its Engine.IO connection is closed without a Socket.IO
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pushsvc.bus.contract import BusHealth, BusManager
 
 if TYPE_CHECKING:
+    from flask import Flask
     from flask_socketio import SocketIO
 
     from pushsvc.settings import Settings
@@ -33,6 +35,21 @@ SHUTDOWN_EVENT = "server_shutdown"
 SHUTDOWN_MESSAGE = "server shutting down"
 _POLL_S = 0.05
 _FLUSH_S = 2.0
+#: Key of the PushService in ``app.extensions``; use service_of() / find_service(), not this.
+EXTENSION_KEY = "pushsvc"
+
+
+def service_of(app: Flask) -> PushService:
+    """The PushService ``pushsvc.init_app`` attached to ``app`` (KeyError if it did not)."""
+    service: PushService = app.extensions[EXTENSION_KEY]
+    return service
+
+
+def find_service(wsgi: object) -> PushService | None:
+    """The PushService of a WSGI app if it is a Flask app with pushsvc, else None."""
+    extensions = getattr(wsgi, "extensions", None)
+    service = extensions.get(EXTENSION_KEY) if isinstance(extensions, dict) else None
+    return service if isinstance(service, PushService) else None
 
 
 class PushService:

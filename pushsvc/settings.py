@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     pod_namespace: str | None = Field(
         default=None, description="This pod's namespace (downward API)."
     )
+    pod_uid: str | None = Field(
+        default=None, description="This pod's UID (downward API); the involvedObject's uid."
+    )
 
     # --- ops ---
     admin_ui: bool = Field(

@@ -21,6 +21,8 @@ import gevent
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 from geventwebsocket.handler import WebSocketHandler
 
+from pushsvc.service import find_service
+
 log = logging.getLogger(__name__)
 
 
@@ -74,7 +76,7 @@ class PushsvcWorker(GeventWebSocketWorker):
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         wsgi = getattr(self, "wsgi", None)
-        service = getattr(wsgi, "extensions", {}).get("pushsvc")
+        service = find_service(wsgi)
         if service is None:
             super().handle_exit(sig, frame)
             return

@@ -43,10 +43,13 @@ def make_client_manager(settings: Settings) -> BusManager:
     from pushsvc.bus.manager import KubernetesManager
 
     target = config.load_api_client(settings.kubeconfig)
+    # The settings read the environment once; the emitter's own env fallbacks are for
+    # notifiers, so the server hands it an empty environment.
     namespace = config.resolve_namespace(settings.bus_namespace or settings.pod_namespace,
-                                         target)
-    channel = config.resolve_channel(settings.bus_channel)
-    involved = config.notifier_object(pod_name=settings.pod_name)
+                                         target, environ={})
+    channel = config.resolve_channel(settings.bus_channel, environ={})
+    involved = config.notifier_object(pod_name=settings.pod_name, pod_uid=settings.pod_uid,
+                                      environ={})
     manager = KubernetesManager(
         api_client=target.api_client,
         namespace=namespace,

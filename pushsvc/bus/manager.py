@@ -32,20 +32,26 @@ from typing import Any
 import socketio
 from kubernetes.client import ApiClient
 
-from emitter import PayloadTooLargeError, PushError
 from emitter.client import Emitter
-from emitter.codec import label_selector
-from emitter.kube import RBAC_API, Backoff
-from emitter.model import EmitMessage, Message
+from emitter.wire import (
+    MAX_MESSAGES_PER_EVENT,
+    RBAC_API,
+    Backoff,
+    EmitMessage,
+    Message,
+    PayloadTooLargeError,
+    PushError,
+    label_selector,
+)
 from pushsvc.bus import metrics
 from pushsvc.bus.contract import BusHealth
+from pushsvc.bus.rooms import RoomIndexMixin
 from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
-from pushsvc.rooms import RoomIndexMixin
 
 logger = logging.getLogger(__name__)
 
-#: Messages queued while an Event create is in flight share the next Event (one etcd write).
-MAX_MESSAGES_PER_EVENT = 50
+# Messages queued while an Event create is in flight share the next Event (one etcd write),
+# up to the wire's MAX_MESSAGES_PER_EVENT.
 #: Room for the envelope around the messages (``{"v":1,"ts":...,"messages":[...]}``).
 _ENVELOPE_BYTES = 64
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pushsvc.bus.contract import BusHealth
-from pushsvc.rooms import IndexedManager
+from pushsvc.bus.rooms import IndexedManager
 
 
 class MemoryManager(IndexedManager):

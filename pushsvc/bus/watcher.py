@@ -38,19 +38,21 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from emitter.codec import decode_event
-from emitter.errors import PayloadRefusedError, SchemaVersionError, WireError
-from emitter.kube import (
+from emitter.wire import (
     CONNECTION_ERRORS,
     RBAC_API,
     Backoff,
+    Envelope,
+    PayloadRefusedError,
+    SchemaVersionError,
+    WireError,
+    decode_event,
     events_path,
     forbidden_message,
     raw_request,
     retry_after_seconds,
     status_message,
 )
-from emitter.model import Envelope
 from pushsvc.bus import metrics
 
 logger = logging.getLogger(__name__)

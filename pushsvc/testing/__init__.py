@@ -26,6 +26,7 @@ _EXPORTS = {
     "EmulatedCluster": "pushsvc.testing.cluster",
     "LocalTopology": "pushsvc.testing.topology",
     "TopologyError": "pushsvc.testing.topology",
+    "LIFTED_CLIENT_LIMITS": "pushsvc.testing.procs",
     "PushsvcProcess": "pushsvc.testing.procs",
     "PushsvcStartError": "pushsvc.testing.procs",
     "free_port": "pushsvc.testing.procs",

@@ -36,6 +36,17 @@ logger = logging.getLogger(__name__)
 _START_TIMEOUT_S = 30.0
 _PORT_RETRIES = 3
 
+#: Settings that lift the per-client and per-pod rate limits, for a load test whose one client
+#: stands for many (the figure measured is then the server's, not a limit's). Never in a pod.
+LIFTED_CLIENT_LIMITS: dict[str, str] = {
+    "PUSHSVC_CLIENT_EVENTS_PER_SECOND": "1000000",
+    "PUSHSVC_CLIENT_EVENTS_BURST": "1000000",
+    **{f"PUSHSVC_PUBLISH_{scope}_{name}": value
+       for scope in ("CLIENT", "POD")
+       for name, value in (("MESSAGES_PER_SECOND", "1000000"), ("BURST_MESSAGES", "1000000"),
+                           ("BYTES_PER_SECOND", "1000000000"), ("BURST_BYTES", "1000000000"))},
+}
+
 
 class PushsvcStartError(RuntimeError):
     """pushsvc did not answer /healthz in time or exited during start-up."""
@@ -282,6 +293,7 @@ def start_pushsvc(
 
 
 __all__ = [
+    "LIFTED_CLIENT_LIMITS",
     "PushsvcProcess",
     "PushsvcStartError",
     "console_script",

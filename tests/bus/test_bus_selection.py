@@ -8,7 +8,7 @@ import pytest
 
 from pushsvc.bus import make_client_manager
 from pushsvc.bus.manager import KubernetesManager
-from pushsvc.rooms import IndexedManager
+from pushsvc.bus.rooms import IndexedManager
 from pushsvc.settings import Settings
 
 KUBECONFIG = """\

@@ -8,8 +8,13 @@ from __future__ import annotations
 import re
 import threading
 
+from pushsvc.testing.procs import LIFTED_CLIENT_LIMITS
 from tests.bus.cluster import Cluster
 from tests.support.sio_client import wait_until
+
+# One client sends the whole burst and reads its own broadcasts back: lift its rate limits and
+# its send-queue cap (these tests are about the outbox, not the client limits).
+LOAD_CLIENT = {**LIFTED_CLIENT_LIMITS, "PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT": str(64 * 2**20)}
 
 BLOB = "x" * 60_000
 COUNT = 120
@@ -38,7 +43,8 @@ def test_the_outbox_holds_at_most_its_bound_and_sigterm_reports_what_it_dropped(
 ):
     api = kubeapi_factory()
     # A long grace period: the API is down but the bus is not degraded yet, so messages queue.
-    cluster = cluster_factory(api, pods=1, env={"PUSHSVC_WATCH_DOWN_GRACE_SECONDS": "600",
+    cluster = cluster_factory(api, pods=1, env={**LOAD_CLIENT,
+                                                "PUSHSVC_WATCH_DOWN_GRACE_SECONDS": "600",
                                                 "PUSHSVC_BUS_OUTBOX_MAX_MESSAGES": "50"})
     cluster.wait_all_watching()
     api.stop()
@@ -67,7 +73,7 @@ def test_once_the_bus_is_degraded_messages_for_other_pods_are_dropped_at_once(
     kubeapi_factory, cluster_factory,
 ):
     api = kubeapi_factory()
-    cluster = cluster_factory(api, pods=1)  # grace 2 s
+    cluster = cluster_factory(api, pods=1, env=LOAD_CLIENT)  # grace 2 s
     cluster.wait_all_watching()
     api.stop()
     wait_until(lambda: cluster.health(0)["bus"]["degraded"], timeout=30,
@@ -85,7 +91,8 @@ def test_one_message_too_large_for_an_event_is_refused_before_any_api_call(
     kubeapi_factory, cluster_factory,
 ):
     api = kubeapi_factory()
-    cluster = cluster_factory(api, pods=1, env={"PUSHSVC_MAX_MESSAGE_BYTES": "300000"})
+    cluster = cluster_factory(api, pods=1, env={**LOAD_CLIENT,
+                                                "PUSHSVC_MAX_MESSAGE_BYTES": "300000"})
     cluster.wait_all_watching()
     creates = api.stats()["creates"]
     client = cluster.connect(0)

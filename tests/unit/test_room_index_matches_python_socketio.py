@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import socketio
 
-from pushsvc.rooms import IndexedManager
+from pushsvc.bus.rooms import IndexedManager
 
 NS = "/"
 
