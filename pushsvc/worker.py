@@ -20,6 +20,7 @@ from typing import Any
 import gevent
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 from geventwebsocket.handler import WebSocketHandler
+from geventwebsocket.websocket import Header
 
 from pushsvc.service import find_service
 
@@ -27,6 +28,26 @@ log = logging.getLogger(__name__)
 
 
 _READ_BUFFER_BYTES = 1024
+
+
+def _xor_mask(self: Header, payload: bytes | bytearray) -> bytearray:
+    """gevent-websocket's ``Header.mask_payload`` without its per-byte Python loop.
+
+    Every frame a client sends is masked (RFC 6455), and the stock loop unmasks one byte per
+    interpreter step: a client sending large frames buys the worker's CPU for its own
+    (seconds for a few MB), starving every other client of the pod. XOR as one big integer.
+    """
+    length = self.length
+    if not length:
+        return bytearray(payload)
+    key = (bytes(self.mask) * (length // 4 + 1))[:length]
+    value = int.from_bytes(payload[:length], "big") ^ int.from_bytes(key, "big")
+    return bytearray(value.to_bytes(length, "big"))
+
+
+# Frames are unmasked on read and (never, server-side) masked on write: same operation.
+Header.mask_payload = _xor_mask
+Header.unmask_payload = _xor_mask
 
 
 class _IdleAwareHandler(WebSocketHandler):

@@ -3,21 +3,30 @@
 The handlers checked a message's size with ``json.dumps``, which recurses: data nested
 close to Python's recursion limit parses (the packet decoder runs on a shorter stack) but
 made the size check raise RecursionError, a traceback per message. The depth is now
-checked first without recursion. (Data too deep for the packet decoder itself is refused
-before the handlers see it, by the Engine.IO/Socket.IO layer.)
+checked first without recursion. By default the Engine.IO/Socket.IO layer refuses such data
+before any handler runs (PUSHSVC_MAX_JSON_DEPTH, tested with the packet-layer limits); here
+that setting is raised to its maximum so the handlers' own check is what answers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import websocket
 
-from tests.support import PushsvcProcess, RecordingClient, wait_until
+from tests.support import PushsvcProcess, RecordingClient, start_pushsvc, wait_until
 
 Clients = Callable[..., RecordingClient]
+
+
+@pytest.fixture(scope="module")
+def server(server_logs: Path) -> Iterator[PushsvcProcess]:
+    """A server whose packet layer lets deep data through to the handlers."""
+    with start_pushsvc(env={"PUSHSVC_MAX_JSON_DEPTH": "1000"}, log_dir=server_logs) as proc:
+        yield proc
 
 
 def _send_raw(server: PushsvcProcess, event_frame: str) -> tuple[websocket.WebSocket, str]:
