@@ -60,7 +60,8 @@ def _worker(proc: PushsvcProcess) -> psutil.Process:
 @pytest.fixture(scope="module")
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     logs = ARTIFACTS / Path(str(request.node.name)).stem
-    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "5", "PUSHSVC_PING_TIMEOUT_SECONDS": "5"}
+    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "5", "PUSHSVC_PING_TIMEOUT_SECONDS": "5",
+           "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "3"}
     with start_pushsvc(env=env, log_dir=logs) as proc:
         bystander = RecordingClient(transports=["websocket"])
         bystander.connect(proc.url)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import socketio
 import websocket
 
 from tests.support import PushsvcProcess, RecordingClient, start_pushsvc, wait_until
+from tests.support.probes import metric
 
 TOKEN = "right-token-\u00e9"
 LONE_SURROGATE_CONNECT = '40{"token":"\\ud800"}'  # JSON text: the escape, not the character
@@ -32,12 +32,6 @@ def guarded(server_logs: Path) -> Iterator[PushsvcProcess]:
         yield proc
 
 
-def _metric(proc: PushsvcProcess, name: str) -> float:
-    with urllib.request.urlopen(f"{proc.url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-              if line.startswith(name + " ") or line.startswith(name + "{")]
-    return sum(values)
 
 
 def _raw_socket(proc: PushsvcProcess) -> websocket.WebSocket:
@@ -107,15 +101,15 @@ def test_refused_sockets_leave_no_session_to_count_or_drain(
         _recv_until(ws, "44")
     member = clients(transports=["websocket"]).connect(guarded.url, auth={"token": TOKEN})
     member.wait_for_reply("Connected")
-    assert _metric(guarded, "pushsvc_socketio_sessions") == 1
-    assert _metric(guarded, "pushsvc_connected_clients") == 1
+    assert metric(guarded.url, "pushsvc_socketio_sessions") == 1
+    assert metric(guarded.url, "pushsvc_connected_clients") == 1
     for ws in sockets:
         ws.close()
     member.close()
-    wait_until(lambda: _metric(guarded, "pushsvc_socketio_sessions") == 0,
+    wait_until(lambda: metric(guarded.url, "pushsvc_socketio_sessions") == 0,
                what="no Socket.IO session left")
-    assert _metric(guarded, "pushsvc_connected_clients") == 0
-    assert _metric(guarded, "pushsvc_refused_connections_total") == 20
+    assert metric(guarded.url, "pushsvc_connected_clients") == 0
+    assert metric(guarded.url, "pushsvc_refused_connections_total") == 20
 
     guarded.stop(signal.SIGTERM)
     log = guarded.read_log()

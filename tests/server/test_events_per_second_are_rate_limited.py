@@ -8,13 +8,13 @@ nothing limited a client's event rate.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import PushsvcProcess, RecordingClient, start_pushsvc, wait_until
+from tests.support.probes import metric
 
 BURST = 5
 DISCONNECT_AFTER = 20
@@ -33,11 +33,6 @@ def limited(server_logs: Path) -> Iterator[PushsvcProcess]:
         yield proc
 
 
-def _metric(proc: PushsvcProcess, line_start: str) -> float:
-    with urllib.request.urlopen(f"{proc.url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(line_start))
 
 
 def test_a_burst_passes_and_the_next_events_are_refused_and_dropped(
@@ -62,7 +57,7 @@ def test_a_client_that_keeps_hammering_is_disconnected_with_a_reason(
     hammer = clients(transports=["websocket"]).connect(limited.url)
     bystander = clients(transports=["websocket"]).connect(limited.url)
     sid = hammer.sio.get_sid()
-    before = _metric(limited, 'pushsvc_client_disconnects_total{reason="rate_limited"}')
+    before = metric(limited.url, "pushsvc_client_disconnects_total", reason="rate_limited")
     for n in range(BURST + DISCONNECT_AFTER + 10):
         if not hammer.connected:
             break
@@ -70,9 +65,9 @@ def test_a_client_that_keeps_hammering_is_disconnected_with_a_reason(
     wait_until(lambda: not hammer.connected, what="the hammering client disconnected")
     reasons = [e for e in hammer.received("error") if e["code"] == "rate_limited_disconnect"]
     assert len(reasons) == 1 and f"{DISCONNECT_AFTER} messages refused" in reasons[0]["reason"]
-    assert _metric(
-        limited, 'pushsvc_client_disconnects_total{reason="rate_limited"}') == before + 1
-    assert _metric(limited, 'pushsvc_rejected_messages_total{code="rate_limited"}') >= (
+    assert metric(limited.url, "pushsvc_client_disconnects_total",
+                  reason="rate_limited") == before + 1
+    assert metric(limited.url, "pushsvc_rejected_messages_total", code="rate_limited") >= (
         DISCONNECT_AFTER)
     log = limited.read_log()
     assert len([line for line in log.splitlines()

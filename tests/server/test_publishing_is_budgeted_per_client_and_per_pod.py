@@ -8,25 +8,20 @@ refused with ``publish_rate_limited`` and never delivered.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.support import PushsvcProcess, RecordingClient, start_pushsvc
+from tests.support.probes import metric
 
 Clients = Callable[..., RecordingClient]
 SLOW = "0.001"  # tokens per second: no refill during a test
 
 
-def _metric(proc: PushsvcProcess, line_start: str) -> float:
-    with urllib.request.urlopen(f"{proc.url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(line_start))
 
 
 def _refused(proc: PushsvcProcess, scope: str, unit: str) -> float:
-    return _metric(proc, f'pushsvc_publish_refused_total{{scope="{scope}",unit="{unit}"}}')
+    return metric(proc.url, "pushsvc_publish_refused_total", scope=scope, unit=unit)
 
 
 def test_one_client_gets_its_burst_of_messages_then_publish_rate_limited(

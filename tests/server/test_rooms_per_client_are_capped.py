@@ -6,13 +6,13 @@ client's rooms: a client that never read grew the server by gigabytes.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import PushsvcProcess, RecordingClient, start_pushsvc
+from tests.support.probes import metric
 
 MAX_ROOMS = 25
 Clients = Callable[..., RecordingClient]
@@ -25,11 +25,6 @@ def capped(server_logs: Path) -> Iterator[PushsvcProcess]:
         yield proc
 
 
-def _metric(proc: PushsvcProcess, line_start: str) -> float:
-    with urllib.request.urlopen(f"{proc.url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(line_start))
 
 
 def test_a_join_past_the_cap_is_refused_with_too_many_rooms(
@@ -50,7 +45,7 @@ def test_a_join_past_the_cap_is_refused_with_too_many_rooms(
     # Leaving one makes room for another.
     assert client.call("leave", {"room": rooms[0]}) == {"ok": True}
     assert client.call("join", {"room": "one-too-many"}) == {"ok": True}
-    assert _metric(capped, 'pushsvc_rejected_messages_total{code="too_many_rooms"}') == 3
+    assert metric(capped.url, "pushsvc_rejected_messages_total", code="too_many_rooms") == 3
     lines = [line for line in capped.read_log().splitlines()
              if sid in line and "too_many_rooms" in line]
     assert len(lines) == 1  # one line per client and kind of breach, not per message

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 
 import psutil
 
 from tests.support.pushsvc_proc import PushsvcProcess
 
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
 
 def metric(url: str, name: str, **labels: str) -> float:
-    """The value of one sample in ``url``/metrics (0.0 when it is not there yet).
+    """The sum of the samples of ``name`` in ``url``/metrics whose labels include ``labels``
+    (0.0 when there is none yet).
 
-    ``metric(proc.url, "pushsvc_engine_closed_connections_total", reason="slow_reader")``
+    ``metric(proc.url, "pushsvc_engine_closed_connections_total", reason="slow_reader")``;
+    ``metric(proc.url, "pushsvc_refused_connections_total")`` sums every reason.
     """
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    prefix = f"{name}{{{wanted}}} " if labels else f"{name} "
+    total = 0.0
     for line in text.splitlines():
-        if line.startswith(prefix):
-            return float(line.split()[-1])
-    return 0.0
+        if not (line.startswith(name + " ") or line.startswith(name + "{")):
+            continue
+        head, value = line.rsplit(" ", 1)
+        found = dict(_LABEL.findall(head[len(name):]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(value)
+    return total
 
 
 def worker_rss_bytes(proc: PushsvcProcess) -> int:
