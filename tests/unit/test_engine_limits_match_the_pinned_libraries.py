@@ -109,3 +109,22 @@ def test_the_docstring_of_engine_limits_names_every_method_it_relies_on() -> Non
               .replace("socketio.server.Server", "socketio.Server") for d in RELIED_ON}
     missing = sorted(name for name in short if name not in doc)
     assert not missing, f"pushsvc/engine_limits.py's docstring does not name {missing}"
+
+
+# Relied on by pushsvc/handlers.py (not engine_limits), checked the same way.
+HANDLERS_RELY_ON: dict[str, tuple[str, str]] = {
+    "socketio.server.Server._handle_connect": (
+        "1b0ba130a57d9320", "turns only ConnectionRefusedError into CONNECT_ERROR; any other "
+        "exception escapes with the client pre-connected, which "
+        "handlers._refuse_connect_on_error refuses and removes"),
+}
+
+
+@pytest.mark.parametrize("dotted", sorted(HANDLERS_RELY_ON))
+def test_the_library_code_the_handlers_rely_on_is_unchanged(dotted: str) -> None:
+    expected, assumption = HANDLERS_RELY_ON[dotted]
+    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
+    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert actual == expected, (
+        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
+        f"pushsvc/handlers.py assumes: {assumption}. Re-check that, then update the hash.")
