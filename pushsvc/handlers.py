@@ -242,7 +242,8 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
                     logger.warning("refused connection %s: missing or wrong auth token", client)
                     raise ConnectionRefusedError("unauthorized")
             send_reply("Connected", to=client)
-            socketio.emit(INFO_EVENT, {"pod": pod}, to=client)
+            if settings.demo_page:  # an app of its own need not tell clients its pod names
+                socketio.emit(INFO_EVENT, {"pod": pod}, to=client)
         except ConnectionRefusedError:
             raise
         except Exception as exc:
