@@ -320,8 +320,10 @@ class EventWatcher:
         self._started_wall = 0.0
         self._listed = False
         # Bus Events known to exist (pushsvc_bus_live_events): a relist counts them all; the
-        # first list reads one item only, so until a relist it counts what arrived since.
+        # first list reads one item only, so until a relist it counts what arrived since, and
+        # a deletion counts only for an Event it saw arrive.
         self._live = 0
+        self._counted_all = False
         self._stopped = False
         self._log_skip = _LogOnce(10.0, clock)
 
@@ -459,10 +461,10 @@ class EventWatcher:
                     self.namespace, " after a resourceVersion reset" if rewind else "", total,
                     fresh)
         self._set_live(total)
+        self._counted_all = True
         self.status.resource_version = version
 
     def _set_live(self, count: int) -> None:
-        # Floored: deleting an Event older than this pod's first list is not a negative count.
         self._live = max(0, count)
         metrics.live_events.set(self._live)
 
@@ -558,7 +560,7 @@ class EventWatcher:
             raise _Restart("error", f"ERROR in the watch stream: {code} {message}")
         meta = obj.get("metadata")
         version = meta.get("resourceVersion") if isinstance(meta, dict) else None
-        if kind == "DELETED":
+        if kind == "DELETED" and (self._counted_all or self.seen.knows_uid(obj)):
             self._set_live(self._live - 1)
         if kind == "ADDED" and obj not in self.seen:
             self._set_live(self._live + 1)
