@@ -6,16 +6,21 @@ so these tests prove the demo as well as the shipped HAProxy config.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import psutil
 import pytest
 
 from pushsvc.testing.topology import LocalTopology
@@ -102,3 +107,47 @@ def read_demo_url(proc: subprocess.Popen[str], timeout: float) -> str:
         if m := URL_LINE.search(line):
             return m.group(1)
     raise AssertionError("pushsvc demo printed no URL:\n" + "".join(seen[-40:]))
+
+
+@dataclass
+class RunningDemo:
+    proc: subprocess.Popen[str]
+    url: str
+    #: Every process the demo started, read once it printed its URL.
+    children: list[psutil.Process]
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM the demo, wait for it; its exit code. The children's exit is checked apart."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def running_demo(cmd: list[str], *, cwd: Path, env: dict[str, str],
+                 timeout: float = 90) -> Iterator[RunningDemo]:
+    """``pushsvc demo`` started in a session of its own, until it printed its URL.
+
+    On the way out, whatever is still running is SIGKILLed: the demo's process group and, by
+    PID, each child it started (the pods, the emulator and HAProxy run in sessions of their
+    own, so killing the group alone would leak them when a test fails half-way).
+    """
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    children: list[psutil.Process] = []
+    try:
+        url = read_demo_url(proc, timeout=timeout)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        yield RunningDemo(proc, url, children)
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        psutil.wait_procs(children, timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -13,17 +13,14 @@ from pathlib import Path
 
 import psutil
 
-from tests.deploy.conftest import REPO_ROOT, read_demo_url, require_tool
+from tests.deploy.conftest import REPO_ROOT, require_tool, running_demo
 from tests.support import RecordingClient
 
+PUSHSVC = str(Path(sys.executable).parent / "pushsvc")
 
-def _demo(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "pushsvc"), "demo", *args],
-        cwd=tmp_path, env={**base, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+
+def _env(env: dict[str, str]) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}, **env}
 
 
 def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly(
@@ -33,36 +30,32 @@ def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly
     # A user's setting reaches the pods (the reply event, so the notifier uses it too); a
     # pod identity the topology owns is ignored.
     env = {"PUSHSVC_REPLY_EVENT": "demo_push", "PUSHSVC_POD_NAME": "mine"}
-    proc = _demo(tmp_path, "--port", "0", "--pods", "2", "--interval", "1",
-                 "--workdir", str(tmp_path / "demo"), env=env)
-    try:
-        url = read_demo_url(proc, timeout=90)
-        children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 4  # emulator, 2 pushsvc masters (+ workers), haproxy
-        masters = [c for c in children if c.ppid() == proc.pid and "serve" in c.cmdline()]
+    cmd = [PUSHSVC, "demo", "--port", "0", "--pods", "2", "--interval", "1",
+           "--workdir", str(tmp_path / "demo")]
+    with running_demo(cmd, cwd=tmp_path, env=_env(env)) as demo:
+        assert len(demo.children) >= 4  # emulator, 2 pushsvc masters (+ workers), haproxy
+        masters = [c for c in demo.children
+                   if c.ppid() == demo.proc.pid and "serve" in c.cmdline()]
         assert len(masters) == 2
         with RecordingClient(reply_event="demo_push") as client:
-            client.connect(url)
+            client.connect(demo.url)
             info = client.wait_for("pushsvc_info", timeout=20)
             assert info["pod"] in {"pushsvc-node1", "pushsvc-node2"}
             client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=20)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert demo.stop() == 0
+        gone, alive = psutil.wait_procs(demo.children, timeout=10)
         assert alive == [], [p.pid for p in alive]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
     assert (REPO_ROOT / "haproxy" / "haproxy.cfg").exists()
 
 
 def test_without_the_js_client_the_demo_says_which_setting_to_set_and_starts_nothing(
     tmp_path: Path,
 ) -> None:
-    proc = _demo(tmp_path, "--port", "0", env={"PUSHSVC_JS_CLIENT_DIR": str(tmp_path / "none")})
+    proc = subprocess.Popen(
+        [PUSHSVC, "demo", "--port", "0"], cwd=tmp_path,
+        env=_env({"PUSHSVC_JS_CLIENT_DIR": str(tmp_path / "none")}), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
     try:
         output, _ = proc.communicate(timeout=60)
     finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -22,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.deploy.conftest import REPO_ROOT, read_demo_url, require_tool
+from tests.deploy.conftest import REPO_ROOT, require_tool, running_demo
 from tests.support import RecordingClient
 
 _NOT_SOURCES = shutil.ignore_patterns(
@@ -73,37 +72,23 @@ def test_the_demo_runs_from_a_fresh_virtualenv_outside_the_source_tree(
     elsewhere.mkdir()
     env = _clean_env()
     env["PUSHSVC_JS_CLIENT_DIR"] = str(REPO_ROOT / "node_modules" / "socket.io-client" / "dist")
-    proc = subprocess.Popen(
-        [str(venv / "bin" / "pushsvc"), "demo", "--port", "0", "--pods", "2", "--interval", "1",
-         "--workdir", str(tmp_path / "demo")],
-        cwd=elsewhere, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    try:
-        url = read_demo_url(proc, timeout=120)
-        children = psutil.Process(proc.pid).children(recursive=True)
+    cmd = [str(venv / "bin" / "pushsvc"), "demo", "--port", "0", "--pods", "2",
+           "--interval", "1", "--workdir", str(tmp_path / "demo")]
+    with running_demo(cmd, cwd=elsewhere, env=env, timeout=120) as demo:
         # Every process runs the virtualenv's interpreter, not this checkout's.
-        pythons = [c.cmdline()[0] for c in children if c.name() != "haproxy"]
+        pythons = [c.cmdline()[0] for c in demo.children if c.name() != "haproxy"]
         assert len(pythons) >= 3 and all(cmd.startswith(str(venv)) for cmd in pythons), pythons
-        with urllib.request.urlopen(f"{url}/", timeout=10) as page:
+        with urllib.request.urlopen(f"{demo.url}/", timeout=10) as page:
             assert page.status == 200
             assert 'id="pod"' in page.read().decode()
-        with urllib.request.urlopen(f"{url}/js/socket.io.min.js", timeout=10) as js:
+        with urllib.request.urlopen(f"{demo.url}/js/socket.io.min.js", timeout=10) as js:
             assert js.status == 200
         with RecordingClient() as client:
-            client.connect(url)
+            client.connect(demo.url)
             client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=30)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert demo.stop() == 0
+        gone, alive = psutil.wait_procs(demo.children, timeout=10)
         assert alive == [], [p.pid for p in alive]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
 
 USER_TEST = """
 import emitter

@@ -65,8 +65,7 @@ class KubeAPI:
         ]
         if persist:
             self._args += ["--state-file", str(self.state_file)]
-        if rbac_dir is not None:
-            self._args += ["--rbac-dir", str(rbac_dir)]
+        self._rbac_dir = rbac_dir
         if anonymous:
             self._args.append("--anonymous")
         self._args += extra_args or []
@@ -81,6 +80,11 @@ class KubeAPI:
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-m", "pushsvc.testing.kubeapi", "--port", str(self.port),
                *self._args]
+        # RBAC is stored state in a real cluster: what set_rbac() applied is loaded before the
+        # emulator serves its first request after a restart (else requests in between get 403).
+        rbac_dir = self._applied_rbac.parent if self._rbac_text is not None else self._rbac_dir
+        if rbac_dir is not None:
+            cmd += ["--rbac-dir", str(rbac_dir)]
         env = {**os.environ, "PYTHONPATH": str(_IMPORT_ROOT) + os.pathsep + os.environ.get(
             "PYTHONPATH", "")}
         self._proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
@@ -96,8 +100,6 @@ class KubeAPI:
             if m:
                 self.url, self.port = m.group(1), int(m.group(2))
                 log.info("kubeapi emulator started at %s (pid %d)", self.url, self._proc.pid)
-                if self._rbac_text is not None:
-                    self.set_rbac(self._rbac_text)
                 return self
         self.stop()
         raise RuntimeError(f"kubeapi emulator did not start; see {self.log_path}: {line!r}")
@@ -177,10 +179,16 @@ class KubeAPI:
 
     def set_rbac(self, yaml_text: str) -> dict[str, Any]:
         """Replace every loaded Role/RoleBinding; re-applied after ``restart()``."""
-        self._rbac_text = yaml_text
         result: dict[str, Any] = self._control("PUT", "rbac", yaml_text.encode(),
                                                "application/yaml")
+        self._rbac_text = yaml_text
+        self._applied_rbac.parent.mkdir(exist_ok=True)
+        self._applied_rbac.write_text(yaml_text)
         return result
+
+    @property
+    def _applied_rbac(self) -> Path:
+        return self.workdir / "applied-rbac" / "rbac.yaml"
 
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._control("GET", "stats")
