@@ -16,7 +16,7 @@ lint: setup
 	.venv/bin/lint-imports
 
 test: setup-all lint
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n auto --dist loadfile
 
 demo: setup-all
 	.venv/bin/pushsvc demo

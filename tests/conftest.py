@@ -30,3 +30,17 @@ def kubeapi_factory(tmp_path: Path) -> Iterator[Callable[..., KubeAPI]]:
             return stack.enter_context(start_kubeapi(workdir, **options))
 
         yield factory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "starts_first: a long module (a fresh virtualenv, the benchmark smoke run); `make test` "
+        "runs modules in parallel, and these start first so that none is left running alone "
+        "at the end",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked ``starts_first`` go to the front; the order is otherwise unchanged."""
+    items.sort(key=lambda item: item.get_closest_marker("starts_first") is None)

@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import SCENARIOS
+
+pytestmark = pytest.mark.starts_first
 
 ROOT = Path(__file__).resolve().parents[2]
 

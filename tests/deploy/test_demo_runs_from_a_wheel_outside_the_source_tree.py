@@ -24,6 +24,8 @@ import pytest
 from tests.deploy.conftest import REPO_ROOT, require_tool, running_demo
 from tests.support import RecordingClient
 
+pytestmark = pytest.mark.starts_first
+
 _NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "node_modules", "artifacts", "build", "dist", "*.egg-info", "__pycache__",
     ".mypy_cache", ".ruff_cache", ".pytest_cache",
