@@ -355,10 +355,11 @@ class Settings(BaseSettings):
         "API server's 1 h event TTL). Never below the connection-recovery window.",
     )
     janitor_interval_seconds: float = Field(
-        default=10.0,
+        default=30.0,
         gt=0,
-        description="Seconds between the janitor's passes (each lists the bus Events page by "
-        "page). Live Events stay near rate x (retention + interval).",
+        description="Seconds between the janitor's passes; each lists every bus Event page by "
+        "page (an etcd read of the whole set). Live Events stay near rate x (retention + "
+        "interval): keep it at most a tenth of the retention.",
     )
     janitor_deletes_per_second: float = Field(
         default=200.0,

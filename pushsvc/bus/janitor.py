@@ -94,7 +94,7 @@ class JanitorOptions:
     settings); client-go's leader-election defaults are 15 s / 10 s / 2 s."""
 
     retention_seconds: float = 300.0
-    interval_seconds: float = 10.0
+    interval_seconds: float = 30.0
     deletes_per_second: float = 200.0
     lease_name: str = "pushsvc-janitor"
     lease_duration_seconds: int = 15

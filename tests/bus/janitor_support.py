@@ -16,6 +16,7 @@ LEASE = "pushsvc-janitor"
 #: Short timings so a test crosses an election and a takeover in seconds (the defaults are
 #: client-go's 15 s / 10 s / 2 s and a 5-minute retention).
 JANITOR_ENV = {
+    "PUSHSVC_JANITOR": "true",
     "PUSHSVC_RETENTION_SECONDS": "2",
     "PUSHSVC_JANITOR_INTERVAL_SECONDS": "0.5",
     "PUSHSVC_JANITOR_LEASE_DURATION_SECONDS": "2",
