@@ -1,22 +1,24 @@
 """``python -m bench [scenario ...] [--smoke]``: run the benchmarks and write the report.
 
-Scenarios: capacity, fanout, bus, ingest, emitter (default: all, in that
-order). Writes ``latest.json``, ``table.md`` and the PNG plots to the output
-folder (default bench/results/) and prints the table. ``--smoke`` runs every
-scenario at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/,
-git-ignored) so the committed full-run figures are never overwritten by a smoke run.
+Scenarios: capacity, fanout, bus, ingest, emitter, footprint (default: all, in that
+order; footprint takes 10 minutes, ``--minutes`` shortens it). Writes ``latest.json``,
+``table.md`` and the PNG plots to the output folder (default bench/results/) and prints the
+table. ``--smoke`` runs every scenario at a tiny size (CI) and writes to ``--out`` (default
+artifacts/bench/smoke/, git-ignored) so the committed full-run figures are never
+overwritten by a smoke run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import buslatency, capacity, emitter_rate, fanout, ingest, report
+from bench import buslatency, capacity, emitter_rate, fanout, footprint, ingest, report
 from bench.common import FULL, ROOT, SMOKE, Context, ScenarioResult
 
 log = logging.getLogger("bench")
@@ -27,6 +29,7 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "bus": buslatency.run,
     "ingest": ingest.run,
     "emitter": emitter_rate.run,
+    "footprint": footprint.run,
 }
 
 
@@ -38,13 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out", type=Path,
                    help="output folder (default bench/results, or artifacts/bench/smoke)")
+    p.add_argument("--minutes", type=float,
+                   help="footprint: minutes of notifications (default 10; smoke: seconds)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.smoke else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     out = args.out or (ROOT / "artifacts" / "bench" / "smoke" if args.smoke
                        else ROOT / "bench" / "results")
-    ctx = Context(sizes=SMOKE if args.smoke else FULL, out_dir=out,
+    sizes = SMOKE if args.smoke else FULL
+    if args.minutes is not None:
+        sizes = dataclasses.replace(sizes, footprint_seconds=60.0 * args.minutes)
+    ctx = Context(sizes=sizes, out_dir=out,
                   log_dir=out / "logs" if args.out else ROOT / "artifacts" / "bench",
                   smoke=args.smoke)
     names = args.scenarios or list(SCENARIOS)

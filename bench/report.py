@@ -160,4 +160,9 @@ def plots(out_dir: Path, results: list[ScenarioResult]) -> list[Path]:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
+    foot = by_name.get("footprint")
+    if foot and foot.raw.get("samples"):
+        from bench.footprint import plot
+
+        written.append(plot(out_dir, foot))
     return written

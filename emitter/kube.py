@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 #: Agreed with the deployment helper: which file grants which ServiceAccount what.
 RBAC_NOTIFIER = ("rbac/notifier.yaml", "pushsvc-notifier", "create")
-RBAC_API = ("rbac/api.yaml", "pushsvc-api", "list/watch/create")
+RBAC_API = ("rbac/api.yaml", "pushsvc-api", "list/watch/create/delete")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)

@@ -11,6 +11,7 @@ rely on is this list and nothing else.
 from __future__ import annotations
 
 from emitter.codec import (
+    CHANNEL_LABEL,
     MAX_MESSAGES_PER_EVENT,
     decode_event,
     label_selector,
@@ -35,6 +36,7 @@ from emitter.kube import (
 from emitter.model import EmitMessage, Envelope, Message
 
 __all__ = [
+    "CHANNEL_LABEL",
     "CONNECTION_ERRORS",
     "MAX_MESSAGES_PER_EVENT",
     "RBAC_API",

@@ -66,4 +66,9 @@ def make_client_manager(settings: Settings) -> BusManager:
     )
     logger.info("bus: kubernetes (PUSHSVC_BUS=%s, %s), namespace %s, channel %s",
                 settings.bus, target.source, namespace, channel)
+    if settings.janitor:
+        from pushsvc.bus.janitor import make_janitor
+
+        manager.janitor = make_janitor(settings, target.api_client, namespace=namespace,
+                                       channel=channel, host_id=manager.host_id)
     return manager

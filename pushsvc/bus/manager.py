@@ -45,6 +45,7 @@ from emitter.wire import (
 )
 from pushsvc.bus import metrics
 from pushsvc.bus.contract import BusHealth
+from pushsvc.bus.janitor import Janitor
 from pushsvc.bus.rooms import RoomIndexMixin
 from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
 
@@ -144,6 +145,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             backoff=Backoff(initial=0.8, maximum=watch_backoff_max_seconds),
             backoff_reset_seconds=watch_backoff_reset_seconds,
         )
+        #: The retention janitor (set by make_client_manager); runs beside the watcher.
+        self.janitor: Janitor | None = None
         self._start_lock = threading.Lock()
         self._outbox: deque[_Queued] = deque()
         self._outbox_bytes = 0
@@ -176,6 +179,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
                 return
             self._initialized = True
         super().initialize()
+        if self.janitor is not None:
+            self.janitor.start()
 
     def _down_seconds(self) -> float:
         status = self.watcher.status
@@ -296,7 +301,12 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         return not self._publishing
 
     def shutdown(self, timeout: float) -> int:
-        """Flush, then drop what is still queued (counted and logged); return that number."""
+        """Flush, then drop what is still queued (counted and logged); return that number.
+
+        The janitor stops first and releases its Lease, so another pod takes over at once.
+        """
+        if self.janitor is not None:
+            self.janitor.stop(timeout=min(2.0, timeout))
         left = 0 if self.flush(timeout) else len(self._outbox) + self._in_flight
         if left:
             with self._outbox_lock:

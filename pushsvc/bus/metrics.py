@@ -122,3 +122,33 @@ watch_down_seconds = Gauge(
     "Seconds the Events watch has been down (0 while it is up).",
     registry=REGISTRY,
 )
+
+# --- retention janitor (issue 13): one pod deletes bus Events past the retention ---------
+janitor_last_run = Gauge(
+    "pushsvc_janitor_last_run_timestamp_seconds",
+    "Unix time of the retention janitor's last completed pass on this pod (its start until a "
+    "first pass). Only the Lease holder makes passes: use max() across pods.",
+    ["lease"],
+    registry=REGISTRY,
+)
+janitor_deletions = Counter(
+    "pushsvc_janitor_deletions",
+    "Bus Event deletes by the retention janitor, by outcome (deleted; gone = 404, already "
+    "deleted by TTL or another janitor; conflict = 409, updated or re-created since the "
+    "list; forbidden = 403; error).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+janitor_leader = Gauge(
+    "pushsvc_janitor_leader",
+    "1 while this pod holds the janitor Lease (renewed within the renew deadline), else 0.",
+    ["lease"],
+    registry=REGISTRY,
+)
+janitor_pass_seconds = Gauge(
+    "pushsvc_janitor_pass_seconds",
+    "Duration of the janitor's last completed pass (list pages + paced deletes). Above the "
+    "pass interval the janitor cannot keep up: raise PUSHSVC_JANITOR_DELETES_PER_SECOND.",
+    ["lease"],
+    registry=REGISTRY,
+)

@@ -1,7 +1,8 @@
 """rbac/ loaded into the Kubernetes API emulator grants exactly what the design says.
 
-pushsvc-api may list, watch and create events in the bus namespace and nothing else;
-pushsvc-notifier may only create them. Checked over HTTP with the official
+pushsvc-api may list, watch, create and delete events in the bus namespace, get and update
+the one janitor Lease and create Leases (RBAC cannot narrow create by name), and nothing else;
+pushsvc-notifier may only create events. Checked over HTTP with the official
 `kubernetes` client (the real 403 Status message), and exhaustively through the
 emulator's RBAC evaluator for verbs and resources the emulator does not serve.
 """
@@ -25,7 +26,10 @@ from tests.deploy.conftest import REPO_ROOT
 NS = "pushsvc"
 OTHER_NS = "default"
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
-RESOURCES = ["events", "pods", "secrets", "configmaps", "serviceaccounts"]
+RESOURCES = [("", "events"), ("", "pods"), ("", "secrets"), ("", "configmaps"),
+             ("", "serviceaccounts"), ("coordination.k8s.io", "leases")]
+LEASE = "pushsvc-janitor"
+NAMES = [None, LEASE, "another-lease"]
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +80,61 @@ def test_the_api_service_account_can_list_watch_and_create_events(rbac_kubeapi: 
     assert list(stream) == []  # the watch was allowed and ended at its timeout
 
 
+def test_the_api_service_account_can_delete_events_with_a_precondition(
+        rbac_kubeapi: Any) -> None:
+    api = _api(rbac_kubeapi, "pushsvc-api")
+    created = api.create_namespaced_event(NS, _event("rbac-api-3"))
+    stale = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version="1"))
+    with pytest.raises(ApiException) as info:
+        api.delete_namespaced_event("rbac-api-3", NS, body=stale)
+    assert info.value.status == 409
+    api.delete_namespaced_event("rbac-api-3", NS, body=client.V1DeleteOptions(
+        preconditions=client.V1Preconditions(resource_version=created.metadata.resource_version)))
+    assert "rbac-api-3" not in [e.metadata.name for e in api.list_namespaced_event(NS).items]
+
+
+def _leases(handle: Any, service_account: str) -> client.CoordinationV1Api:
+    path = handle.kubeconfig_for(NS, service_account)
+    return client.CoordinationV1Api(config.new_client_from_config(config_file=str(path)))
+
+
+def _lease(name: str) -> client.V1Lease:
+    return client.V1Lease(metadata=client.V1ObjectMeta(name=name, namespace=NS),
+                          spec=client.V1LeaseSpec(holder_identity="rbac-test",
+                                                  lease_duration_seconds=15))
+
+
+def test_the_api_service_account_gets_and_updates_only_the_janitor_lease(
+        rbac_kubeapi: Any) -> None:
+    leases = _leases(rbac_kubeapi, "pushsvc-api")
+    leases.create_namespaced_lease(NS, _lease(LEASE))
+    lease = leases.read_namespaced_lease(LEASE, NS)
+    lease.spec.holder_identity = "rbac-test-2"
+    assert leases.replace_namespaced_lease(LEASE, NS, lease).spec.holder_identity == "rbac-test-2"
+    # create cannot be narrowed by resourceNames, so another Lease can be created...
+    leases.create_namespaced_lease(NS, _lease("another-lease"))
+    # ...but never read, updated, patched or deleted; the janitor Lease cannot be deleted.
+    body = _forbidden(leases.read_namespaced_lease, "another-lease", NS)
+    assert body == (
+        'leases.coordination.k8s.io "another-lease" is forbidden: User '
+        '"system:serviceaccount:pushsvc:pushsvc-api" cannot get resource "leases" in API group '
+        '"coordination.k8s.io" in the namespace "pushsvc"')
+    _forbidden(leases.replace_namespaced_lease, "another-lease", NS, _lease("another-lease"))
+    _forbidden(leases.patch_namespaced_lease, LEASE, NS, {"spec": {"holderIdentity": "x"}})
+    _forbidden(leases.delete_namespaced_lease, LEASE, NS)
+    _forbidden(leases.list_namespaced_lease, NS)
+    _forbidden(leases.create_namespaced_lease, OTHER_NS, _lease(LEASE))
+
+
+def test_the_notifier_cannot_touch_leases(rbac_kubeapi: Any) -> None:
+    leases = _leases(rbac_kubeapi, "pushsvc-notifier")
+    _forbidden(leases.read_namespaced_lease, LEASE, NS)
+    _forbidden(leases.create_namespaced_lease, NS, _lease("notifier-lease"))
+
+
 def test_the_api_service_account_can_do_nothing_else(rbac_kubeapi: Any) -> None:
     api = _api(rbac_kubeapi, "pushsvc-api")
     api.create_namespaced_event(NS, _event("rbac-api-2"))
-    body = _forbidden(api.delete_namespaced_event, "rbac-api-2", NS)
-    assert 'cannot delete resource "events"' in body
     _forbidden(api.read_namespaced_event, "rbac-api-2", NS)
     _forbidden(api.patch_namespaced_event, "rbac-api-2", NS, {"message": "x"})
     _forbidden(api.delete_collection_namespaced_event, NS)
@@ -119,20 +173,32 @@ def _authorizer() -> Authorizer:
     return authz
 
 
+_API_GRANTS = {
+    *((verb, "events", NS, name) for verb in ("list", "watch", "create", "delete")
+      for name in NAMES),
+    # resourceNames narrow get/update to the janitor Lease; a create request carries no name
+    # for resourceNames to match, so the create rule has none and allows any Lease.
+    ("get", "leases", NS, LEASE), ("update", "leases", NS, LEASE),
+    *(("create", "leases", NS, name) for name in NAMES),
+}
+_NOTIFIER_GRANTS = {("create", "events", NS, name) for name in NAMES}
+
+
 @pytest.mark.parametrize(
     ("service_account", "granted"),
-    [("pushsvc-api", {"list", "watch", "create"}), ("pushsvc-notifier", {"create"})],
+    [("pushsvc-api", _API_GRANTS), ("pushsvc-notifier", _NOTIFIER_GRANTS)],
 )
-def test_the_rbac_files_grant_exactly_these_verbs_on_events_in_the_bus_namespace_only(
-    service_account: str, granted: set[str]
+def test_the_rbac_files_grant_exactly_these_verbs_in_the_bus_namespace_only(
+    service_account: str, granted: set[tuple[str, str, str, str | None]]
 ) -> None:
     authz = _authorizer()
     user = user_for(f"system:serviceaccount:{NS}:{service_account}")
     allowed = {
-        (verb, resource, ns)
-        for verb, resource, ns in itertools.product(VERBS, RESOURCES, [NS, OTHER_NS, None])
-        if authz.allowed(user, verb, ns, resource)
+        (verb, resource, ns, name)
+        for verb, (group, resource), ns, name in itertools.product(
+            VERBS, RESOURCES, [NS, OTHER_NS, None], NAMES)
+        if authz.allowed(user, verb, ns, resource, group, name)
     }
-    assert allowed == {(verb, "events", NS) for verb in granted}
+    assert allowed == granted
     assert not authz.cluster_roles
     assert all(binding.namespace == NS for binding in authz.bindings)

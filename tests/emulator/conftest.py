@@ -6,10 +6,13 @@ import contextlib
 import itertools
 import json
 import queue
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +21,14 @@ import urllib3
 from kubernetes import client, config
 
 from pushsvc.testing.kubeapi import KubeAPI, start_kubeapi
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
+
+def kubectl(kubeconfig: Path, *args: str,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), *args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
 
 
 class Http:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import shutil
 import subprocess
 import threading
 import time
@@ -12,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from pushsvc.testing.kubeapi import KubeAPI
-from tests.emulator.conftest import Http, event
+from tests.emulator.conftest import KUBECTL, Http, event, kubectl
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl not installed")
 
 EVENT_YAML = """\
@@ -31,12 +29,6 @@ reason: Deployed
 type: Normal
 message: created by kubectl create -f
 """
-
-
-def kubectl(kubeconfig: Path, *args: str,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), *args], input=stdin,
-                          capture_output=True, text=True, timeout=60)
 
 
 def test_kubectl_get_events_prints_readable_columns(kubeapi: KubeAPI, http: Http) -> None:

@@ -1,10 +1,12 @@
-"""A Kubernetes API emulator (core/v1 Events) for tests of pushsvc and of its users' code.
+"""A Kubernetes API emulator (core/v1 Events, coordination.k8s.io/v1 Leases) for tests of
+pushsvc and of its users' code.
 
 No real kube-apiserver runs on a developer's machine or in most CI jobs, so this package serves
 the part of the API pushsvc uses, faithfully enough (each fact proven in this project's
 tests/emulator/, see its README) that code proven against it works against a cluster: watch
-framing, one resourceVersion counter, compaction 410s, TTL, selectors, RBAC with the real 403
-bodies, kubectl tables, persistence across restarts, and fault injection.
+framing, one resourceVersion counter, compaction 410s, TTL, selectors, deletes with
+preconditions, Leases with optimistic concurrency (leader election), RBAC with resourceNames and
+the real 403 bodies, kubectl tables, persistence across restarts, and fault injection.
 
 >>> with start_kubeapi(rbac_dir=shipped_rbac_dir()) as api:  # doctest: +SKIP
 ...     kubeconfig = api.kubeconfig_for("pushsvc", "pushsvc-notifier")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import leases
+
 VERSION = {
     "major": "1",
     "minor": "32",
@@ -48,7 +50,13 @@ def document(path: str, host: str, port: int) -> dict[str, Any] | None:
     if path == "/api/v1":
         return {"kind": "APIResourceList", "groupVersion": "v1", "resources": [_EVENTS_RESOURCE]}
     if path == "/apis":
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": []}
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [leases.API_GROUP]}
+    if path == "/apis/coordination.k8s.io":
+        return {"kind": "APIGroup", "apiVersion": "v1", **leases.API_GROUP}
+    if path == "/apis/coordination.k8s.io/v1":
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": leases.GROUP_VERSION["groupVersion"],
+                "resources": [leases.API_RESOURCE]}
     if path == "/openapi/v3":
         return {"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=KUBEAPIEMU"},
                           "api": {"serverRelativeURL": "/openapi/v3/api?hash=KUBEAPIEMU"}}}

@@ -1,4 +1,4 @@
-"""Authentication (bearer tokens) and RBAC authorization, as far as Events need it.
+"""Authentication (bearer tokens) and RBAC authorization, for Events and Leases.
 
 Roles, ClusterRoles, RoleBindings and ClusterRoleBindings are read from multi-document YAML;
 other kinds are skipped with a log line. ``system:admin`` and members of ``system:masters``
@@ -85,7 +85,8 @@ class Authorizer:
     roles: dict[tuple[str, str], list[_Rule]] = field(default_factory=dict)
     cluster_roles: dict[str, list[_Rule]] = field(default_factory=dict)
     bindings: list[_Binding] = field(default_factory=list)
-    _cache: dict[tuple[str, str, str, str, str | None], bool] = field(default_factory=dict)
+    _cache: dict[tuple[str, str, str, str, str, str | None], bool] = field(
+        default_factory=dict)
 
     def load_text(self, text: str, *, source: str = "<text>") -> None:
         for doc in yaml.safe_load_all(text):
@@ -150,7 +151,7 @@ class Authorizer:
                 group: str = "", name: str | None = None) -> bool:
         if user.name == ADMIN_USER or "system:masters" in user.groups:
             return True
-        key = (user.name, verb, namespace or "", resource, name)
+        key = (user.name, verb, namespace or "", group, resource, name)
         cached = self._cache.get(key)
         if cached is not None:
             return cached

@@ -24,12 +24,12 @@ import gevent
 import orjson
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from . import discovery, tls
+from . import discovery, leases, tls
 from . import table as tables
 from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
 from .status import EXPIRED_STATUS, UNAUTHORIZED, ApiError, bad_request, forbidden
-from .store import Store
+from .store import LEASE_GROUP, Store
 from .validation import validate_event
 from .watch import Watcher, WatchHub
 
@@ -158,9 +158,10 @@ class Emulator:
         raise UNAUTHORIZED
 
     def _authorize(self, user: User, verb: str, namespace: str | None,
-                   name: str | None = None) -> None:
-        if not self.authz.allowed(user, verb, namespace, "events", "", name):
-            raise forbidden(user.name, verb, namespace, name)
+                   name: str | None = None, *, resource: str = "events",
+                   group: str = "") -> None:
+        if not self.authz.allowed(user, verb, namespace, resource, group, name):
+            raise forbidden(user.name, verb, namespace, name, resource, group)
 
     def _route(self, environ: dict[str, Any], start_response: StartResponse, path: str,
                user: User) -> Iterable[bytes]:
@@ -179,6 +180,15 @@ class Emulator:
                 name = rest[1] if len(rest) == 2 else None
                 return self._events(environ, start_response, method, namespace, name, user,
                                     watch_path)
+        if parts[:3] == ["apis", LEASE_GROUP, "v1"]:
+            rest = parts[3:]
+            lease_ns: str | None = None
+            if len(rest) >= 2 and rest[0] == "namespaces":
+                lease_ns = rest[1]
+                rest = rest[2:]
+            if rest and rest[0] == leases.RESOURCE and len(rest) <= 2:
+                return self._leases(environ, start_response, method, lease_ns,
+                                    rest[1] if len(rest) == 2 else None, user)
         doc = discovery.document(path, self.options.host, self.server_port)
         if doc is not None and method == "GET":
             return _json(start_response, 200, doc)
@@ -250,9 +260,9 @@ class Emulator:
             return _raw(start_response, 200, raw)
         if method == "DELETE" and name is not None:
             self._authorize(user, "delete", namespace, name)
-            _drain(environ)
+            preconditions = _delete_preconditions(environ)
             self.counts["deletes"] += 1
-            _, raw = self.store.delete(namespace, name)
+            _, raw = self.store.delete(namespace, name, preconditions)
             return _raw(start_response, 200, raw)
         if method == "DELETE":
             self._authorize(user, "deletecollection", namespace)
@@ -266,6 +276,69 @@ class Emulator:
             return _json(start_response, 200, {
                 "kind": "EventList", "apiVersion": "v1",
                 "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted})
+        raise ApiError(405, "the server does not allow this method on the requested resource",
+                       details={})
+
+    # --------------------------------------------------------------- leases
+    def _leases(self, environ: dict[str, Any], start_response: StartResponse, method: str,
+                namespace: str | None, name: str | None, user: User) -> Iterable[bytes]:
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""),
+                                                keep_blank_values=True).items()}
+        scope = {"resource": leases.RESOURCE, "group": LEASE_GROUP}
+        if query.get("watch", "").lower() in ("1", "true"):
+            raise ApiError(405, "the emulator does not watch leases", details={})
+        if method == "GET" and name is None:
+            self._authorize(user, "list", namespace, **scope)
+            items = self.store.lease_items(namespace)
+            if "as=Table" in environ.get("HTTP_ACCEPT", ""):
+                return _json(start_response, 200, leases.table(
+                    items, resource_version=self.store.rv,
+                    include=query.get("includeObject", "Metadata")))
+            return _json(start_response, 200, leases.as_list(items, self.store.rv))
+        if namespace is None or (name is None and method != "POST"):
+            raise ApiError(405, "the server does not allow this method on the requested "
+                                "resource", details={})
+        if method == "GET":
+            self._authorize(user, "get", namespace, name, **scope)
+            obj, raw = self.store.lease_get(namespace, name or "")
+            if "as=Table" in environ.get("HTTP_ACCEPT", ""):
+                return _json(start_response, 200, leases.table(
+                    [obj], resource_version=int(obj["metadata"]["resourceVersion"]),
+                    include=query.get("includeObject", "Metadata")))
+            return _raw(start_response, 200, raw)
+        if method == "POST" and name is None:
+            # RBAC cannot narrow create by resourceNames: the name is not in the URL.
+            self._authorize(user, "create", namespace, **scope)
+            obj = leases.parse_body(_read_body(environ), namespace)
+            leases.validate(obj)
+            _, raw = self.store.lease_create(namespace, obj)
+            return _raw(start_response, 201, raw)
+        assert name is not None
+        if method == "PUT":
+            self._authorize(user, "update", namespace, name, **scope)
+            obj = leases.parse_body(_read_body(environ), namespace)
+            body_name = obj["metadata"].get("name")
+            if body_name != name:
+                raise bad_request(f"the name of the object ({body_name}) does not match the "
+                                  f"name on the URL ({name})")
+            leases.validate(obj)
+            _, raw = self.store.lease_update(namespace, name, obj)
+            return _raw(start_response, 200, raw)
+        if method == "PATCH":
+            self._authorize(user, "patch", namespace, name, **scope)
+            patch = orjson.loads(_read_body(environ) or b"{}")
+            current, _ = self.store.lease_get(namespace, name)
+            merged = _merge_patch(orjson.loads(orjson.dumps(current)), patch)
+            leases.validate(merged)
+            _, raw = self.store.lease_update(namespace, name, merged)
+            return _raw(start_response, 200, raw)
+        if method == "DELETE":
+            self._authorize(user, "delete", namespace, name, **scope)
+            old = self.store.lease_delete(namespace, name, _delete_preconditions(environ))
+            return _json(start_response, 200, {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": name, "group": LEASE_GROUP, "kind": leases.RESOURCE,
+                            "uid": old["metadata"]["uid"]}})
         raise ApiError(405, "the server does not allow this method on the requested resource",
                        details={})
 
@@ -520,6 +593,21 @@ def _drain(environ: dict[str, Any]) -> None:
     length_text = environ.get("CONTENT_LENGTH") or ""
     if length_text and int(length_text) <= MAX_BODY:
         environ["wsgi.input"].read(int(length_text))
+
+
+def _delete_preconditions(environ: dict[str, Any]) -> dict[str, Any] | None:
+    """``preconditions`` (uid, resourceVersion) of a DELETE's DeleteOptions body, if any."""
+    body = _read_body(environ)
+    if not body.strip():
+        return None
+    try:
+        options = orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        raise bad_request(f"couldn't get version/kind; json parse error: {err}") from None
+    if not isinstance(options, dict):
+        raise bad_request("couldn't get version/kind; json parse error: not an object")
+    preconditions = options.get("preconditions")
+    return preconditions if isinstance(preconditions, dict) else None
 
 
 def _read_object(environ: dict[str, Any], namespace: str) -> dict[str, Any]:

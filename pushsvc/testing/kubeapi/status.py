@@ -75,25 +75,50 @@ EXPIRED_STATUS: dict[str, Any] = {
 }
 
 
-def not_found(name: str) -> ApiError:
-    return ApiError(
-        404, f'events "{name}" not found', details={"name": name, "kind": "events"}
-    )
+def qualified(resource: str, group: str) -> str:
+    """``events`` or ``leases.coordination.k8s.io``: how apiserver names a resource."""
+    return f"{resource}.{group}" if group else resource
 
 
-def already_exists(name: str) -> ApiError:
-    return ApiError(
-        409, f'events "{name}" already exists', details={"name": name, "kind": "events"}
-    )
+def _details(name: str, resource: str, group: str) -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name}
+    if group:
+        details["group"] = group
+    details["kind"] = resource
+    return details
 
 
-def conflict(name: str) -> ApiError:
+def not_found(name: str, resource: str = "events", group: str = "") -> ApiError:
+    return ApiError(404, f'{qualified(resource, group)} "{name}" not found',
+                    details=_details(name, resource, group))
+
+
+def already_exists(name: str, resource: str = "events", group: str = "") -> ApiError:
+    return ApiError(409, f'{qualified(resource, group)} "{name}" already exists',
+                    details=_details(name, resource, group))
+
+
+def conflict(name: str, resource: str = "events", group: str = "") -> ApiError:
     return ApiError(
         409,
-        f'Operation cannot be fulfilled on events "{name}": the object has been modified; '
-        "please apply your changes to the latest version and try again",
+        f'Operation cannot be fulfilled on {qualified(resource, group)} "{name}": the object '
+        "has been modified; please apply your changes to the latest version and try again",
         reason="Conflict",
-        details={"name": name, "kind": "events"},
+        details=_details(name, resource, group),
+    )
+
+
+def precondition_failed(name: str, what: str, given: str, actual: str,
+                        resource: str = "events", group: str = "") -> ApiError:
+    """A DELETE whose DeleteOptions.preconditions no longer match (apimachinery's
+    ``Preconditions`` check in the registry's ``Delete``): 409 Conflict."""
+    return ApiError(
+        409,
+        f'Operation cannot be fulfilled on {qualified(resource, group)} "{name}": '
+        f"Precondition failed: {what} in precondition: {given}, {what} in object meta: "
+        f"{actual}",
+        reason="Conflict",
+        details=_details(name, resource, group),
     )
 
 
@@ -119,16 +144,21 @@ def invalid(name: str, causes: list[tuple[str, str, str]]) -> ApiError:
     )
 
 
-def forbidden(user: str, verb: str, namespace: str | None, name: str | None = None) -> ApiError:
+def forbidden(user: str, verb: str, namespace: str | None, name: str | None = None,
+              resource: str = "events", group: str = "") -> ApiError:
     where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-    subject = f'events "{name}"' if name else "events"
-    details: dict[str, Any] = {"kind": "events"}
+    full = qualified(resource, group)
+    subject = f'{full} "{name}"' if name else full
+    details: dict[str, Any] = {}
     if name:
         details["name"] = name
+    if group:
+        details["group"] = group
+    details["kind"] = resource
     return ApiError(
         403,
-        f'{subject} is forbidden: User "{user}" cannot {verb} resource "events" '
-        f'in API group ""{where}',
+        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
+        f'in API group "{group}"{where}',
         details=details,
     )
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import orjson
 
-from .status import ApiError, already_exists, conflict, not_found
+from .status import ApiError, already_exists, conflict, not_found, precondition_failed
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,39 @@ def serialize(obj: dict[str, Any]) -> bytes:
     return orjson.dumps({"kind": "Event", "apiVersion": "v1", **obj})
 
 
+LEASE_GROUP = "coordination.k8s.io"
+LEASE_API_VERSION = "coordination.k8s.io/v1"
+
+
+def serialize_lease(obj: dict[str, Any]) -> bytes:
+    return orjson.dumps({"kind": "Lease", "apiVersion": LEASE_API_VERSION, **obj})
+
+
+def check_preconditions(obj: dict[str, Any], preconditions: dict[str, Any] | None, *,
+                        resource: str = "events", group: str = "") -> None:
+    """DeleteOptions.preconditions: uid and/or resourceVersion must match, else 409."""
+    if not preconditions:
+        return
+    meta = obj["metadata"]
+    name = meta["name"]
+    uid = preconditions.get("uid")
+    if uid and uid != meta.get("uid"):
+        raise precondition_failed(name, "UID", uid, meta.get("uid", ""), resource, group)
+    rv = preconditions.get("resourceVersion")
+    if rv and rv != meta.get("resourceVersion"):
+        raise precondition_failed(name, "ResourceVersion", rv, meta.get("resourceVersion", ""),
+                                  resource, group)
+
+
 class Store:
     """Events in memory plus history; callers run in one OS thread (gevent), so no locks."""
 
     def __init__(self, *, event_ttl: float, state_file: Path | None = None) -> None:
         self.event_ttl = event_ttl
         self.objects: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
+        # coordination.k8s.io/v1 Leases: their own keys, the same revision counter; no watch
+        # history (nothing here watches Leases) and no TTL.
+        self.leases: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
         self.count = 0
         self.rv = 1  # a fresh etcd starts with revision 1
         self.compacted = 0
@@ -160,8 +187,10 @@ class Store:
         self._record("MODIFIED", obj, raw)
         return obj, raw
 
-    def delete(self, namespace: str, name: str) -> tuple[dict[str, Any], bytes]:
+    def delete(self, namespace: str, name: str, preconditions: dict[str, Any] | None = None
+               ) -> tuple[dict[str, Any], bytes]:
         old, _ = self.get(namespace, name)
+        check_preconditions(old, preconditions)
         del self.objects[namespace][name]
         self.count -= 1
         # The DELETED object carries the revision of the deletion, as etcd3's watcher sets it.
@@ -171,6 +200,66 @@ class Store:
         raw = serialize(obj)
         self.stats["deletes"] += 1
         self._record("DELETED", obj, raw)
+        return obj, raw
+
+    # ---------------------------------------------------------------- leases
+    def lease_get(self, namespace: str, name: str) -> tuple[dict[str, Any], bytes]:
+        try:
+            return self.leases[namespace][name]
+        except KeyError:
+            raise not_found(name, "leases", LEASE_GROUP) from None
+
+    def lease_items(self, namespace: str | None) -> list[dict[str, Any]]:
+        namespaces = [namespace] if namespace is not None else sorted(self.leases)
+        return [self.leases[ns][n][0] for ns in namespaces if ns in self.leases
+                for n in sorted(self.leases[ns])]
+
+    def lease_create(self, namespace: str, obj: dict[str, Any]
+                     ) -> tuple[dict[str, Any], bytes]:
+        meta = obj.setdefault("metadata", {})
+        bucket = self.leases.setdefault(namespace, {})
+        name = meta.get("name")
+        if not name:
+            name = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+            meta["name"] = name
+        if name in bucket:
+            raise already_exists(name, "leases", LEASE_GROUP)
+        meta["namespace"] = namespace
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta.pop("managedFields", None)
+        return self._lease_put(namespace, name, obj)
+
+    def lease_update(self, namespace: str, name: str, obj: dict[str, Any]
+                     ) -> tuple[dict[str, Any], bytes]:
+        old, _ = self.lease_get(namespace, name)
+        meta = obj.setdefault("metadata", {})
+        given_rv = meta.get("resourceVersion")
+        # Optimistic concurrency: an update carrying a resourceVersion other than the stored
+        # one lost a race (leader election relies on exactly this 409).
+        if given_rv and given_rv != old["metadata"]["resourceVersion"]:
+            raise conflict(name, "leases", LEASE_GROUP)
+        for key in ("uid", "creationTimestamp", "namespace", "name"):
+            meta[key] = old["metadata"][key]
+        return self._lease_put(namespace, name, obj)
+
+    def lease_delete(self, namespace: str, name: str,
+                     preconditions: dict[str, Any] | None = None) -> dict[str, Any]:
+        old, _ = self.lease_get(namespace, name)
+        check_preconditions(old, preconditions, resource="leases", group=LEASE_GROUP)
+        del self.leases[namespace][name]
+        self.rv += 1
+        self._append(orjson.dumps({"LD": [namespace, name, self.rv]}) + b"\n")
+        return old
+
+    def _lease_put(self, namespace: str, name: str, obj: dict[str, Any]
+                   ) -> tuple[dict[str, Any], bytes]:
+        obj.pop("kind", None)
+        obj.pop("apiVersion", None)
+        self._next_rv(obj["metadata"])
+        raw = serialize_lease(obj)
+        self.leases.setdefault(namespace, {})[name] = (obj, raw)
+        self._append(orjson.dumps({"L": obj}) + b"\n")
         return obj, raw
 
     def expire(self, now: float | None = None) -> int:
@@ -204,12 +293,14 @@ class Store:
     def snapshot(self) -> dict[str, Any]:
         """Everything a restore needs (objects are never changed in place, so shallow copies)."""
         return {"objects": {ns: dict(bucket) for ns, bucket in self.objects.items()},
+                "leases": {ns: dict(bucket) for ns, bucket in self.leases.items()},
                 "rv": self.rv, "compacted": self.compacted, "history": list(self.history),
                 "history_rvs": list(self._history_rvs), "expiry": deque(self._expiry)}
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Go back to a snapshot, resourceVersion included (an etcd restore from backup)."""
         self.objects = {ns: dict(bucket) for ns, bucket in snap["objects"].items()}
+        self.leases = {ns: dict(bucket) for ns, bucket in snap.get("leases", {}).items()}
         self.count = sum(len(b) for b in self.objects.values())
         self.rv = snap["rv"]
         self.compacted = snap["compacted"]
@@ -286,6 +377,15 @@ class Store:
                     self.compacted = max(self.compacted, rec.get("compacted", 0))
                 elif "t" in rec:
                     self.tokens[rec["t"][0]] = rec["t"][1]
+                elif "L" in rec:
+                    lease = rec["L"]
+                    lmeta = lease["metadata"]
+                    self.leases.setdefault(lmeta["namespace"], {})[lmeta["name"]] = (
+                        lease, serialize_lease(lease))
+                    self.rv = max(self.rv, int(lmeta["resourceVersion"]))
+                elif "LD" in rec:
+                    self.leases.get(rec["LD"][0], {}).pop(rec["LD"][1], None)
+                    self.rv = max(self.rv, rec["LD"][2])
         self.count = sum(len(b) for b in self.objects.values())
         entries = []
         for ns, bucket in self.objects.items():
@@ -320,6 +420,9 @@ class Store:
             for bucket in self.objects.values():
                 for obj, _ in bucket.values():
                     fh.write(orjson.dumps({"obj": obj}) + b"\n")
+            for bucket in self.leases.values():
+                for obj, _ in bucket.values():
+                    fh.write(orjson.dumps({"L": obj}) + b"\n")
             for change in self.history:
                 fh.write(b'{"h":"' + change.type.encode() + b'","o":' + change.raw + b"}\n")
         os.replace(tmp, path)
