@@ -30,6 +30,7 @@ from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
 from .status import EXPIRED_STATUS, UNAUTHORIZED, ApiError, bad_request, forbidden
 from .store import Store
+from .timings import Timings
 from .validation import validate_event
 from .watch import Watcher, WatchHub
 
@@ -51,6 +52,7 @@ class Options:
     event_ttl: float = 3600.0
     tokens: dict[str, str] = field(default_factory=dict)
     tls: tuple[Path, Path] | None = None  # (cert, key) to also serve HTTPS on the port
+    record_timings: bool = False  # benchmarks: accept/write times per Event (timings.py)
 
 
 class Emulator:
@@ -59,7 +61,8 @@ class Emulator:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.store = Store(event_ttl=options.event_ttl, state_file=options.state_file)
-        self.hub = WatchHub()
+        self.timings = Timings() if options.record_timings else None
+        self.hub = WatchHub(self.timings)
         self.store.listeners.append(self.hub)
         self.authz = Authorizer()
         if options.rbac_dir is not None:
@@ -228,6 +231,8 @@ class Emulator:
                 return _json(start_response, 201, {"kind": "Event", "apiVersion": "v1", **obj})
             validate_event(obj, namespace)
             self.counts["creates"] += 1
+            if self.timings is not None:
+                self.timings.arriving(environ.get("kubeapi.arrived"))
             _, raw = self.store.create(namespace, obj)
             return _raw(start_response, 201, raw)
         if method == "PUT" and name is not None:
@@ -387,6 +392,10 @@ class Emulator:
             return _json(start_response, 200, self.stats())
         if action == "healthz":
             return _json(start_response, 200, {"ok": True})
+        if action == "timings" and method == "GET":
+            if self.timings is None:
+                raise bad_request("timings are off: start the emulator with --record-timings")
+            return _json(start_response, 200, {"events": self.timings.take()})
         body = _read_body(environ)
         if action == "fault" and method == "POST":
             spec = orjson.loads(body or b"{}")
@@ -460,6 +469,7 @@ class _Handler(WSGIHandler):
     def get_environ(self) -> dict[str, Any]:
         env: dict[str, Any] = super().get_environ()
         env["kubeapi.socket"] = self.socket
+        env["kubeapi.arrived"] = time.time()  # request line and headers parsed
         return env
 
 
