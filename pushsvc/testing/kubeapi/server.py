@@ -24,7 +24,7 @@ import gevent
 import orjson
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from . import discovery, tls
+from . import discovery, tls, wire
 from . import table as tables
 from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
@@ -234,6 +234,11 @@ class Emulator:
             if self.timings is not None:
                 self.timings.arriving(environ.get("kubeapi.arrived"))
             _, raw = self.store.create(namespace, obj)
+            if self.hub.watchers:
+                # One thread: let the watches write the new line before this response does.
+                # The notifier waits for the 201; every pod, on the bus's critical path,
+                # waits for the line.
+                gevent.sleep(0)
             return _raw(start_response, 201, raw)
         if method == "PUT" and name is not None:
             self._authorize(user, "update", namespace, name)
@@ -466,6 +471,15 @@ def _table_line(kind: str, obj: dict[str, Any], include: str) -> bytes:
 
 
 class _Handler(WSGIHandler):
+    MessageClass = wire.Headers
+
+    def _write_with_headers(self, data: bytes) -> None:
+        # pywsgi's own sends the headers and the first chunk in two writes
+        self.headers_sent = True
+        self.finalize_headers()
+        self._sendall(wire.headers_and_body(self.status, self.response_headers, data,
+                                            chunked=bool(self.response_use_chunked)))
+
     def get_environ(self) -> dict[str, Any]:
         env: dict[str, Any] = super().get_environ()
         env["kubeapi.socket"] = self.socket
