@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import urllib.request
 from typing import Any
 
@@ -121,6 +122,15 @@ class RedisMonitor:
                 found = self._SEQ.search(text)
                 if found:
                     self.published.setdefault(int(found.group(1)), float(cmd["time"]))
+
+    def server_pid(self) -> int:
+        return int(self._client.info("server")["process_id"])
+
+    def wait_for(self, count: int, *, timeout: float) -> None:
+        """Until ``count`` PUBLISHes were seen (MONITOR's reader may lag a loaded machine)."""
+        deadline = time.monotonic() + timeout
+        while len(self.published) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def close(self) -> None:
         self._stop = True
