@@ -8,6 +8,13 @@ clients take minutes (pushsvc keeps a room index). Served exactly like
 pushsvc: gunicorn with one gevent-websocket worker. With ``BENCH_REDIS_URL``
 set the pods share python-socketio's ``RedisManager`` (the usual multi-pod
 answer), on Flask-SocketIO's default channel ``flask-socketio``.
+
+For the bus latency budget its manager times the same hops as pushsvc's
+``pushsvc_bus_hop_seconds`` (subscriber read, emitted to this pod's clients),
+from the ``bt=`` send time the bench notifier puts in each message, into
+``bench_bus_hop_seconds`` on ``/metrics`` (bench/baseline_hops.py, loaded only
+with ``BENCH_REDIS_URL``): a regex and three observations per message, nothing
+the message itself carries changes.
 """
 
 from __future__ import annotations
@@ -20,10 +27,17 @@ from flask_socketio import SocketIO, emit, join_room
 
 app = Flask(__name__)
 _redis = os.environ.get("BENCH_REDIS_URL")
+_queue: dict[str, Any] = {}
+if _redis:
+    # Flask-SocketIO's own message_queue= builds the same RedisManager on the same channel.
+    from bench.baseline_hops import TimedRedisManager, metrics
+
+    _queue["client_manager"] = TimedRedisManager(_redis, channel="flask-socketio")
+    app.add_url_rule("/metrics", "metrics", metrics)
 socketio = SocketIO(
     app,
     async_mode="gevent",
-    message_queue=_redis,
+    **_queue,
     cors_allowed_origins=[],
     logger=False,
     engineio_logger=False,

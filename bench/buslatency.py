@@ -7,7 +7,10 @@ plain Flask-SocketIO pods on python-socketio's ``RedisManager`` with a local
 Clients on every pod join one room; at each rate the notifier sends for a
 fixed time and every client records latency, loss and duplicates. The
 emulator's own CPU is reported, so an emulator bottleneck is not taken for
-a pushsvc one.
+a pushsvc one. Each step also gets a latency budget, hop by hop
+(:mod:`bench.hops`): the emulator records accept/write times per Event
+(``--record-timings``), redis is watched with MONITOR, the pods report their
+read/emit hops in /metrics.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import procs
+from bench import hops, procs
 from bench.common import Context, Row, ScenarioResult, latency_summary
 from bench.loadclient import LoadClient, Received
 
@@ -36,6 +39,17 @@ ROOM = "bench"
 NAMESPACE = "default"
 CHANNEL = "pushsvc"
 PODS = 3
+#: The bus server of each column — the emulator, redis-server — runs at this nice value: in a
+#: cluster it has machines of its own (the control plane, a Redis host) instead of competing
+#: with the pods and the notifier for this machine's two cores. Same for both columns.
+BUS_SERVER_NICE = -10
+
+
+def boost(pid: int, notes: list[str]) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, BUS_SERVER_NICE)
+    except (PermissionError, OSError) as exc:
+        notes.append(f"could not renice the bus server (pid {pid}) to {BUS_SERVER_NICE}: {exc}")
 
 
 @dataclass
@@ -65,7 +79,8 @@ def start_emulator(ctx: Context, stack: ExitStack) -> Emulator | None:
 
     workdir = ctx.log_dir / f"kubeapi-{os.getpid()}-{time.monotonic_ns()}"
     try:
-        api = stack.enter_context(start_kubeapi(workdir, persist=False))
+        api = stack.enter_context(start_kubeapi(workdir, persist=False,
+                                                extra_args=["--record-timings"]))
     except RuntimeError as exc:
         raise RuntimeError(f"the kubeapi emulator did not start: {exc}") from exc
     log.info("kubeapi emulator ready (pid %s)", api.pid)
@@ -102,7 +117,8 @@ def _drain(clients: list[LoadClient], expected: int, *, max_seconds: float) -> l
 
 
 def _sweep(ctx: Context, servers: list[procs.Server], notifier_args: list[str],
-           emu: Emulator | None) -> list[dict[str, Any]]:
+           emu: Emulator | None, *, hop_metric: str,
+           monitor: hops.RedisMonitor | None = None) -> list[dict[str, Any]]:
     sz = ctx.sizes
     points: list[dict[str, Any]] = []
     with ExitStack() as stack:
@@ -115,6 +131,11 @@ def _sweep(ctx: Context, servers: list[procs.Server], notifier_args: list[str],
             count = max(1, int(rate * seconds))
             for lc in clients:
                 lc.expect(seq0 + count)
+            hops0 = [hops.scrape_hops(s.url, hop_metric) for s in servers]
+            if emu is not None:
+                emu.api.timings()  # start this step's records empty
+            if monitor is not None:
+                monitor.published = {}
             cpu0 = [s.cpu_seconds() for s in servers]
             emu0 = emu.cpu_seconds() if emu else 0.0
             sent = _notify([*notifier_args, "--seq0", str(seq0), "--count", str(count),
@@ -122,15 +143,25 @@ def _sweep(ctx: Context, servers: list[procs.Server], notifier_args: list[str],
                            timeout=seconds * 3 + 60)
             expected = n_clients * sent["sent"]
             stats = _drain(clients, expected, max_seconds=5.0 if ctx.smoke else 20.0)
+            if monitor is not None:
+                monitor.wait_for(sent["sent"], timeout=5.0)
             lat = [x for st in stats for x in st.latencies_ms]
+            cpu1 = [s.cpu_seconds() for s in servers]
+            emu1 = emu.cpu_seconds() if emu else 0.0
+            pods = hops.merge([hops.delta(hops.scrape_hops(s.url, hop_metric), h0)
+                               for s, h0 in zip(servers, hops0, strict=True)])
+            budget = hops.budget(trace=sent["trace"], received_ms=lat, pods=pods,
+                                 emulator=emu.api.timings() if emu is not None else None,
+                                 published=dict(monitor.published) if monitor else None)
             point = {
                 "rate": rate, "clients": n_clients, "sent": sent["sent"],
                 "achieved_rate": sent["rate"], "notify_call_ms_p50": sent["call_ms_p50"],
                 "latency_ms": latency_summary(lat), "delivered": len(lat),
                 "lost": expected - len(lat), "dups": sum(st.dups for st in stats),
-                "server_cpu_s": [s.cpu_seconds() - c for s, c in zip(servers, cpu0, strict=True)],
-                "emulator_cpu_s": (emu.cpu_seconds() - emu0) if emu else None,
+                "server_cpu_s": [c1 - c for c1, c in zip(cpu1, cpu0, strict=True)],
+                "emulator_cpu_s": (emu1 - emu0) if emu else None,
                 "disconnected": sum(st.disconnected for st in stats),
+                "budget": budget,
             }
             log.info("rate %d/s: p50 %.1f ms p99 %.1f ms, lost %d", rate,
                      point["latency_ms"]["p50"], point["latency_ms"]["p99"], point["lost"])
@@ -149,6 +180,8 @@ def run(ctx: Context) -> ScenarioResult:
             result.notes.append("the emulator or the Kubernetes bus is not available yet: "
                                 "pushsvc column empty")
         else:
+            assert emu.api.pid is not None
+            boost(emu.api.pid, result.notes)
             env = kube_bus_env(emu)
             pods = []
             try:
@@ -157,7 +190,8 @@ def run(ctx: Context) -> ScenarioResult:
                                                     extra_env=env, name=f"pushsvc-{i}"))
                 sweeps["pushsvc"] = _sweep(ctx, pods, [
                     "--kind", "kube", "--kubeconfig", str(emu.kubeconfig), "--namespace",
-                    NAMESPACE, "--channel", CHANNEL, "--room", ROOM], emu)
+                    NAMESPACE, "--channel", CHANNEL, "--room", ROOM], emu,
+                    hop_metric="pushsvc_bus_hop_seconds")
             except (RuntimeError, TimeoutError) as exc:
                 result.errors.append(f"pushsvc bus run failed: {exc}")
             finally:
@@ -165,13 +199,19 @@ def run(ctx: Context) -> ScenarioResult:
                     pod.stop()
     with procs.redis_server(ctx.log_dir) as url:
         pods = []
+        monitor = None
         try:
             for i in range(PODS):
                 pods.append(procs.start_baseline(log_dir=ctx.log_dir, connections=conns,
                                                  redis_url=url, name=f"redis-pod-{i}"))
+            monitor = hops.RedisMonitor(url)
+            boost(monitor.server_pid(), result.notes)
             sweeps["baseline"] = _sweep(ctx, pods, ["--kind", "redis", "--url", url,
-                                                    "--room", ROOM], None)
+                                                    "--room", ROOM], None,
+                                        hop_metric="bench_bus_hop_seconds", monitor=monitor)
         finally:
+            if monitor is not None:
+                monitor.close()
             for pod in pods:
                 pod.stop()
     result.raw = {"sweeps": sweeps, "pods": PODS,
@@ -193,7 +233,7 @@ def run(ctx: Context) -> ScenarioResult:
             result.rows.append(Row(
                 f"bus latency {q} at {rate}/s", None if pp is None else pp["latency_ms"][q],
                 None if bp is None else bp["latency_ms"][q], "ms", higher_is_better=False,
-                target="<= 50 ms, <= 2x Redis" if (q == "p99" and rate == 100) else "",
+                target="<= 1.2x Redis" if (q != "max" and rate in (10, 100)) else "",
                 baseline_name="RedisManager"))
         result.rows.append(Row(f"bus lost at {rate}/s", None if pp is None else pp["lost"],
                                None if bp is None else bp["lost"],
@@ -202,7 +242,39 @@ def run(ctx: Context) -> ScenarioResult:
         if pp is not None:
             result.rows.append(Row(f"emulator CPU at {rate}/s", pp["emulator_cpu_s"], None,
                                    "s", higher_is_better=False, baseline_name="-"))
+        result.rows.extend(_budget_rows(rate, pp, bp))
     return result
+
+
+#: Row names of the budget: pushsvc's boundary, RedisManager's equivalent.
+_HOP_NAMES = {
+    "sent → accepted": "send → accepted (Redis: PUBLISH ran)",
+    "accepted → read": "accepted → pod read",
+    "accepted → written": "  of which accepted → watch line written",
+    "written → read": "  of which written → pod read",
+    "read → emitted": "pod read → emitted to the room",
+    "emitted → received": "emitted → client received",
+}
+
+
+def _budget_rows(rate: int, pp: dict[str, Any] | None, bp: dict[str, Any] | None) -> list[Row]:
+    """The latency budget, hop by hop (difference of cumulative percentiles since send)."""
+    def hop(p: dict[str, Any] | None, key: str, q: str) -> float | None:
+        if p is None:
+            return None
+        b = p["budget"]
+        value = {**b["hops_ms"], **b["split_ms"]}.get(key, {}).get(q)
+        return None if value is None else round(value, 2)
+
+    rows = []
+    for q in ("p50", "p99"):
+        for key, label in _HOP_NAMES.items():
+            pv, bv = hop(pp, key, q), hop(bp, key, q)
+            if pv is None and bv is None:
+                continue
+            rows.append(Row(f"bus hop {q} at {rate}/s: {label}", pv, bv, "ms",
+                            higher_is_better=False, baseline_name="RedisManager"))
+    return rows
 
 
 def default_log_dir() -> Path:

@@ -3,7 +3,8 @@
 Runs alone (``python -m bench.notifier``) so notify() shares no interpreter with
 the servers or the clients. Each message's data is ``"bseq=N bt=EPOCH_MS"``
 with ``bt`` taken just before the notify/emit call, so the clients measure
-notify()→receipt. Prints one JSON line: sent, seconds, achieved rate, call times.
+notify()→receipt. Prints one JSON line: sent, seconds, achieved rate, call times,
+and ``trace``: (seq, Event name, bt) per message, for the per-hop latency budget.
 ``--batch-window`` uses the emitter's window batching; the time then includes the final
 flush, so ``rate`` counts only notifications whose Events exist.
 """
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     send("warmup")
     finish()
     calls: list[float] = []
+    trace: list[tuple[int, str | None, float]] = []  # (seq, Event name, send time in ms)
     events: set[str | None] = set()  # the kube emitter's Event names: one per etcd write
     t0 = time.perf_counter()
     deadline = t0 + args.max_seconds
@@ -84,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         if time.perf_counter() > deadline:
             break
         c0 = time.perf_counter()
-        events.add(send(f"bseq={args.seq0 + i} bt={time.time() * 1000:.3f}"))
+        bt = time.time() * 1000
+        name = send(f"bseq={args.seq0 + i} bt={bt:.3f}")
         calls.append((time.perf_counter() - c0) * 1000)
+        events.add(name)
+        trace.append((args.seq0 + i, name, round(bt, 3)))
         sent += 1
     finish()
     seconds = time.perf_counter() - t0
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "events": len(events - {None}),
         "call_ms_p50": calls[len(calls) // 2] if calls else None,
         "call_ms_p99": calls[int(len(calls) * 0.99)] if calls else None,
+        "trace": trace,
     }))
     return 0
 

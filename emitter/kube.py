@@ -63,6 +63,89 @@ def _headers(api_client: ApiClient) -> tuple[dict[str, str], bool]:
     return headers, True
 
 
+class _OneWrite:
+    """Request headers and a small body in one write (urllib3 and http.client send them in
+    two: two TLS records, two packets, and an API server that may wake up for the headers and
+    wait again for the body — on the critical path of every Event create)."""
+
+    _hold = False
+    _held: bytes | None = None
+
+    def request(self, method: str, url: str, body: Any = None, headers: Any = None,
+                **kw: Any) -> None:
+        self._hold = isinstance(body, bytes) and 0 < len(body) <= _ONE_WRITE_MAX
+        try:
+            super().request(method, url, body=body, headers=headers, **kw)  # type: ignore[misc]
+        except BaseException:
+            self._held = None
+            raise
+        finally:
+            self._hold = False
+        held, self._held = self._held, None
+        if held is not None:
+            super().send(held)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        if self._hold:
+            if self._held is None:
+                self._held = bytes(data)  # the header block; the body comes next
+                return
+            data, self._held, self._hold = self._held + bytes(data), None, False
+        super().send(data)  # type: ignore[misc]
+
+
+_ONE_WRITE_MAX = 512 * 1024
+
+
+class _OneWriteHTTPConnection(_OneWrite, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _OneWriteHTTPSConnection(_OneWrite, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _OneWriteHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _OneWriteHTTPConnection
+
+
+class _OneWriteHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _OneWriteHTTPSConnection
+
+
+def _pool_for(api_client: ApiClient) -> tuple[Any, str]:
+    """(the connection pool of the API server, the server URL's path prefix), cached.
+
+    A plain PoolManager's ``request`` parses the URL and looks the pool up again on every call
+    (~10 % of a create's client CPU); a proxy manager is left to do its own routing."""
+    host = api_client.configuration.host
+    cached: tuple[str, Any, str] | None = getattr(api_client, "_pushsvc_pool", None)
+    if cached is not None and cached[0] == host:
+        return cached[1], cached[2]
+    manager = _one_write_pools(api_client)
+    if type(manager) is not urllib3.PoolManager:
+        return None, ""
+    url = urllib3.util.parse_url(host)
+    pool = manager.connection_from_host(url.host, port=url.port, scheme=url.scheme or "https")
+    prefix = (url.path or "").rstrip("/")
+    api_client._pushsvc_pool = (host, pool, prefix)  # type: ignore[attr-defined]
+    return pool, prefix
+
+
+def _one_write_pools(api_client: ApiClient) -> Any:
+    """The ApiClient's urllib3 PoolManager, set (once) to make :class:`_OneWrite` connections
+    for the pools it makes from now on. A proxy manager (or anything else) is left as it is."""
+    manager = api_client.rest_client.pool_manager
+    if type(manager) is urllib3.PoolManager and not getattr(manager, "_pushsvc_one_write",
+                                                            False):
+        manager.pool_classes_by_scheme = {"http": _OneWriteHTTPPool,
+                                          "https": _OneWriteHTTPSPool}
+        # A pool made before this (none, usually: the first request comes here) keeps its
+        # connections: closing them could cut another user's open watch.
+        setattr(manager, "_pushsvc_one_write", True)  # noqa: B010
+    return manager
+
+
 def raw_request(
     api_client: ApiClient,
     method: str,
@@ -79,9 +162,7 @@ def raw_request(
     ~40 % of a notification's client CPU. Responses are never deserialised into models. A 401
     with a cached token refreshes the token and tries once more.
     """
-    url = api_client.configuration.host + path
-    if query:
-        url += "?" + urlencode(query)
+    target = path + ("?" + urlencode(query) if query else "")
     data = pydantic_core.to_json(body) if body is not None else None
     if isinstance(timeout, tuple):
         urllib3_timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
@@ -91,10 +172,15 @@ def raw_request(
         headers, fresh = _headers(api_client)
         if data is not None:
             headers = {**headers, "Content-Type": "application/json"}
-        response = api_client.rest_client.pool_manager.request(
-            method, url, body=data, headers=headers, timeout=urllib3_timeout,
-            preload_content=False, retries=False,
-        )
+        pool, prefix = _pool_for(api_client)
+        if pool is not None:
+            response = pool.urlopen(method, prefix + target, body=data, headers=headers,
+                                    timeout=urllib3_timeout, preload_content=False,
+                                    retries=False, redirect=False, assert_same_host=False)
+        else:
+            response = _one_write_pools(api_client).request(
+                method, api_client.configuration.host + target, body=data, headers=headers,
+                timeout=urllib3_timeout, preload_content=False, retries=False)
         if 200 <= response.status <= 299:
             return response
         rest_response = RESTResponse(response)

@@ -397,6 +397,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         # relists): nothing about one message may escape from here.
         for delivery in self.watcher.deliveries():
             metrics.lag_seconds.observe(max(0.0, time.time() - delivery.created))
+            applied = False
             for message in delivery.envelope.messages:
                 try:
                     data = self._incoming(message)
@@ -405,7 +406,12 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
                                      getattr(message, "method", "?"))
                     continue
                 if data is not None:
+                    # PubSubManager._thread applies it (emits to this pod's clients) before it
+                    # asks for the next message: resuming here means that emit is done.
                     yield data
+                    applied = True
+            metrics.observe_hops(delivery.created, delivery.read_at,
+                                 time.time() if applied else None)
         logger.error("bus watcher stopped")  # only after stop(): PubSubManager then exits
 
     def _incoming(self, message: Message) -> dict[str, Any] | None:

@@ -235,11 +235,13 @@ class WatchStatus:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One valid bus Event: its envelope, UID and the time it was created (Unix seconds)."""
+    """One valid bus Event: its envelope, UID, the time it was created and the time this pod
+    took its line off the stream (Unix seconds; a relisted Event: when it was decoded)."""
 
     envelope: Envelope
     uid: str
     created: float
+    read_at: float = 0.0
 
 
 class _Restart(Exception):
@@ -541,6 +543,7 @@ class EventWatcher:
         return got_line
 
     def _handle_line(self, line: bytes) -> Iterator[Delivery]:
+        read_at = self._wall()
         try:
             event = orjson.loads(line)
             kind = event["type"]
@@ -565,7 +568,7 @@ class EventWatcher:
         if kind == "ADDED" and obj not in self.seen:
             self._set_live(self._live + 1)
             self.seen.add(obj)
-            delivery = self._decode(obj)
+            delivery = self._decode(obj, read_at)
             if delivery is not None:
                 yield delivery
         # BOOKMARK, MODIFIED, DELETED: nothing to deliver, but the stream is ordered, so
@@ -573,13 +576,14 @@ class EventWatcher:
         if isinstance(version, str | int) and version:
             self.status.resource_version = str(version)
 
-    def _decode(self, obj: dict[str, Any]) -> Delivery | None:
+    def _decode(self, obj: dict[str, Any], read_at: float | None = None) -> Delivery | None:
         metrics.events_received.inc()
         meta = obj.get("metadata")
         name = str(meta.get("name", "?") if isinstance(meta, dict) else "?")[:253]
         try:
             envelope = decode_event(obj)
-            return Delivery(envelope, _uid(obj), envelope.ts)
+            return Delivery(envelope, _uid(obj), envelope.ts,
+                            self._wall() if read_at is None else read_at)
         except PayloadRefusedError as exc:
             reason, text = exc.reason, str(exc)
         except SchemaVersionError as exc:

@@ -44,6 +44,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--token", action="append", default=[], metavar="TOKEN=USER")
     p.add_argument("--plain-http-kubeconfig", action="store_true",
                    help="write an http:// kubeconfig (kubectl then sends no token)")
+    p.add_argument("--record-timings", action="store_true",
+                   help="benchmarks: record when each Event was accepted and written to each "
+                        "watch (GET /_emulator/timings); nothing is added to the Events")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(host=args.host, port=args.port, state_file=args.state_file,
                       rbac_dir=args.rbac_dir, anonymous=args.anonymous,
                       compaction_interval=args.compaction_interval, event_ttl=args.event_ttl,
-                      tokens=tokens)
+                      tokens=tokens, record_timings=args.record_timings)
     cert_dir = args.state_file.parent if args.state_file else args.kubeconfig_out.parent
     options.tls = ensure_certificate(cert_dir, args.host)
     emulator = Emulator(options)

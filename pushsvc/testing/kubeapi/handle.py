@@ -194,6 +194,12 @@ class KubeAPI:
         result: dict[str, Any] = self._control("GET", "stats")
         return result
 
+    def timings(self) -> dict[str, dict[str, Any]]:
+        """Accept/write times per Event name since the last call (``--record-timings`` only):
+        ``{"arrived", "accepted": unix seconds, "written": [one per watch]}``."""
+        result: dict[str, dict[str, Any]] = self._control("GET", "timings")["events"]
+        return result
+
     def admin_token(self) -> str:
         doc = yaml.safe_load(self.kubeconfig.read_text())
         return str(doc["users"][0]["user"]["token"])

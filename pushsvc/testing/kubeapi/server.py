@@ -24,12 +24,13 @@ import gevent
 import orjson
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from . import discovery, leases, tls
+from . import discovery, leases, tls, wire
 from . import table as tables
 from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
 from .status import EXPIRED_STATUS, UNAUTHORIZED, ApiError, bad_request, forbidden
 from .store import LEASE_GROUP, Store
+from .timings import Timings
 from .validation import validate_event
 from .watch import Watcher, WatchHub
 
@@ -51,6 +52,7 @@ class Options:
     event_ttl: float = 3600.0
     tokens: dict[str, str] = field(default_factory=dict)
     tls: tuple[Path, Path] | None = None  # (cert, key) to also serve HTTPS on the port
+    record_timings: bool = False  # benchmarks: accept/write times per Event (timings.py)
 
 
 class Emulator:
@@ -59,7 +61,8 @@ class Emulator:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.store = Store(event_ttl=options.event_ttl, state_file=options.state_file)
-        self.hub = WatchHub()
+        self.timings = Timings() if options.record_timings else None
+        self.hub = WatchHub(self.timings)
         self.store.listeners.append(self.hub)
         self.authz = Authorizer()
         if options.rbac_dir is not None:
@@ -238,7 +241,14 @@ class Emulator:
                 return _json(start_response, 201, {"kind": "Event", "apiVersion": "v1", **obj})
             validate_event(obj, namespace)
             self.counts["creates"] += 1
+            if self.timings is not None:
+                self.timings.arriving(environ.get("kubeapi.arrived"))
             _, raw = self.store.create(namespace, obj)
+            if self.hub.watchers:
+                # One thread: let the watches write the new line before this response does.
+                # The notifier waits for the 201; every pod, on the bus's critical path,
+                # waits for the line.
+                gevent.sleep(0)
             return _raw(start_response, 201, raw)
         if method == "PUT" and name is not None:
             self._authorize(user, "update", namespace, name)
@@ -460,6 +470,10 @@ class Emulator:
             return _json(start_response, 200, self.stats())
         if action == "healthz":
             return _json(start_response, 200, {"ok": True})
+        if action == "timings" and method == "GET":
+            if self.timings is None:
+                raise bad_request("timings are off: start the emulator with --record-timings")
+            return _json(start_response, 200, {"events": self.timings.take()})
         body = _read_body(environ)
         if action == "fault" and method == "POST":
             spec = orjson.loads(body or b"{}")
@@ -530,9 +544,19 @@ def _table_line(kind: str, obj: dict[str, Any], include: str) -> bytes:
 
 
 class _Handler(WSGIHandler):
+    MessageClass = wire.Headers
+
+    def _write_with_headers(self, data: bytes) -> None:
+        # pywsgi's own sends the headers and the first chunk in two writes
+        self.headers_sent = True
+        self.finalize_headers()
+        self._sendall(wire.headers_and_body(self.status, self.response_headers, data,
+                                            chunked=bool(self.response_use_chunked)))
+
     def get_environ(self) -> dict[str, Any]:
         env: dict[str, Any] = super().get_environ()
         env["kubeapi.socket"] = self.socket
+        env["kubeapi.arrived"] = time.time()  # request line and headers parsed
         return env
 
 

@@ -21,6 +21,7 @@ import orjson
 from . import table
 from .selectors import Predicate
 from .store import Change
+from .timings import Timings
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class Watcher:
     """One open watch stream."""
 
     __slots__ = ("namespace", "predicate", "as_table", "include", "pending", "wake", "closed",
-                 "stalled", "deadline", "after")
+                 "stalled", "deadline", "after", "traced")
 
     def __init__(self, *, namespace: str | None, predicate: Predicate | None, as_table: bool,
                  include: str, deadline: float, after: int = 0) -> None:
@@ -45,6 +46,7 @@ class Watcher:
         self.stalled = False
         self.deadline = deadline
         self.after = after  # only changes above this resourceVersion
+        self.traced: list[int] | None = None  # versions of ``pending`` (--record-timings)
 
     def wants(self, obj: dict[str, Any]) -> bool:
         if self.namespace is not None and obj["metadata"].get("namespace") != self.namespace:
@@ -61,6 +63,8 @@ class Watcher:
             return
         self.pending.append(table_line(change.type, change.obj, self.include)
                             if self.as_table else line)
+        if self.traced is not None:
+            self.traced.append(change.rv)
         self.wake.set()
 
     def close(self) -> None:
@@ -77,11 +81,14 @@ def table_line(kind: str, obj: dict[str, Any], include: str) -> bytes:
 class WatchHub:
     """All open watchers; the store's listener."""
 
-    def __init__(self) -> None:
+    def __init__(self, timings: Timings | None = None) -> None:
         self.watchers: set[Watcher] = set()
         self.started = 0
+        self.timings = timings
 
     def __call__(self, change: Change) -> None:
+        if self.timings is not None and change.type == "ADDED":
+            self.timings.accepted(change.rv, change.obj["metadata"]["name"], time.time())
         if not self.watchers:
             return
         line = change.line()
@@ -106,6 +113,9 @@ class WatchHub:
                ) -> Iterator[bytes]:
         """The body of a watch response; registration already happened (atomically)."""
         detector = gevent.spawn(_detect_close, sock, w) if sock is not None else None
+        timings = self.timings
+        if timings is not None and w.traced is None:
+            w.traced = []
         try:
             batch: list[bytes] = []
             size = 0
@@ -120,7 +130,13 @@ class WatchHub:
             while not w.closed:
                 if w.pending and not w.stalled:
                     lines, w.pending = w.pending, []
+                    if timings is None:
+                        yield b"".join(lines)
+                        continue
+                    rvs, w.traced = w.traced or [], []
                     yield b"".join(lines)
+                    # pywsgi asks for the next chunk once it has written this one
+                    timings.written(rvs, time.time())
                     continue
                 if w.stalled:
                     # Half-open: nothing more, not even the end of the stream.
