@@ -79,6 +79,19 @@ def encode_frame(pkt: eio_packet.Packet) -> bytes:
     return frame
 
 
+def _nonblocking_send(sock: Any) -> Any:
+    """``send`` that returns at once (raising BlockingIOError when nothing fits).
+
+    A gevent socket wraps a real socket it keeps in non-blocking mode (``_sock``); calling
+    that one skips gevent's Python wrapper on the path of every delivery. Otherwise
+    gevent's own send with a zero timeout.
+    """
+    real = getattr(sock, "_sock", None)
+    if real is not None and real.gettimeout() == 0.0:
+        return real.send
+    return lambda data: sock.send(data, _socket.MSG_DONTWAIT, 0.0)
+
+
 class DirectWriter:
     """A WebSocket session's "queue": writes at once, queues only while backpressured.
 
@@ -87,7 +100,7 @@ class DirectWriter:
     """
 
     __slots__ = ("sid", "cap", "queued_bytes", "overflowed", "_guard", "_ws", "_sock",
-                 "_pending", "_inflight", "_writer", "_dead", "_ended")
+                 "_send_now", "_pending", "_inflight", "_writer", "_dead", "_ended")
 
     def __init__(self, *, sid: str, ws: WebSocket, guard: EngineGuard) -> None:
         self.sid = sid
@@ -97,6 +110,7 @@ class DirectWriter:
         self._guard = guard
         self._ws = ws
         self._sock: Any = ws.handler.socket
+        self._send_now = _nonblocking_send(self._sock)
         self._pending: list[bytes | bytearray] | None = None  # None: not backpressured
         self._inflight = 0
         self._writer: gevent.Greenlet | None = None
@@ -143,7 +157,7 @@ class DirectWriter:
                 self._overflow()
             return
         try:
-            sent = self._sock.send(data, _socket.MSG_DONTWAIT, 0.0)
+            sent = self._send_now(data)
         except BlockingIOError:
             sent = 0
         except OSError:
