@@ -64,6 +64,7 @@ def run(ctx: Context) -> ScenarioResult:
         result.notes.append(
             f"the hard file-descriptor limit here is {cap + 64}, so the top level is "
             f"{levels[-1]} connections, not {max(ctx.sizes.capacity_levels)}"
+            + (f" ({procs.LIMIT_NOT_RAISED})" if procs.LIMIT_NOT_RAISED else "")
         )
     connections = levels[-1] + 32
     sweeps: dict[str, list[dict[str, Any]]] = {}

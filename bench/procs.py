@@ -40,6 +40,9 @@ VENV_BIN = Path(sys.executable).parent
 WORKER_CLASS = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 
 
+#: Why ``raise_own_limits`` could not lift the hard limit, if it could not.
+LIMIT_NOT_RAISED = ""
+
 #: Open files the benchmark wants for itself and its children: a 50k-client server, and
 #: load-client shards of 10k each.
 WANTED_NOFILE = 131072
@@ -62,7 +65,11 @@ def raise_own_limits(wanted: int = WANTED_NOFILE) -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, target))
             return target
         except (ValueError, OSError):
-            log.info("cannot raise the hard file-descriptor limit above %d (not root)", hard)
+            # Even root needs CAP_SYS_RESOURCE for this (containers often drop it).
+            global LIMIT_NOT_RAISED
+            LIMIT_NOT_RAISED = (f"the hard file-descriptor limit stayed at {hard}: raising it "
+                                "needs CAP_SYS_RESOURCE, which this process does not have")
+            log.warning("%s", LIMIT_NOT_RAISED)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])

@@ -20,8 +20,10 @@ WebSocket, its queue is replaced by a ``DirectWriter``:
   in the middle of another, and nothing overtakes what is waiting. In a single-threaded
   gevent worker the non-blocking send and the "is anything waiting" check run without a
   switch between them, so that state is the per-socket lock.
-- The ping of a WebSocket session is a timer (``gevent.spawn_later``), not a greenlet
-  sleeping out the ping interval.
+- The reader yields to the other greenlets after each message it hands on: a client that
+  sends without pause no longer holds the whole worker until it stops.
+- The ping of a WebSocket session is a libev timer, not a greenlet sleeping out the ping
+  interval.
 
 Long-polling sessions keep python-engineio's queue, and a session upgraded from polling
 keeps it until the upgrade is done; whatever it still holds then is written first.
@@ -246,20 +248,29 @@ class DirectWriter:
 
 
 class _PingTimer:
-    """``Socket.schedule_ping`` + ``Socket._send_ping`` as a timer instead of a greenlet."""
+    """``Socket.schedule_ping`` + ``Socket._send_ping`` as a libev timer instead of a greenlet.
 
-    __slots__ = ("_session",)
+    python-engineio's greenlet sleeps out the whole ping interval (a Greenlet object and its
+    stack per client); a timer is ~150 bytes, and the greenlet that sends the PING lives
+    only while it sends.
+    """
+
+    __slots__ = ("_session", "_timer")
 
     def __init__(self, session: Any) -> None:
         self._session = session
+        self._timer: Any = None
 
     def __call__(self) -> None:
         session = self._session
         if session.last_ping:
             session.last_ping = None
-            gevent.spawn_later(session.server.ping_interval, self._ping)
+            # One ping at a time: the next is scheduled only after this one's PONG.
+            self._timer = gevent.get_hub().loop.timer(session.server.ping_interval)
+            self._timer.start(gevent.spawn, self._ping)
 
     def _ping(self) -> None:
+        self._timer = None
         session = self._session
         if not session.closing and not session.closed:
             session.last_ping = time.time()
@@ -326,6 +337,10 @@ def websocket_handler(session: Any, ws: Any) -> list[Any]:
         except Exception:  # as python-engineio: log it and end the connection properly
             server.logger.exception("Unknown receive error")
             break
+        # A read that finds data waiting never yields: without this a client sending
+        # without pause would hold the worker (every other client, /metrics, health) until
+        # it stopped, and the writer of its own backpressured socket would never run.
+        gevent.sleep(0)
 
     writer.put(None)
     writer.wait_written()

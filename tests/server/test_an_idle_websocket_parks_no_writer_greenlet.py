@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pushsvc.testing.procs import PushsvcProcess, http_get, pushsvc_env, spawn
-from tests.support import RecordingClient, free_port, wait_until
+from tests.support import RecordingClient, free_port, start_pushsvc, wait_until
 from tests.support.probes import metric
 from tests.support.pushsvc_proc import REPO_ROOT
 from tests.support.raw_engineio import RawWebSocket
@@ -71,7 +71,7 @@ def test_idle_websockets_hold_one_greenlet_each_whichever_way_they_connected(
                     for _ in range(UPGRADED)]
         for client in upgraded:
             client.connect(probe_server.url)
-            wait_until(lambda c=client: c.transport == "websocket", timeout=10,
+            wait_until(lambda c=client: c.transport == "websocket", timeout=30,
                        what="the upgrade to WebSocket")
         held = _alive(probe_server) - before
         # An upgraded client also keeps its polling keep-alive connection (a pywsgi handler)
@@ -96,18 +96,52 @@ def _writers(proc: PushsvcProcess) -> float:
 def test_a_writer_greenlet_exists_only_while_a_client_reads_slower_and_order_holds(
     probe_server: PushsvcProcess,
 ) -> None:
+    backpressured = metric(probe_server.url, "pushsvc_ws_backpressured_total")
     with RawWebSocket(probe_server.url, rcvbuf=4096) as slow:
         slow.sio_connect()
         for n in range(ECHOES):
             slow.emit("my_event", {"data": f"{n}-{ECHO}"})
-        wait_until(lambda: _writers(probe_server) == 1, timeout=10,
-                   what="a writer greenlet for the backpressured socket")
+        # Backpressured at least once (the writer may drain and end between two replies,
+        # then the next one backpressures again), and once the client's buffers are full
+        # one writer waits for it.
+        wait_until(lambda: metric(probe_server.url, "pushsvc_ws_backpressured_total")
+                   > backpressured, timeout=30, what="the socket to be backpressured")
+        wait_until(lambda: _writers(probe_server) == 1, timeout=30,
+                   what="one writer greenlet for the backpressured socket")
         for n in range(ECHOES):
             frame = slow.recv_until(lambda f: isinstance(f, str) and ECHO in f)
             assert f'"{n}-{ECHO}"' in frame, f"reply {n} out of order"
-        wait_until(lambda: _writers(probe_server) == 0, timeout=10,
+        wait_until(lambda: _writers(probe_server) == 0, timeout=30,
                    what="the writer greenlet to end once the socket drained")
         slow.emit("my_event", {"data": "direct again"})
         slow.recv_until(lambda f: '"direct again"' in str(f))
         assert _writers(probe_server) == 0
 
+
+
+def _next_ping(ws: RawWebSocket) -> bool:
+    for _ in range(20):  # frames other than a ping are skipped; a ping comes every second
+        frame = ws.recv(timeout=10)
+        if frame is None:
+            return False
+        if frame == "2":
+            return True
+    return False
+
+
+def test_websocket_pings_keep_coming_from_a_timer_and_a_silent_client_is_dropped(
+    server_logs: Path,
+) -> None:
+    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "1", "PUSHSVC_PING_TIMEOUT_SECONDS": "2"}
+    with start_pushsvc(env=env, log_dir=server_logs) as proc, \
+            RawWebSocket(proc.url) as answering, RawWebSocket(proc.url) as silent:
+        answering.sio_connect()
+        silent.sio_connect()
+        for _ in range(3):  # each PONG schedules the next PING
+            assert _next_ping(answering)
+            answering.send_text("3")
+        assert _next_ping(silent)
+        # No PONG: past the ping timeout the server closes it; the other one stays.
+        assert silent.closed_by_server(timeout=15)
+        answering.emit("my_event", {"data": "still answering"})
+        answering.recv_until(lambda f: '"still answering"' in str(f))
