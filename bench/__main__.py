@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import buslatency, capacity, emitter_rate, fanout, footprint, ingest, report
+from bench import buslatency, capacity, emitter_rate, fanout, footprint, ingest, procs, report
 from bench.common import FULL, ROOT, SMOKE, Context, ScenarioResult
 
 log = logging.getLogger("bench")
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                   log_dir=out / "logs" if args.out else ROOT / "artifacts" / "bench",
                   smoke=args.smoke)
     names = args.scenarios or list(SCENARIOS)
+    nofile = procs.raise_own_limits()
+    log.info("file-descriptor limit %d for the benchmark and its children", nofile)
     m = report.machine()
     results: list[ScenarioResult] = []
     for name in names:

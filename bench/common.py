@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Sizes:
     """How big each scenario runs; ``smoke`` keeps every one tiny so they never rot."""
 
-    capacity_levels: tuple[int, ...] = (1000, 5000, 10000, 20000)
+    capacity_levels: tuple[int, ...] = (1000, 10000, 20000, 50000)
     fanout_rooms: tuple[int, ...] = (1000, 10000)
     fanout_bursts: int = 3
     fanout_burst_messages: int = 10
@@ -97,6 +97,8 @@ class Row:
     target: str = ""
     higher_is_better: bool = True
     baseline_name: str = "Flask-SocketIO"
+    #: The same figure for the floor of the stack (bench/floor_app.py), where it is measured.
+    floor: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -104,6 +106,13 @@ class Row:
             return None
         assert self.baseline is not None
         return self.pushsvc / self.baseline
+
+    @property
+    def floor_ratio(self) -> float | None:
+        if self.pushsvc is None or self.floor in (None, 0):
+            return None
+        assert self.floor is not None
+        return self.pushsvc / self.floor
 
 
 @dataclass

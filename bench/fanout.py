@@ -4,7 +4,9 @@ One client of the room sends bursts of ``my_room_event``; the server emits each
 to the whole room. Per burst: deliveries / (last arrival - first send); per
 message: the time from its send until the last client has it. When the
 Kubernetes API emulator and the bus exist, pushsvc runs with its bus on (the
-bus must add nothing to the hot path); otherwise with the memory manager.
+bus must add nothing to the hot path); otherwise with the memory manager. The
+floor (bare gevent pywsgi + gevent-websocket looping ``ws.send``, bench/floor_app.py)
+runs the same bursts: server CPU per delivery is reported against it.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _measure(server: procs.Server, clients: int, bursts: int, per_burst: int,
 def run(ctx: Context) -> ScenarioResult:
     sz = ctx.sizes
     result = ScenarioResult("fanout")
-    runs: dict[str, dict[int, dict[str, Any]]] = {"pushsvc": {}, "baseline": {}}
+    runs: dict[str, dict[int, dict[str, Any]]] = {"pushsvc": {}, "baseline": {}, "floor": {}}
     connections = max(sz.fanout_rooms) + 64
     settle = 10.0 if ctx.smoke else 30.0
     with ExitStack() as stack:
@@ -100,12 +102,17 @@ def run(ctx: Context) -> ScenarioResult:
                                                          sz.fanout_burst_messages, settle)
                     finally:
                         server.stop()
-            server = procs.start_baseline(log_dir=ctx.log_dir, connections=connections)
-            try:
-                runs["baseline"][size] = _measure(server, size, sz.fanout_bursts,
-                                                  sz.fanout_burst_messages, settle)
-            finally:
-                server.stop()
+            for name, start in (
+                ("baseline", lambda: procs.start_baseline(log_dir=ctx.log_dir,
+                                                          connections=connections)),
+                ("floor", lambda: procs.start_floor(log_dir=ctx.log_dir)),
+            ):
+                server = start()
+                try:
+                    runs[name][size] = _measure(server, size, sz.fanout_bursts,
+                                                sz.fanout_burst_messages, settle)
+                finally:
+                    server.stop()
     for name, by_size in runs.items():
         for size, r in by_size.items():
             if r["not_connected_in_time"] or r["failed_connects"]:
@@ -128,11 +135,18 @@ def run(ctx: Context) -> ScenarioResult:
         result.rows.append(Row(f"fan-out deliveries/s, room of {size:,}",
                                get("pushsvc", size, "deliveries_per_s"),
                                get("baseline", size, "deliveries_per_s"), "/s",
-                               target=">= baseline"))
+                               target=">= baseline",
+                               floor=get("floor", size, "deliveries_per_s")))
+        result.rows.append(Row(f"fan-out server CPU per delivery, room of {size:,}",
+                               get("pushsvc", size, "server_cpu_us_per_delivery"),
+                               get("baseline", size, "server_cpu_us_per_delivery"), "µs",
+                               target="<= 1.2 x floor", higher_is_better=False,
+                               floor=get("floor", size, "server_cpu_us_per_delivery")))
         result.rows.append(Row(f"fan-out time to last client p50, room of {size:,}",
                                get("pushsvc", size, "time_to_last_ms", "p50"),
                                get("baseline", size, "time_to_last_ms", "p50"), "ms",
-                               higher_is_better=False))
+                               higher_is_better=False,
+                               floor=get("floor", size, "time_to_last_ms", "p50")))
         lost_p = get("pushsvc", size, "expected")
         lost_b = get("baseline", size, "expected")
         result.rows.append(Row(

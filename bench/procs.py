@@ -40,6 +40,50 @@ VENV_BIN = Path(sys.executable).parent
 WORKER_CLASS = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 
 
+#: Why ``raise_own_limits`` could not lift the hard limit, if it could not.
+LIMIT_NOT_RAISED = ""
+
+#: Open files the benchmark wants for itself and its children: a 50k-client server, and
+#: load-client shards of 10k each.
+WANTED_NOFILE = 131072
+
+
+def raise_own_limits(wanted: int = WANTED_NOFILE) -> int:
+    """Raise this process's file-descriptor limit (soft and hard) for itself and its children.
+
+    As root the hard limit may go up to ``fs.nr_open``; otherwise only the soft one rises, to
+    the hard limit. Returns the limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        nr_open = int(Path("/proc/sys/fs/nr_open").read_text())
+    except (OSError, ValueError):
+        nr_open = hard
+    target = min(wanted, nr_open)
+    if hard != resource.RLIM_INFINITY and hard < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, target))
+            return target
+        except (ValueError, OSError):
+            # Even root needs CAP_SYS_RESOURCE for this (containers often drop it).
+            global LIMIT_NOT_RAISED
+            LIMIT_NOT_RAISED = (f"the hard file-descriptor limit stayed at {hard}: raising it "
+                                "needs CAP_SYS_RESOURCE, which this process does not have")
+            log.warning("%s", LIMIT_NOT_RAISED)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def ephemeral_ports() -> int:
+    """How many local ports one source address can use (net.ipv4.ip_local_port_range)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return 28000
+    return high - low + 1
+
+
 def _raise_nofile() -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -65,6 +109,8 @@ class Server:
         # pushsvc serve may exec gunicorn (pid stays) or spawn it: the worker is the leaf.
         leaves = [c for c in children if not c.children()]
         if not leaves:
+            if self.name == "floor":  # one process, no gunicorn master
+                return psutil.Process(self.proc.pid)
             raise RuntimeError(f"{self.name}: no gunicorn worker found")
         return leaves[-1]
 
@@ -123,11 +169,19 @@ def start_baseline(*, log_dir: Path, connections: int, redis_url: str | None = N
     return _spawn(name, cmd, env, log_dir, port)
 
 
+def start_floor(*, log_dir: Path) -> Server:
+    """The floor (bench.floor_app): bare gevent pywsgi + gevent-websocket, one process."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.floor_app", "--port", str(port)]
+    return _spawn("floor", cmd, dict(os.environ), log_dir, port)
+
+
 def start_pushsvc(*, log_dir: Path, connections: int, extra_env: dict[str, str] | None = None,
                   name: str = "pushsvc") -> Server:
     """``pushsvc serve`` with its settings in PUSHSVC_* variables."""
     env = {
         "PUSHSVC_WORKER_CONNECTIONS": str(connections),
+        "PUSHSVC_MAX_SESSIONS_TOTAL": str(connections),
         "PUSHSVC_LOG_LEVEL": "WARNING",
         "PUSHSVC_BUS": "memory",
         # The benchmark closes its clients before stopping a pod: no drain to wait for.
@@ -158,7 +212,7 @@ def pushsvc_available() -> bool:
 
 
 __all__ = ["Server", "free_port", "max_server_connections", "pushsvc_available",
-           "redis_server", "start_baseline", "start_pushsvc"]
+           "redis_server", "start_baseline", "start_floor", "start_pushsvc"]
 
 
 @contextmanager

@@ -73,15 +73,18 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def table(results: list[ScenarioResult]) -> str:
-    lines = ["| figure | pushsvc | baseline | ratio | unit | target |",
-             "|---|---:|---:|---:|---|---|"]
+    # "floor": bare gevent pywsgi + gevent-websocket (bench/floor_app.py), where measured.
+    lines = ["| figure | pushsvc | baseline | ratio | floor | × floor | unit | target |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
     for res in results:
         for row in res.rows:
             ratio = "—" if row.ratio is None else f"{row.ratio:.2f}"
+            floor_ratio = "—" if row.floor_ratio is None else f"{row.floor_ratio:.2f}"
             base = _fmt(row.baseline, row.unit)
             if row.baseline is not None:
                 base += f" ({row.baseline_name})"
             lines.append(f"| {row.figure} | {_fmt(row.pushsvc, row.unit)} | {base} | {ratio} "
+                         f"| {_fmt(row.floor, row.unit)} | {floor_ratio} "
                          f"| {row.unit} | {row.target} |")
     return "\n".join(lines)
 
@@ -101,7 +104,9 @@ def write_json(path: Path, m: dict[str, Any], results: list[ScenarioResult], *,
     doc = {
         "smoke": smoke,
         "machine": m,
-        "scenarios": {r.name: {"rows": [asdict(row) | {"ratio": row.ratio} for row in r.rows],
+        "scenarios": {r.name: {"rows": [asdict(row) | {"ratio": row.ratio,
+                                                        "floor_ratio": row.floor_ratio}
+                                        for row in r.rows],
                                "notes": r.notes, "errors": r.errors, "raw": r.raw}
                       for r in results},
     }
@@ -121,7 +126,8 @@ def plots(out_dir: Path, results: list[ScenarioResult]) -> list[Path]:
     cap = by_name.get("capacity")
     if cap and cap.raw.get("sweeps"):
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        for name, label in (("pushsvc", "pushsvc"), ("baseline", "Flask-SocketIO")):
+        for name, label in (("pushsvc", "pushsvc"), ("baseline", "Flask-SocketIO"),
+                            ("floor", "floor (bare gevent-websocket)")):
             pts = cap.raw["sweeps"].get(name)
             if pts:
                 ax.plot([p["connections"] for p in pts], [p["rss"] / 2**20 for p in pts],

@@ -18,7 +18,7 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
-from pushsvc import engine_limits
+from pushsvc import engine_limits, wsdirect
 from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
 from pushsvc.handlers import register_handlers
@@ -52,6 +52,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
         ping_timeout=settings.ping_timeout_seconds,
     )
     guard = engine_limits.install(socketio.server, settings)
+    wsdirect.install(socketio.server.eio)
     app.wsgi_app = guard.wsgi(  # type: ignore[method-assign,assignment]
         log_oversized_polls(app.wsgi_app, hard_limit=settings.hard_message_limit_bytes)
     )

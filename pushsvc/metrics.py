@@ -90,6 +90,22 @@ engine_sessions = Gauge(
 )
 
 
+# --- WebSocket direct writes (pushsvc/wsdirect.py) ----------------------------------
+ws_writer_greenlets = Gauge(
+    "pushsvc_ws_writer_greenlets",
+    "Writer greenlets alive: one per WebSocket whose last write would have blocked (the "
+    "client reads slower than it is sent to), none for the others.",
+    registry=REGISTRY,
+)
+
+ws_backpressured = Counter(
+    "pushsvc_ws_backpressured",
+    "Times a WebSocket's write would have blocked, so its frames waited for a writer "
+    "greenlet (each time counted once, until the socket drained).",
+    registry=REGISTRY,
+)
+
+
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

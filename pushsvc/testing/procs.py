@@ -45,6 +45,11 @@ LIFTED_CLIENT_LIMITS: dict[str, str] = {
        for scope in ("CLIENT", "POD")
        for name, value in (("MESSAGES_PER_SECOND", "1000000"), ("BURST_MESSAGES", "1000000"),
                            ("BYTES_PER_SECOND", "1000000000"), ("BURST_BYTES", "1000000000"))},
+    # Engine.IO sessions and handshakes per address: a load client's few loopback addresses
+    # stand for thousands of clients each.
+    "PUSHSVC_MAX_SESSIONS_PER_ADDRESS": "1000000",
+    "PUSHSVC_HANDSHAKES_PER_SECOND_PER_ADDRESS": "1000000",
+    "PUSHSVC_HANDSHAKE_BURST_PER_ADDRESS": "1000000",
 }
 
 

@@ -77,6 +77,9 @@ def test_a_websocket_client_that_never_reads_is_disconnected_and_memory_stays_bo
         assert slow.closed_by_server()
     assert metric(capped.url, "pushsvc_engine_closed_connections_total",
                   reason="slow_reader") == before + 1
+    # The writer greenlet that existed only while it was backpressured is gone too.
+    wait_until(lambda: metric(capped.url, "pushsvc_ws_writer_greenlets") == 0,
+               what="the slow reader's writer greenlet to end")
     bystander.emit("my_event", {"data": "still here"})
     bystander.wait_for_reply("still here")
 

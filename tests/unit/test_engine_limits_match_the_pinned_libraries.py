@@ -128,3 +128,71 @@ def test_the_library_code_the_handlers_rely_on_is_unchanged(dotted: str) -> None
     assert actual == expected, (
         f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
         f"pushsvc/handlers.py assumes: {assumption}. Re-check that, then update the hash.")
+
+
+# Replaced or relied on by pushsvc/wsdirect.py (WebSocket writes without a writer greenlet).
+WSDIRECT_RELIES_ON: dict[str, tuple[str, str]] = {
+    "engineio.socket.Socket._websocket_handler": (
+        "58afe122719282de", "replaced by wsdirect.websocket_handler: the same upgrade probe "
+        "(PING probe -> PONG probe, NOOP to end the poll, UPGRADE) and reader loop, minus "
+        "the writer greenlet; copy any change to it there"),
+    "engineio.socket.Socket.send": (
+        "f8b2738ee5d48ab2", "checks the ping timeout, then self.queue.put(pkt) (the "
+        "DirectWriter writes it at once)"),
+    "engineio.socket.Socket.close": (
+        "05fac55831999f25", "puts CLOSE (unless abort) then None into the queue, then "
+        "queue.join() if wait: None makes the DirectWriter close the WebSocket"),
+    "engineio.socket.Socket.poll": (
+        "d7d705066fd3b948", "only polling GETs poll the queue, never an upgraded session"),
+    "engineio.socket.Socket.handle_get_request": (
+        "d45c0d8f98840672", "answers NOOP without poll() once upgrading or upgraded"),
+    "engineio.socket.Socket.schedule_ping": (
+        "fe316639159cd70d", "replaced per WebSocket session by wsdirect._PingTimer: clears "
+        "last_ping, then _send_ping in the background"),
+    "engineio.socket.Socket._send_ping": (
+        "21861287bd38dedc", "sleeps ping_interval, then (unless closing/closed) sets "
+        "last_ping and sends PING: wsdirect._PingTimer does the same from a timer"),
+    "engineio.server.Server._handle_connect": (
+        "049f7c2b2c239080", "triggers 'connect' (sid, environ) before s.schedule_ping(), so "
+        "wsdirect's connect wrapper can swap schedule_ping first"),
+    "engineio.packet.Packet.encode": (
+        "8f3d5d869711cbb8", "a packet encodes the same every time (str, or bytes for binary "
+        "over WebSocket): wsdirect.encode_frame caches its frame on the packet"),
+    "socketio.manager.Manager.emit": (
+        "566510ea2de39d65", "an emit without callback sends one Engine.IO packet object to "
+        "every recipient (so the frame is built once per emit)"),
+    "geventwebsocket.websocket.WebSocket.send_frame": (
+        "b2937fb4e8f711f0", "writes header + payload with one self.raw_write() call (the "
+        "DirectWriter's), raises WebSocketError when closed"),
+    "geventwebsocket.websocket.WebSocket.close": (
+        "528338fe180af5f4", "writes the close frame through send_frame, then sets closed and "
+        "drops raw_write/raw_read"),
+    "geventwebsocket.websocket.WebSocket.handle_ping": (
+        "7d6c8858129ebed3", "answers a client's ping through send_frame (so raw_write)"),
+    "geventwebsocket.websocket.Header.encode_header": (
+        "14e5dfd8e3b6d960", "the server's frame header (no mask): encode_frame uses it"),
+}
+
+
+@pytest.mark.parametrize("dotted", sorted(WSDIRECT_RELIES_ON))
+def test_the_library_code_wsdirect_replaces_or_relies_on_is_unchanged(dotted: str) -> None:
+    expected, assumption = WSDIRECT_RELIES_ON[dotted]
+    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
+    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert actual == expected, (
+        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
+        f"pushsvc/wsdirect.py assumes: {assumption}. Re-check that, fix wsdirect if needed, "
+        "then update the hash here.")
+
+
+def test_the_docstring_of_wsdirect_names_every_method_it_replaces() -> None:
+    from pushsvc import wsdirect
+
+    doc = wsdirect.__doc__ or ""
+    replaced = ["engineio.socket.Socket._websocket_handler", "engineio.socket.Socket.send",
+                "engineio.socket.Socket.close", "engineio.socket.Socket.poll",
+                "engineio.socket.Socket.schedule_ping", "engineio.socket.Socket._send_ping",
+                "geventwebsocket.websocket.WebSocket.send_frame",
+                "geventwebsocket.websocket.Header.encode_header"]
+    missing = [name for name in replaced if name not in doc]
+    assert not missing, f"pushsvc/wsdirect.py's docstring does not name {missing}"
