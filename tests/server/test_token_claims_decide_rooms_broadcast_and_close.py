@@ -1,17 +1,21 @@
 """JWT mode: the ``pushsvc`` claim decides which rooms a client may join (names and ``job-*``
 prefixes), publish to and close, and whether it may broadcast; without the claim a client may
 do none of it (its own user room still works). Refusals are ``forbidden`` and nothing is
-published."""
+published. ``pushsvc token`` mints a development token with such claims."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 
 from tests.support import PushsvcProcess, RecordingClient, start_pushsvc
-from tests.support.tokens import Tokens, jwt_env
+from tests.support.pushsvc_proc import pushsvc_executable
+from tests.support.tokens import AUDIENCE, ISSUER, SECRET, Tokens, jwt_env
 
 Clients = Callable[..., RecordingClient]
 TOKENS = Tokens()
@@ -102,3 +106,28 @@ def test_the_user_room_is_joined_at_connect_and_never_by_a_client(
     assert ack["code"] == "bad_room"
     client.call("join", {"room": "anything"})
     client.wait_for_reply("In rooms: anything, user:zoe")
+
+
+def test_pushsvc_token_mints_a_development_token_with_the_rooms_asked_for(
+    claims_server: PushsvcProcess, clients: Clients
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
+    done = subprocess.run(
+        [str(pushsvc_executable()), "token", "--sub", "alice", "--rooms", "job-*", "--ttl", "1h"],
+        env={**env, **jwt_env()}, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    TOKENS.minted.append(token)
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
+    assert claims["sub"] == "alice" and 3590 <= claims["exp"] - claims["iat"] <= 3600
+    client = clients().connect(claims_server.url, auth={"token": token})
+    assert client.call("join", {"room": "job-3"}) == {"ok": True}
+    _forbidden(client, "join", {"room": "finance"})
+    _forbidden(client, "my_broadcast_event", {"data": "no"})
+
+
+def test_pushsvc_token_without_a_secret_says_what_is_missing() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
+    done = subprocess.run([str(pushsvc_executable()), "token", "--sub", "alice"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "PUSHSVC_JWT_SECRET is not set" in done.stderr
