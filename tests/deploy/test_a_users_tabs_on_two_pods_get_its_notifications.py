@@ -1,22 +1,28 @@
 """Per-user delivery through HAProxy: alice has two tabs on two different pods (chosen by the
 SERVERID cookie), bob and carol one each; ``pushsvc-notify --user alice`` reaches both of
-alice's tabs and nobody else. The pods run in JWT mode; no token or secret appears in any
-log of the topology (pods and HAProxy, whose access log redacts ``?token=``)."""
+alice's tabs and nobody else — with python-socketio clients, and with Chromium on the demo
+page, each tab minting its own demo token. The pods run in JWT mode; no token or secret
+appears in any log of the topology (pods and HAProxy, whose access log redacts
+``?token=``). Screenshots: artifacts/deploy/token-tab-*.png."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
+from pushsvc.testing.procs import console_script
 from pushsvc.testing.topology import LocalTopology, run_notifier
-from tests.deploy.conftest import TEST_POD_ENV, require_tool
+from tests.deploy.conftest import REPO_ROOT, TEST_POD_ENV, require_tool
 from tests.support import RecordingClient
 from tests.support.tokens import SECRET, Tokens, assert_never_logged, jwt_env
 
 TOKENS = Tokens()
+BROWSER_TOKENS = Path(__file__).with_name("browser_tokens.js")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +30,8 @@ def jwt_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopo
     require_tool("haproxy")
     workdir = tmp_path_factory.mktemp("topology-jwt")
     with LocalTopology(workdir, bus="kubernetes", pods=2,
-                       pod_env={**TEST_POD_ENV, **jwt_env()}) as topology:
+                       pod_env={**TEST_POD_ENV, **jwt_env(PUSHSVC_DEMO_TOKENS="true")}
+                       ) as topology:
         yield topology
 
 
@@ -76,6 +83,42 @@ def test_notify_user_reaches_every_tab_of_that_user_on_every_pod_and_nobody_else
     # A client can never join another user's room itself.
     ack = others[0].call("join", {"room": "user:alice"})
     assert ack["ok"] is False and ack["code"] == "bad_room"
+
+
+def test_browser_tabs_mint_their_tokens_and_alices_tabs_on_two_pods_get_her_message(
+    jwt_topology: LocalTopology, artifacts_dir: Path
+) -> None:
+    notify = [console_script("pushsvc-notify"), "--event", "nuke_response", "--data"]
+    env = jwt_topology.notifier_env()
+    expired = TOKENS.mint("alice", ttl=-60)
+    config = {
+        "url": jwt_topology.url,
+        "chromium": require_tool("chromium"),
+        "tabs": [{"user": "alice", "cookie": "s1"}, {"user": "alice", "cookie": "s2"},
+                 {"user": "bob", "cookie": "s1"}],
+        "notifyUser": {"cmd": [*notify, json.dumps({"data": "for alice only"}), "--user",
+                               "alice"], "env": env},
+        "notifyAll": {"cmd": [*notify, json.dumps({"data": "to every tab"})], "env": env},
+        "expiredToken": expired,
+        "shots": str(artifacts_dir),
+    }
+    done = subprocess.run([require_tool("node"), str(BROWSER_TOKENS), json.dumps(config)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=150,
+                          check=False)
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr
+    result = json.loads(lines[-1])
+    assert done.returncode == 0 and result.get("ok"), result.get("failure") or done.stderr
+    assert result["errors"] == []
+    alice_a, alice_b, bob = result["tabs"]
+    assert [t["user"] for t in result["tabs"]] == ["alice", "alice", "bob"]
+    assert all(t["token"] for t in result["tabs"])
+    TOKENS.minted.extend(t["token"] for t in result["tabs"])  # the log check looks for them
+    assert {alice_a["pod"], alice_b["pod"]} == {jwt_topology.pod_name(0),
+                                                jwt_topology.pod_name(1)}
+    assert "for alice only" in alice_a["log"] and "for alice only" in alice_b["log"]
+    assert "for alice only" not in bob["log"]
+    assert "Connection error: token_expired" in result["expiredLog"]
 
 
 def test_no_token_or_secret_is_in_any_log_of_the_topology(
