@@ -269,8 +269,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             logger.warning("refused connection %s: %s while checking it", client,
                            type(exc).__name__)
             raise ConnectionRefusedError(CONNECT_CHECK_FAILED) from exc
-        if principal is not None:
-            identity.sessions.add(client, principal)
+        identity.register(client, principal)
         counted.add(client)
         metrics.connected_clients.inc()
 

@@ -507,6 +507,7 @@ def redact_query(query: str) -> str:
 EXTENSION_KEY = "pushsvc.identity"
 DEMO_TOKEN_PATH = "/pushsvc-demo/token"
 DEMO_TOKEN_TTL_SECONDS = 3600
+DEMO_TOKEN_MIN_TTL_SECONDS = 4  # ``?ttl=`` lets the page show a refresh within seconds
 EXPIRED_REASON = ("your token expired: reconnect with a fresh one (send pushsvc_refresh "
                   "{token} before it runs out to stay connected)")
 
@@ -541,6 +542,13 @@ class Identity:
 
     def principal(self, sid: str) -> Principal | None:
         return self.sessions.principal(sid)
+
+    def register(self, sid: str, principal: Principal | None) -> None:
+        """Record an accepted connection's Principal (expiry tracked, listed per user). The
+        connect handler calls it; so does anything that restores a session (connection state
+        recovery) after re-running :meth:`authenticate` and joining ``principal.room``."""
+        if principal is not None:
+            self.sessions.add(sid, principal)
 
     def sessions_of(self, sub: str) -> list[str]:
         """Session ids of user ``sub`` connected to THIS process. Every pod has its own; the
@@ -588,8 +596,9 @@ def identity_of(app: Any) -> Identity:
 
 
 def register_demo_tokens(app: Any, settings: Settings) -> None:
-    """Development only (PUSHSVC_DEMO_TOKENS): ``GET /pushsvc-demo/token?sub=NAME`` answers
-    ``{"token"}`` for any name, allowed every room and broadcast, for an hour."""
+    """Development only (PUSHSVC_DEMO_TOKENS): ``GET /pushsvc-demo/token?sub=NAME[&ttl=S]``
+    answers ``{"token"}`` for any name, allowed every room and broadcast, for an hour (or
+    ``ttl`` seconds, 4 to 3600)."""
     if not settings.demo_tokens or settings.jwt_secret is None:
         return
     from flask import jsonify, request
@@ -598,7 +607,12 @@ def register_demo_tokens(app: Any, settings: Settings) -> None:
 
     def demo_token() -> Any:
         sub = str(request.args.get("sub", "")).strip()[:64] or "demo-user"
-        token = mint(secret, sub=sub, ttl_seconds=DEMO_TOKEN_TTL_SECONDS, rooms=["*"],
+        try:
+            ttl = float(request.args.get("ttl", DEMO_TOKEN_TTL_SECONDS))
+        except ValueError:
+            ttl = DEMO_TOKEN_TTL_SECONDS
+        ttl = min(max(ttl, DEMO_TOKEN_MIN_TTL_SECONDS), DEMO_TOKEN_TTL_SECONDS)
+        token = mint(secret, sub=sub, ttl_seconds=ttl, rooms=["*"],
                      publish=["*"], close=["*"], broadcast=True,
                      audience=settings.jwt_audience, issuer=settings.jwt_issuer)
         response = jsonify({"token": token, "sub": sub})

@@ -88,8 +88,11 @@
     }
   }
 
+  var ttl = new URLSearchParams(location.search).get("ttl");  // demo: short-lived tokens
+
   function mint(user) {
-    return fetch("/pushsvc-demo/token?sub=" + encodeURIComponent(user), {cache: "no-store"})
+    var query = "?sub=" + encodeURIComponent(user) + (ttl ? "&ttl=" + encodeURIComponent(ttl) : "");
+    return fetch("/pushsvc-demo/token" + query, {cache: "no-store"})
       .then(function (resp) {
         if (!resp.ok) throw new Error("HTTP " + resp.status);
         return resp.json();

@@ -27,7 +27,7 @@ async function open(browser, tab, label, errors) {
       errors.push(`${label}: ${msg.text()}`);
     }
   });
-  await page.goto(`${cfg.url}/?user=${encodeURIComponent(tab.user)}`);
+  await page.goto(`${cfg.url}/?user=${encodeURIComponent(tab.user)}${tab.ttl ? `&ttl=${tab.ttl}` : ''}`);
   await page.waitForFunction(() =>
     document.getElementById('status').textContent === 'connected' &&
     !['-', ''].includes(document.getElementById('pod').textContent), null, { timeout: TIMEOUT });
@@ -60,6 +60,16 @@ const run = (c) => execFileSync(c.cmd[0], c.cmd.slice(1),
         log: await logText(page),
       });
     }
+    // A tab whose token lives 4 s refreshes it halfway, again and again: still connected
+    // after the first token (and the second) expired.
+    const short = await open(browser, { user: 'carol', cookie: 's2', ttl: 4 }, 'short', errors);
+    await short.waitForFunction(() => (document.getElementById('log').textContent
+      .match(/Token refreshed/g) || []).length >= 3, null, { timeout: TIMEOUT });
+    await short.fill('#emit_data', 'after the refreshes');
+    await short.click('#emit input[type=submit]');
+    await waitLog(short, 'Received: after the refreshes');
+    result.shortLog = await logText(short);
+    result.shortStatus = await short.$eval('#status', (el) => el.textContent);
     // A pasted token that has expired: the connect is refused with its reason.
     const last = pages[pages.length - 1];
     await last.fill('#user_name', '');

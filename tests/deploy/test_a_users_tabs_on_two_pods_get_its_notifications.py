@@ -1,7 +1,8 @@
 """Per-user delivery through HAProxy: alice has two tabs on two different pods (chosen by the
 SERVERID cookie), bob and carol one each; ``pushsvc-notify --user alice`` reaches both of
 alice's tabs and nobody else — with python-socketio clients, and with Chromium on the demo
-page, each tab minting its own demo token. The pods run in JWT mode; no token or secret
+page, each tab minting its own demo token (one refreshing a 4-second token over its
+connection, which outlives it). The pods run in JWT mode; no token or secret
 appears in any log of the topology (pods and HAProxy, whose access log redacts
 ``?token=``). Screenshots: artifacts/deploy/token-tab-*.png."""
 
@@ -119,6 +120,9 @@ def test_browser_tabs_mint_their_tokens_and_alices_tabs_on_two_pods_get_her_mess
     assert "for alice only" in alice_a["log"] and "for alice only" in alice_b["log"]
     assert "for alice only" not in bob["log"]
     assert "Connection error: token_expired" in result["expiredLog"]
+    # The 4-second token was refreshed over the connection, which outlived it.
+    assert result["shortStatus"] == "connected"
+    assert "token_expired" not in result["shortLog"] and "Disconnected" not in result["shortLog"]
 
 
 def test_no_token_or_secret_is_in_any_log_of_the_topology(
