@@ -42,6 +42,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -489,16 +490,38 @@ def describe(settings: Settings, authenticator: Authenticator) -> str:
             f"{'checked' if settings.jwt_issuer else 'not checked'}")
 
 
-def redact_query(query: str) -> str:
-    """``QUERY_STRING`` with the token's value replaced (for anything that logs requests)."""
-    if QUERY_PARAMETER + "=" not in query:
-        return query
-    parts = []
-    for part in query.split("&"):
-        name = part.split("=", 1)[0]
-        parts.append(f"{name}=REDACTED" if name == QUERY_PARAMETER else part)
-    return "&".join(parts)
+_TOKEN_IN_TEXT = re.compile(r"([?&]" + QUERY_PARAMETER + r"=)[^&\s\"']*")
+#: Loggers that write request lines (with their query strings): gevent-websocket's handler,
+#: which pushsvc's worker uses for every request, and gunicorn's access log.
+REQUEST_LOGGERS = ("geventwebsocket.handler", "gunicorn.access")
 
+
+class RedactTokens(logging.Filter):
+    """Replace ``token=...`` in request lines: a client that cannot send ``auth`` puts its
+    JWT in the query string, and access logs print the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and QUERY_PARAMETER + "=" in record.msg:
+            record.msg = _TOKEN_IN_TEXT.sub(r"\1REDACTED", record.msg)
+        if isinstance(record.args, dict):
+            record.args = {k: _redact_value(v) for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(v) for v in record.args)
+        return True
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str) and QUERY_PARAMETER + "=" in value:
+        return _TOKEN_IN_TEXT.sub(r"\1REDACTED", value)
+    return value
+
+
+def install_log_redaction() -> None:
+    """Put :class:`RedactTokens` on the request loggers (once; init_app calls it)."""
+    for name in REQUEST_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in target.filters):
+            target.addFilter(RedactTokens())
 
 
 # --------------------------------------------------------------------------- per app

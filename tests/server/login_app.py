@@ -8,6 +8,7 @@ PUSHSVC_AUTH_MODE=jwt and PUSHSVC_JWT_SECRET set (the pods verify with the same 
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 from typing import Any
 
@@ -18,6 +19,7 @@ from flask_socketio import join_room
 import pushsvc
 from pushsvc.identity import identity_of
 
+logging.basicConfig(level=logging.INFO)  # as many apps do: request lines get logged too
 app = Flask(__name__)
 PUSH_SECRET = os.environ["PUSHSVC_JWT_SECRET"]  # the pods verify with the same secret
 PROJECT_MEMBERS = {"apollo": {"alice"}}  # stands for your own database

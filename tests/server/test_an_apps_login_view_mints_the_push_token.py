@@ -1,7 +1,7 @@
 """An existing Flask app (tests/server/login_app.py, the README's example) mints the token in
 its login view; the client connects with it; the app's own handler puts the client in a room
 its token does not name (server code always may) and lists the user's sessions on this pod;
-no token or secret reaches the log."""
+no token or secret reaches the log, even with the app logging request lines at INFO."""
 
 from __future__ import annotations
 
@@ -85,7 +85,15 @@ def test_the_login_views_token_connects_and_server_code_adds_rooms(
         sessions = alice.call("my_tabs")["sessions"]
         assert sorted(sessions) == sorted([alice.sio.get_sid(), alice2.sio.get_sid()])
         assert bob.call("my_tabs")["sessions"] == [bob.sio.get_sid()]
+        # A client that cannot send auth puts the token in the query string, which the
+        # request log line shows: redacted.
+        tokens.append(_login(url, "carol"))
+        by_query = RecordingClient(transports=["polling"])
+        tabs.append(by_query)
+        by_query.connect(f"{url}/?token={tokens[-1]}").wait_for_reply("Connected")
+        by_query.call("my_event", {"data": "x"})
     finally:
         for tab in tabs:
             tab.close()
+    wait_until(lambda: "token=REDACTED" in log_path.read_text(), what="a redacted request line")
     assert assert_never_logged([log_path], [SECRET, *tokens]) == 1
