@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     )
     auth_token: SecretStr | None = Field(
         default=None,
-        description="If set, clients must connect with auth {token: ...} equal to this. "
-        "Must not be empty. Never logged, hidden in repr.",
+        description="If set, clients must connect with auth {token: ...} equal to this "
+        "(PUSHSVC_AUTH_MODE auto or token). Must not be empty. Never logged, hidden in repr.",
     )
     ping_interval_seconds: float = Field(default=25.0, gt=0, description="Engine.IO ping interval.")
     ping_timeout_seconds: float = Field(default=20.0, gt=0, description="Engine.IO ping timeout.")
@@ -458,6 +458,9 @@ class Settings(BaseSettings):
         mode = self.effective_auth_mode
         if mode == "token" and self.auth_token is None:
             raise ValueError("PUSHSVC_AUTH_MODE=token needs PUSHSVC_AUTH_TOKEN")
+        if mode != "token" and self.auth_token is not None:
+            raise ValueError(f"PUSHSVC_AUTH_TOKEN is set but PUSHSVC_AUTH_MODE={mode} would "
+                             "ignore it: unset one of them")
         if any(a.lower() == "none" for a in self.jwt_algorithms):
             raise ValueError("'none' in PUSHSVC_JWT_ALGORITHMS would accept unsigned tokens")
         sources = [self.jwt_secret, self.jwt_public_key_file, self.jwt_jwks_file]

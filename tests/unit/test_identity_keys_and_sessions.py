@@ -101,6 +101,8 @@ def test_a_jwks_file_picks_the_key_by_kid_and_follows_rotation(tmp_path: Path) -
     {"auth_mode": "jwt", "jwt_secret": "s" * 40, "jwt_algorithms": "none"},
     {"auth_mode": "jwt", "jwt_secret": "s" * 40, "jwt_jwks_file": "/x.json"},
     {"demo_tokens": True},
+    {"auth_mode": "none", "auth_token": "shared-token"},
+    {"auth_mode": "token"},
 ])
 def test_incomplete_or_unsafe_jwt_settings_refuse_to_start(env: dict[str, object]) -> None:
     with pytest.raises(ValueError):
