@@ -208,10 +208,6 @@ class _Keys:
         self.algorithms: list[str] = []
         self._load()  # at start-up a bad file stops the server, with the reason
 
-    @property
-    def uses_secret(self) -> bool:
-        return self._secret is not None
-
     def _load(self) -> None:
         if self._secret is not None:
             self._key = self._secret
