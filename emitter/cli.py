@@ -4,12 +4,13 @@ Exit status 0 on success; otherwise one clear line on stderr and a non-zero stat
 (2 bad usage or input, 3 configuration, 4 permission, 5 API unavailable or refused).
 
 ``--stdin`` sends many notifications: one JSON object per line,
-``{"event": ..., "data": ..., "room": ..., "skip_sid": ..., "namespace": ...}`` (only
-``event`` is required; ``--room`` / ``--sio-namespace`` are the defaults). Lines are read as
-they come and share Events (a batch window; at most 50 messages per Event). A bad line stops
-the run: every line before it is sent, it and everything after it are not, and the error names
-its line number (exit 2). When an Event cannot be created the run stops too, and the error says
-how many messages were not sent. Nothing is dropped without a line on stderr.
+``{"event": ..., "data": ..., "room": ..., "user": ..., "skip_sid": ..., "namespace": ...}``
+(only ``event`` is required; ``--room`` / ``--user`` / ``--sio-namespace`` are the defaults).
+Lines are read as they come and share Events (a batch window; at most 50 messages per
+Event). A bad line stops the run: every line before it is sent, it and everything after it are
+not, and the error names its line number (exit 2). When an Event cannot be created the run
+stops too, and the error says how many messages were not sent. Nothing is dropped without a
+line on stderr.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from emitter.errors import (
 
 #: --stdin: notifications issued within this window share an Event.
 STDIN_BATCH_WINDOW_SECONDS = 0.005
-_LINE_KEYS = frozenset({"event", "data", "room", "skip_sid", "namespace"})
+_LINE_KEYS = frozenset({"event", "data", "room", "user", "skip_sid", "namespace"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="JSON value, or @FILE to read JSON from FILE ('@-' = stdin). Default null.")
     p.add_argument("--room", help="room to notify (default: every client; with --stdin, for "
                    "lines without one)")
+    p.add_argument("--user", action="append", default=None, metavar="SUB",
+                   help="a user (token subject) to notify on every connection, any pod: the "
+                   "room user:SUB; repeatable; with --room, both; with --stdin, for lines "
+                   "without one")
     p.add_argument("--skip-sid", help="a client sid that must not receive it")
     p.add_argument("--sio-namespace", default="/", help="Socket.IO namespace (default /)")
     p.add_argument("--namespace", help="bus Kubernetes namespace (default $PUSHSVC_BUS_NAMESPACE)")
@@ -118,7 +123,7 @@ class StoppedError(PushError):
 
 
 def send_lines(emitter: Emitter, lines: Iterable[str], *, room: str | None,
-               sio_namespace: str) -> tuple[int, int]:
+               sio_namespace: str, user: list[str] | None = None) -> tuple[int, int]:
     """Notify one message per line (blank lines skipped); returns (messages, Events).
 
     Raises :class:`LineError` for a bad line — after sending every line before it — and
@@ -134,7 +139,8 @@ def send_lines(emitter: Emitter, lines: Iterable[str], *, room: str | None,
             name = emitter.notify(item["event"], item.get("data"),
                                   room=item.get("room", room),
                                   namespace=item.get("namespace", sio_namespace),
-                                  skip_sid=item.get("skip_sid"))
+                                  skip_sid=item.get("skip_sid"),
+                                  user=item.get("user", user))
         except (ValueError, MessageError) as exc:
             _flush(emitter, queued=sent, stopped_at=number)  # the lines before it go out
             raise LineError(number, str(exc).removesuffix("; nothing was sent"),
@@ -181,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                           kubeconfig=args.kubeconfig, retry_deadline_seconds=args.deadline)
         with emitter:
             name = emitter.notify(args.event, data, room=args.room,
-                                  namespace=args.sio_namespace, skip_sid=args.skip_sid)
+                                  namespace=args.sio_namespace, skip_sid=args.skip_sid,
+                                  user=args.user)
     except MessageError as exc:
         return _fail(exc, 2)
     except ConfigError as exc:
@@ -202,7 +209,7 @@ def _main_stdin(args: argparse.Namespace) -> int:
                           batch_window_seconds=STDIN_BATCH_WINDOW_SECONDS)
         with emitter:
             sent, events = send_lines(emitter, _read_lines(sys.stdin), room=args.room,
-                                      sio_namespace=args.sio_namespace)
+                                      sio_namespace=args.sio_namespace, user=args.user)
     except StoppedError as exc:
         return _fail(exc, 4 if isinstance(exc.failure.__cause__, PermissionDeniedError) else 5)
     except MessageError as exc:

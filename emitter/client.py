@@ -124,8 +124,13 @@ class Emitter:
         room: str | list[str] | None = None,
         namespace: str = "/",
         skip_sid: str | list[str] | None = None,
+        user: str | list[str] | None = None,
     ) -> str:
         """Emit ``event`` with ``data`` to ``room`` (None = every client) on every pod.
+
+        ``user="alice"`` (or a list) sends to every connection of that user — the token
+        subject's room ``user:alice`` on every pod — in addition to ``room`` if given, and
+        to nobody else when ``room`` is None.
 
         A tuple ``data`` becomes several arguments, as with ``socketio.Server.emit``; bytes
         anywhere in ``data`` travel as binary attachments. Returns the Event's name.
@@ -134,7 +139,7 @@ class Emitter:
         name of the Event the message will travel in; a bad message still raises here.
         """
         message = emit_message(event, data, host_id=self.host_id, room=room,
-                               namespace=namespace, skip_sid=skip_sid)
+                               namespace=namespace, skip_sid=skip_sid, user=user)
         return self._submit(message)
 
     def close_room(self, room: str, *, namespace: str = "/") -> str:
@@ -306,10 +311,11 @@ def notify(
     room: str | list[str] | None = None,
     namespace: str = "/",
     skip_sid: str | list[str] | None = None,
+    user: str | list[str] | None = None,
 ) -> str:
     """Emit to pushsvc clients on every pod; see :meth:`Emitter.notify`."""
     return default_emitter().notify(event, data, room=room, namespace=namespace,
-                                    skip_sid=skip_sid)
+                                    skip_sid=skip_sid, user=user)
 
 
 __all__ = ["Emitter", "default_emitter", "notify"]

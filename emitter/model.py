@@ -22,6 +22,9 @@ from emitter.errors import MessageError
 SCHEMA_VERSION = 1
 
 _MAX_NAME = 1024  # event names, rooms and sids: generous, but not a payload in disguise
+#: The room of all of one user's connections, on every pod: ``user:<sub>`` (the token's
+#: subject). Servers put each authenticated client in it; clients can never join it.
+USER_ROOM_PREFIX = "user:"
 
 
 def _check_name(value: str, what: str) -> str:
@@ -164,6 +167,26 @@ def reconstruct_binary(data: Any, attachments: list[bytes]) -> Any:
     return data
 
 
+def user_rooms(room: str | list[str] | None, user: str | list[str] | None
+               ) -> str | list[str] | None:
+    """``room`` plus the user room of each of ``user`` (None = ``room`` unchanged).
+
+    On the wire a user is only a room, ``user:<sub>``: nothing else in the contract changes.
+    With ``user`` set and ``room`` None the message goes to those users only, not to everyone.
+    """
+    if user is None:
+        return room
+    users = [user] if isinstance(user, str) else user
+    if not isinstance(users, list) or not users or not all(
+        isinstance(u, str) and u for u in users
+    ):
+        raise MessageError("user must be a non-empty string or a non-empty list of them; "
+                           "nothing was sent")
+    rooms = [] if room is None else [room] if isinstance(room, str) else list(room)
+    combined = rooms + [USER_ROOM_PREFIX + u for u in users]
+    return combined[0] if len(combined) == 1 else combined
+
+
 def emit_message(
     event: str,
     data: Any,
@@ -172,13 +195,16 @@ def emit_message(
     room: str | list[str] | None = None,
     namespace: str = "/",
     skip_sid: str | list[str] | None = None,
+    user: str | list[str] | None = None,
 ) -> EmitMessage:
     """Build an emit exactly as ``PubSubManager.emit`` would (tuple = several arguments).
 
+    ``user`` adds the user room of each named user (see :func:`user_rooms`).
     Raises :class:`MessageError` for an empty event name, a bad room or data that is not JSON.
     """
     if not isinstance(event, str) or not event:
         raise MessageError("event name must be a non-empty string; nothing was sent")
+    room = user_rooms(room, user)
     try:
         _check_room(room)
     except ValueError as exc:

@@ -23,6 +23,8 @@ from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
 from pushsvc.handlers import register_handlers
 from pushsvc.health import register_health
+from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
+from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
 from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
 from pushsvc.routes import check_js_client, register_routes
@@ -58,7 +60,13 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     )
     service = PushService(settings=settings, socketio=socketio)
     app.extensions[EXTENSION_KEY] = service
-    register_handlers(socketio, settings=settings, service=service)
+    identity = Identity(settings)
+    install_log_redaction()  # ?token= never reaches a request log line
+    app.extensions[IDENTITY_KEY] = identity
+    register_handlers(socketio, settings=settings, service=service, identity=identity)
+    register_demo_tokens(app, settings)  # off unless PUSHSVC_DEMO_TOKENS
+    if identity.authenticator is not None:
+        log.info("%s", describe(settings, identity.authenticator))
     register_routes(app, settings)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI

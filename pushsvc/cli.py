@@ -65,7 +65,53 @@ def _parser() -> argparse.ArgumentParser:
     settings_cmd.add_argument("--markdown", action="store_true", help="as a Markdown table")
     sub.add_parser("demo", help="run the local multi-pod demo (pushsvc demo --help)",
                    add_help=False)
+    token = sub.add_parser(
+        "token", help="mint a development JWT from PUSHSVC_JWT_SECRET",
+        description="Print an HS256 token signed with PUSHSVC_JWT_SECRET (with "
+        "PUSHSVC_JWT_AUDIENCE / PUSHSVC_JWT_ISSUER when set), for trying JWT mode. Real "
+        "tokens come from your application's login view.",
+    )
+    token.add_argument("--sub", required=True, help="the user (the token's subject)")
+    token.add_argument("--rooms", default="", help="comma-separated rooms it may join: names "
+                       "or prefixes ending in * (e.g. 'job-*,finance')")
+    token.add_argument("--publish", default="", help="comma-separated rooms it may send "
+                       "my_room_event to (same patterns)")
+    token.add_argument("--close", default="", help="comma-separated rooms it may close")
+    token.add_argument("--broadcast", action="store_true", help="it may broadcast")
+    token.add_argument("--ttl", default="1h", type=_duration,
+                       help="lifetime: seconds, or with s/m/h/d (default 1h)")
     return parser
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90, 30m, 1h)"
+                                         ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the ttl must be positive")
+    return value
+
+
+def mint_token(args: argparse.Namespace, settings: Settings) -> int:
+    from pushsvc.identity import mint
+
+    if settings.jwt_secret is None:
+        print("pushsvc token: PUSHSVC_JWT_SECRET is not set (this command signs HS256 tokens "
+              "with it; for RS256/ES256 keys mint tokens where the private key is)",
+              file=sys.stderr)
+        return 2
+
+    def split(text: str) -> list[str]:
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    print(mint(settings.jwt_secret.get_secret_value(), sub=args.sub, ttl_seconds=args.ttl,
+               rooms=split(args.rooms), publish=split(args.publish), close=split(args.close),
+               broadcast=args.broadcast, audience=settings.jwt_audience,
+               issuer=settings.jwt_issuer))
+    return 0
 
 
 def configure_logging(level: str) -> None:
@@ -170,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"pushsvc: invalid configuration:\n{_describe(exc)}", file=sys.stderr)
         return 2
+    if args.command == "token":
+        return mint_token(args, settings)
     configure_logging(settings.log_level)
     return serve(settings)
 

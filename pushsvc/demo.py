@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -92,6 +93,27 @@ def user_pod_env(environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     return passed, ignored
 
 
+#: Any of these set by the user: the demo leaves authentication to the user's settings.
+_AUTH_SETTINGS = ("PUSHSVC_AUTH_MODE", "PUSHSVC_AUTH_TOKEN", "PUSHSVC_JWT_", "PUSHSVC_DEMO_TOKENS")
+
+
+def demo_identity(pod_env: dict[str, str]) -> tuple[str, ...]:
+    """Unless the user configured authentication, put the pods in JWT mode with a secret made
+    for this run and the dev-only token endpoint on (tokens optional, so a client without one
+    still connects, anonymously); returns the users the notifier also writes to."""
+    if any(name.startswith(_AUTH_SETTINGS) for name in pod_env):
+        return ()
+    pod_env.update({
+        "PUSHSVC_AUTH_MODE": "jwt",
+        "PUSHSVC_JWT_SECRET": secrets.token_urlsafe(32),
+        "PUSHSVC_JWT_REQUIRED": "false",
+        "PUSHSVC_DEMO_TOKENS": "true",
+    })
+    logger.info("JWT mode with demo tokens (a secret made for this run; set PUSHSVC_AUTH_MODE "
+                "to choose yourself)")
+    return ("alice",)
+
+
 def _missing_js_client() -> str | None:
     """Why the demo page could not load the JS client, or None when it is there."""
     from pushsvc.routes import js_client_dir
@@ -139,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Names only: values may be secrets (PUSHSVC_AUTH_TOKEN).
         logger.info("passing %s to every pod", ", ".join(sorted(pod_env)))
     reply_event = pod_env.get("PUSHSVC_REPLY_EVENT", "nuke_response")
+    demo_users = demo_identity(pod_env)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     with contextlib.ExitStack() as stack:
@@ -149,10 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             topology = LocalTopology(workdir, port=args.port, pods=args.pods, pod_env=pod_env,
                                      rbac_dir=args.rbac_dir, haproxy_cfg=args.haproxy_cfg)
             stack.enter_context(topology)
-            topology.start_notifier_loop(interval=args.interval, event=reply_event)
+            topology.start_notifier_loop(interval=args.interval, event=reply_event,
+                                         users=demo_users)
             print(f"\npushsvc demo: open {topology.url}/ in a browser "
                   f"(HAProxy stats: {topology.stats_url}); {args.pods} pods; logs in {workdir}. "
                   "Ctrl-C stops.\n", flush=True)
+            if demo_users:
+                print(f"Each tab gets a demo token for the user in its User field ({topology.url}"
+                      "/?user=bob for another); every tab of alice, on any pod, also gets the "
+                      "notifier's messages for alice.\n", flush=True)
             while True:
                 time.sleep(3600)
         except (KeyboardInterrupt, _Stop):

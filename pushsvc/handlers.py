@@ -41,6 +41,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, join_ro
 from flask_socketio import rooms as current_rooms
 from socketio import packet
 
+from pushsvc import identity as ids
 from pushsvc import metrics
 from pushsvc.budget import ClientBudget, StrikeCounter, TokenBucket, take_all
 from pushsvc.protocol import (
@@ -83,8 +84,10 @@ def token_matches(given: object, expected: str) -> bool:
     )
 
 
-def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushService) -> None:
+def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushService,
+                      identity: ids.Identity | None = None) -> None:
     """Register connect/disconnect, the demo events and the unknown-event catch-all."""
+    identity = identity if identity is not None else ids.Identity(settings)
     reply = settings.reply_event
     limit = settings.max_message_bytes
     pod = settings.pod_name or f"{socket.gethostname()}:{settings.port}"
@@ -218,6 +221,10 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             raise ProtocolError("bad_room", "room names equal to a session id are reserved")
         return room
 
+    def forbid_unless(allowed: bool, what: str) -> None:
+        if not allowed:
+            raise ProtocolError("forbidden", f"your token does not allow you to {what}")
+
     def named_rooms(client: str) -> list[str]:
         return [r for r in current_rooms() if r != client]
 
@@ -235,12 +242,23 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
                 metrics.refused_connections.labels(reason="shutting_down").inc()
                 logger.info("refused connection %s: shutting down", client)
                 raise ConnectionRefusedError("server shutting down")
-            if settings.auth_token is not None:
+            principal = None
+            if identity.mode == "token" and settings.auth_token is not None:
                 token = auth.get("token") if isinstance(auth, dict) else None
                 if not token_matches(token, settings.auth_token.get_secret_value()):
                     metrics.refused_connections.labels(reason="auth").inc()
                     logger.warning("refused connection %s: missing or wrong auth token", client)
                     raise ConnectionRefusedError("unauthorized")
+            try:
+                principal = identity.authenticate(auth, request.environ)
+            except ids.AuthRefused as refused:
+                metrics.refused_connections.labels(reason=refused.code).inc()
+                logger.info("refused connection %s: %s", client, refused.code)
+                raise ConnectionRefusedError(
+                    refused.code, {"code": refused.code, "reason": refused.reason}
+                ) from None
+            if principal is not None:
+                join_room(principal.room)  # all of this user's tabs, on every pod
             send_reply("Connected", to=client)
             if settings.demo_page:  # an app of its own need not tell clients its pod names
                 socketio.emit(INFO_EVENT, {"pod": pod}, to=client)
@@ -251,6 +269,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             logger.warning("refused connection %s: %s while checking it", client,
                            type(exc).__name__)
             raise ConnectionRefusedError(CONNECT_CHECK_FAILED) from exc
+        identity.register(client, principal)
         counted.add(client)
         metrics.connected_clients.inc()
 
@@ -258,6 +277,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
     def on_disconnect(reason: Any = None) -> None:
         client = sid()
         budgets.pop(client, None)
+        identity.sessions.remove(client)
         if client in counted:
             counted.discard(client)
             metrics.connected_clients.dec()
@@ -273,6 +293,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         if not settings.allow_client_broadcast:
             raise ProtocolError("disabled", "my_broadcast_event is disabled on this server")
         data = require_data(require_object(message, shape="{data}"))
+        forbid_unless(identity.permissions(sid()).may_broadcast, "broadcast")
         charge_publish(message)
         socketio.emit(reply, {"data": data})
         return OK
@@ -281,6 +302,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
     def join(message: Any) -> dict[str, Any]:
         room = checked_room(require_object(message, shape="{room}"))
         client = sid()
+        forbid_unless(identity.permissions(client).may_join(room), "join this room")
         mine = named_rooms(client)
         if room not in mine and len(mine) >= settings.max_rooms_per_client:
             raise ProtocolError(
@@ -306,6 +328,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         data = require_data(body)
         if settings.room_event_members_only:
             require_member(room, "my_room_event")
+        forbid_unless(identity.permissions(sid()).may_publish(room), "publish to this room")
         charge_publish(message)
         socketio.emit(reply, {"data": data}, to=room)
         return OK
@@ -316,6 +339,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             raise ProtocolError("disabled", "close_room is disabled on this server")
         room = checked_room(require_object(message, shape="{room}"))
         require_member(room, "close_room")
+        forbid_unless(identity.permissions(sid()).may_close(room), "close this room")
         charge_publish(message)
         socketio.emit(reply, {"data": f"Room {room} is closing."}, to=room)
         socketio.close_room(room)
@@ -333,6 +357,27 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         send_reply("Disconnected!", to=sid())
         disconnect()
         return OK
+
+    @guarded(ids.REFRESH_EVENT)
+    def refresh_token(message: Any) -> dict[str, Any]:
+        token = require_object(message, shape="{token}").get("token")
+        try:
+            principal = identity.refresh(sid(), token)
+        except ids.AuthRefused as refused:
+            metrics.token_refreshes.labels(result=refused.code).inc()
+            raise ProtocolError(refused.code, refused.reason) from None
+        metrics.token_refreshes.labels(result="ok").inc()
+        return {"ok": True, "exp": principal.expires_at}
+
+    def expire(client: str) -> None:
+        metrics.client_disconnects.labels(reason="token_expired").inc()
+        logger.info("disconnected %s: token_expired", client)
+        socketio.emit(ERROR_EVENT, {"event": "connect", "code": "token_expired",
+                                    "reason": ids.EXPIRED_REASON}, to=client)
+        if socketio.server is not None:
+            socketio.server.disconnect(client, namespace="/")
+
+    identity.start_sweeper(socketio, expire)
 
     def unknown_event(event: str, *args: Any) -> dict[str, Any]:
         name = event[:64] if isinstance(event, str) else "?"

@@ -28,7 +28,8 @@ rejected_messages = Counter(
 refused_connections = Counter(
     "pushsvc_refused_connections",
     "Socket.IO connections refused, by reason (auth, shutting_down, error: the check "
-    "itself failed).",
+    "itself failed; JWT mode: token_missing, token_expired, token_invalid, token_audience, "
+    "token_issuer, token_not_yet_valid).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -102,6 +103,15 @@ ws_backpressured = Counter(
     "pushsvc_ws_backpressured",
     "Times a WebSocket's write would have blocked, so its frames waited for a writer "
     "greenlet (each time counted once, until the socket drained).",
+    registry=REGISTRY,
+)
+
+# --- identity (pushsvc/identity.py) ----------------------------------------
+token_refreshes = Counter(
+    "pushsvc_token_refreshes",
+    "pushsvc_refresh requests (a client replacing its connection's JWT), by result (ok, or "
+    "the refusal code: token_expired, token_invalid, token_subject, ...).",
+    ["result"],
     registry=REGISTRY,
 )
 

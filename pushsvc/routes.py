@@ -62,7 +62,10 @@ def make_blueprint(settings: Settings) -> Blueprint:
 
         @bp.get("/")
         def index() -> str:
-            return render_template("pushsvc_demo.html", reply_event=settings.reply_event)
+            return render_template(
+                "pushsvc_demo.html", reply_event=settings.reply_event,
+                demo_tokens=settings.demo_tokens,  # GET /pushsvc-demo/token (pushsvc.identity)
+            )
 
     @bp.get("/js/<name>")
     def js_client(name: str) -> Response | tuple[str, int, dict[str, str]]:

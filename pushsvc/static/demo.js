@@ -4,10 +4,22 @@
 // {event, code, reason}; 'server_shutdown' means reconnect (the client does it).
 // 'pushsvc_info' {pod} follows every connect: the page shows which pod it is on, and a
 // reconnect (possibly to another pod) updates it.
+// The token field: a signed token (JWT) sent as auth {token} on every (re)connect. With the
+// dev-only demo tokens on (pushsvc demo), the page mints one for the user field (default:
+// ?user= in the address, else "alice") before connecting, and refreshes it before it
+// expires (pushsvc_refresh), so the connection stays.
 (function () {
   "use strict";
   var replyEvent = document.body.dataset.replyEvent || "nuke_response";
-  var socket = io();
+  var demoTokens = document.body.dataset.demoTokens === "true";
+  var tokenEl = document.getElementById("token");
+  var userNameEl = document.getElementById("user_name");
+  var userEl = document.getElementById("user");
+  var refreshTimer = null;
+  var socket = io({
+    autoConnect: false,
+    auth: function (cb) { cb(tokenEl.value ? {token: tokenEl.value} : {}); },
+  });
   var log = document.getElementById("log");
   var statusEl = document.getElementById("status");
   var transportEl = document.getElementById("transport");
@@ -66,6 +78,79 @@
   }
   function value(id) { return document.getElementById(id).value; }
 
+  // The token's claims, for display and timing only (the server verifies it).
+  function claims(token) {
+    try {
+      var part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part));
+    } catch (e) {
+      return null;
+    }
+  }
+
+  var ttl = new URLSearchParams(location.search).get("ttl");  // demo: short-lived tokens
+
+  function mint(user) {
+    var query = "?sub=" + encodeURIComponent(user) + (ttl ? "&ttl=" + encodeURIComponent(ttl) : "");
+    return fetch("/pushsvc-demo/token" + query, {cache: "no-store"})
+      .then(function (resp) {
+        if (!resp.ok) throw new Error("HTTP " + resp.status);
+        return resp.json();
+      })
+      .then(function (body) { return body.token; });
+  }
+
+  function scheduleRefresh() {
+    if (refreshTimer) clearTimeout(refreshTimer);
+    var c = claims(tokenEl.value);
+    if (!demoTokens || !c || !c.exp) return;
+    // Halfway through the token's remaining life, at least a second from now.
+    var wait = Math.max(1000, (c.exp * 1000 - Date.now()) / 2);
+    refreshTimer = setTimeout(function () {
+      mint(c.sub).then(function (token) {
+        socket.emit("pushsvc_refresh", {token: token}, function (ack) {
+          if (ack && ack.ok) {
+            tokenEl.value = token;
+            append("Token refreshed", "notice");
+            scheduleRefresh();
+          } else {
+            append("Token refresh refused: " + (ack && ack.code), "error");
+          }
+        });
+      }).catch(function (err) { append("Could not get a demo token: " + err, "error"); });
+    }, wait);
+  }
+
+  function connectAs() {
+    if (socket.connected) socket.disconnect();
+    var start = function () {
+      var c = claims(tokenEl.value);
+      userEl.textContent = c && c.sub ? String(c.sub) : "-";
+      socket.connect();
+      scheduleRefresh();
+    };
+    if (demoTokens && !tokenEl.value) {
+      mint(userNameEl.value || "alice").then(function (token) {
+        tokenEl.value = token;
+        start();
+      }).catch(function (err) {
+        append("Could not get a demo token: " + err, "error");
+        start();
+      });
+    } else {
+      start();
+    }
+  }
+
+  onSubmit("identity", function () {
+    // Demo tokens: a new user name (or no token) mints a fresh token; a pasted one is used.
+    var c = claims(tokenEl.value);
+    if (demoTokens && (!c || (userNameEl.value && c.sub !== userNameEl.value))) {
+      tokenEl.value = "";
+    }
+    connectAs();
+  });
+
   onSubmit("emit", function () { socket.emit("my_event", {data: value("emit_data")}); });
   onSubmit("broadcast", function () {
     socket.emit("my_broadcast_event", {data: value("broadcast_data")});
@@ -78,4 +163,9 @@
   onSubmit("close", function () { socket.emit("close_room", {room: value("close_room")}); });
   onSubmit("disconnect", function () { socket.emit("disconnect_request"); });
   onSubmit("reconnect", function () { if (!socket.connected) socket.connect(); });
+
+  if (demoTokens) {
+    userNameEl.value = new URLSearchParams(location.search).get("user") || "alice";
+  }
+  connectAs();
 })();

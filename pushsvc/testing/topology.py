@@ -430,10 +430,11 @@ class LocalTopology:
                 return index
         raise KeyError(value)
 
-    def notify(self, *, event: str, data: str, room: str | None = None) -> None:
+    def notify(self, *, event: str, data: str, room: str | None = None,
+               user: str | None = None) -> None:
         """Run ``pushsvc-notify`` once as the notifier ServiceAccount (like the example Job)."""
         run_notifier(self.notifier_env(), ["--event", event, "--data", data]
-                     + (["--room", room] if room else []))
+                     + (["--room", room] if room else []) + (["--user", user] if user else []))
 
     def notifier_env(self) -> dict[str, str]:
         """Environment of a notifier Job pod, pointed at the emulator."""
@@ -451,8 +452,10 @@ class LocalTopology:
         )
         return env
 
-    def start_notifier_loop(self, *, interval: float, event: str = "nuke_response") -> None:
-        """Send a numbered message (as ``event``) to every browser every ``interval`` seconds."""
+    def start_notifier_loop(self, *, interval: float, event: str = "nuke_response",
+                            users: Sequence[str] = ()) -> None:
+        """Send a numbered message (as ``event``) to every browser every ``interval`` seconds,
+        and one to every connection of each of ``users`` (their ``user:<sub>`` rooms)."""
 
         def loop() -> None:
             number = 0
@@ -466,6 +469,13 @@ class LocalTopology:
                     )
                 except TopologyError as exc:
                     logger.warning("notifier message #%d failed: %s", number, exc)
+                for user in users:
+                    try:
+                        self.notify(event=event, user=user, data=json.dumps(
+                            {"data": f"notifier message #{number} for {user} at {stamp}"}))
+                    except TopologyError as exc:
+                        logger.warning("notifier message #%d for a user failed: %s", number,
+                                       exc)
 
         self._notifier_stop.clear()
         self._notifier_thread = threading.Thread(target=loop, name="notifier", daemon=True)

@@ -1,14 +1,17 @@
 """`pushsvc demo` brings up the topology, prints the URL, the notifier's messages reach a
 client at that URL, and SIGTERM stops every process it started. The user's PUSHSVC_*
 settings reach the pods (those the topology owns are ignored), ``--pods`` sets the count,
-and a missing JS client stops it before anything starts, saying what to set."""
+tabs mint demo tokens and get the notifier's messages for their user, and a missing JS
+client stops it before anything starts, saying what to set."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -42,6 +45,13 @@ def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly
             info = client.wait_for("pushsvc_info", timeout=20)
             assert info["pod"] in {"pushsvc-node1", "pushsvc-node2"}
             client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=20)
+        # JWT mode with the dev-only demo tokens: a tab mints one and gets alice's messages.
+        with urllib.request.urlopen(f"{demo.url}/pushsvc-demo/token?sub=alice",
+                                    timeout=10) as resp:
+            token = json.loads(resp.read())["token"]
+        with RecordingClient(reply_event="demo_push") as alice:
+            alice.connect(demo.url, auth={"token": token})
+            alice.wait_for(None, lambda p: "for alice" in str(p), timeout=20)
         assert demo.stop() == 0
         gone, alive = psutil.wait_procs(demo.children, timeout=10)
         assert alive == [], [p.pid for p in alive]
