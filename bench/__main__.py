@@ -1,7 +1,9 @@
 """``python -m bench [scenario ...] [--smoke]``: run the benchmarks and write the report.
 
 Scenarios: capacity, fanout, bus, ingest, emitter (default: all, in that
-order). Writes ``latest.json``, ``table.md`` and the PNG plots to the output
+order); ``rolling`` (a rolling restart under load with connection state recovery, several
+minutes at full size) runs only when named, e.g. ``python -m bench rolling``.
+Writes ``latest.json``, ``table.md`` and the PNG plots to the output
 folder (default bench/results/) and prints the table. ``--smoke`` runs every
 scenario at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/,
 git-ignored) so the committed full-run figures are never overwritten by a smoke run.
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import buslatency, capacity, emitter_rate, fanout, ingest, report
+from bench import buslatency, capacity, emitter_rate, fanout, ingest, report, rolling
 from bench.common import FULL, ROOT, SMOKE, Context, ScenarioResult
 
 log = logging.getLogger("bench")
@@ -28,13 +30,19 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "ingest": ingest.run,
     "emitter": emitter_rate.run,
 }
+#: Run only when named (long at full size).
+EXTRA_SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
+    "rolling": rolling.run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], metavar="scenario",
-                   help=f"one or more of {', '.join(SCENARIOS)} (default: all)")
+    p.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, *EXTRA_SCENARIOS, []],
+                   metavar="scenario",
+                   help=f"one or more of {', '.join([*SCENARIOS, *EXTRA_SCENARIOS])} (default: all "
+                   "but rolling)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out", type=Path,
                    help="output folder (default bench/results, or artifacts/bench/smoke)")
@@ -53,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         t0 = time.monotonic()
         log.info("scenario %s started", name)
-        results.append(SCENARIOS[name](ctx))
+        results.append({**SCENARIOS, **EXTRA_SCENARIOS}[name](ctx))
         log.info("scenario %s done in %.0f s", name, time.monotonic() - t0)
     out.mkdir(parents=True, exist_ok=True)
     report.write_json(out / "latest.json", m, results, smoke=args.smoke)

@@ -25,6 +25,8 @@ class Sizes:
     emitter_seconds: float = 5.0
     emitter_max: int = 5000
     emitter_batched_max: int = 50000
+    rolling_clients: int = 2000
+    rolling_rate: int = 100
 
 
 FULL = Sizes()
@@ -40,6 +42,8 @@ SMOKE = Sizes(
     emitter_seconds=0.5,
     emitter_max=50,
     emitter_batched_max=200,
+    rolling_clients=20,
+    rolling_rate=20,
 )
 
 

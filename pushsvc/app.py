@@ -25,6 +25,7 @@ from pushsvc.handlers import register_handlers
 from pushsvc.health import register_health
 from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
+from pushsvc.recovery import install as install_recovery
 from pushsvc.routes import check_js_client, register_routes
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
 from pushsvc.settings import Settings
@@ -58,6 +59,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     service = PushService(settings=settings, socketio=socketio)
     app.extensions[EXTENSION_KEY] = service
     register_handlers(socketio, settings=settings, service=service)
+    install_recovery(settings=settings, server=socketio.server, manager=manager)
     register_routes(app, settings)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI

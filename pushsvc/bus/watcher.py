@@ -240,6 +240,9 @@ class Delivery:
     envelope: Envelope
     uid: str
     created: float
+    #: The Event's resourceVersion as an integer (0 when not numeric): with a message's index
+    #: in the Event, its position in the bus's global order (connection state recovery).
+    version: int = 0
 
 
 class _Restart(Exception):
@@ -579,7 +582,7 @@ class EventWatcher:
         name = str(meta.get("name", "?") if isinstance(meta, dict) else "?")[:253]
         try:
             envelope = decode_event(obj)
-            return Delivery(envelope, _uid(obj), envelope.ts)
+            return Delivery(envelope, _uid(obj), envelope.ts, _numeric_version(obj) or 0)
         except PayloadRefusedError as exc:
             reason, text = exc.reason, str(exc)
         except SchemaVersionError as exc:

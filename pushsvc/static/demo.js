@@ -3,7 +3,9 @@
 // (default nuke_response) with {data}; refused input arrives as 'error'
 // {event, code, reason}; 'server_shutdown' means reconnect (the client does it).
 // 'pushsvc_info' {pod} follows every connect: the page shows which pod it is on, and a
-// reconnect (possibly to another pod) updates it.
+// reconnect (possibly to another pod) updates it. After each reconnect the page says whether
+// the session was "recovered" (connection state recovery: same sid, missed messages replayed
+// before the connect event) or is a "new session".
 (function () {
   "use strict";
   var replyEvent = document.body.dataset.replyEvent || "nuke_response";
@@ -13,6 +15,8 @@
   var transportEl = document.getElementById("transport");
   var sidEl = document.getElementById("sid");
   var podEl = document.getElementById("pod");
+  var sessionEl = document.getElementById("session");
+  var connectedBefore = false;
 
   function append(text, cls) {
     var line = document.createElement("div");
@@ -31,6 +35,11 @@
 
   socket.on("connect", function () {
     setStatus("connected");
+    var session = connectedBefore && socket.recovered ? "recovered" : "new session";
+    sessionEl.textContent = session;
+    sessionEl.className = socket.recovered ? "recovered" : "new";
+    if (connectedBefore) append("Reconnected: " + session, "notice");
+    connectedBefore = true;
     // The transport may upgrade from polling to websocket after connecting.
     socket.io.engine.on("upgrade", function () { setStatus("connected"); });
   });
