@@ -12,6 +12,7 @@ git-ignored) so the committed full-run figures are never overwritten by a smoke 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -46,13 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out", type=Path,
                    help="output folder (default bench/results, or artifacts/bench/smoke)")
+    p.add_argument("--rolling-clients", type=int, help="rolling: clients (default 2000)")
+    p.add_argument("--rolling-rate", type=int, help="rolling: notifications/s (default 100)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.smoke else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     out = args.out or (ROOT / "artifacts" / "bench" / "smoke" if args.smoke
                        else ROOT / "bench" / "results")
-    ctx = Context(sizes=SMOKE if args.smoke else FULL, out_dir=out,
+    sizes = SMOKE if args.smoke else FULL
+    if args.rolling_clients:
+        sizes = dataclasses.replace(sizes, rolling_clients=args.rolling_clients)
+    if args.rolling_rate:
+        sizes = dataclasses.replace(sizes, rolling_rate=args.rolling_rate)
+    ctx = Context(sizes=sizes, out_dir=out,
                   log_dir=out / "logs" if args.out else ROOT / "artifacts" / "bench",
                   smoke=args.smoke)
     names = args.scenarios or list(SCENARIOS)

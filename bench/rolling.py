@@ -104,7 +104,7 @@ def _is_up(topology: LocalTopology, name: str) -> Callable[[], bool]:
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("rolling")
     n, rate = ctx.sizes.rolling_clients, ctx.sizes.rolling_rate
-    workdir = ctx.log_dir / "rolling"
+    workdir = (ctx.log_dir / "rolling").resolve()  # pods run in it: absolute paths
     max_seq = rate * 600
     drains: list[float] = []
     with LocalTopology(Path(workdir), bus="kubernetes", pod_env=POD_ENV) as topology:

@@ -4,7 +4,8 @@
 //   {"t":"msg","data","args","connected"}      {"t":"connect_error","message"}
 // stdin lines: "reconnect"; "drop" (close the connection, keep the session, as a network
 // cut does); "forget-offset" (as if it had received no message); "pid <value>" (a guessed
-// private session id: a hijack attempt); "close".
+// private session id: a hijack attempt); "token <value>" (the auth sent at each connect);
+// "url <base url>" (connect to that server from now on, e.g. another pod directly); "close".
 // usage: node recovery_client.js PACKAGE URL TRANSPORT auto|manual
 const readline = require('readline');
 const [pkg, url, transport, start] = process.argv.slice(2);
@@ -30,4 +31,6 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   else if (line === 'forget-offset') socket._lastOffset = undefined;
   else if (line === 'close') { socket.close(); process.exit(0); }
   else if (line.startsWith('pid ')) socket._pid = line.slice(4);
+  else if (line.startsWith('token ')) socket.auth = { token: line.slice(6) };
+  else if (line.startsWith('url ')) socket.io.uri = line.slice(4);
 });
