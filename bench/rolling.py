@@ -23,8 +23,8 @@ from typing import Any
 
 from bench.common import Context, Row, ScenarioResult
 from bench.procs import ROOT
-from pushsvc.testing.procs import console_script, wait_until
-from pushsvc.testing.topology import LocalTopology
+from pushsvc.testing.procs import wait_until
+from pushsvc.testing.topology import BUS_NAMESPACE, LocalTopology
 
 log = logging.getLogger(__name__)
 
@@ -44,36 +44,35 @@ POD_ENV = {
 
 
 class _Notifier:
-    """``pushsvc-notify --stdin`` fed ``rate`` numbered broadcasts per second."""
+    """An ``emitter.Emitter`` (5 ms batch window, as ``pushsvc-notify --stdin``) sending
+    ``rate`` numbered broadcasts per second from a thread of this process."""
 
     def __init__(self, topology: LocalTopology, rate: int) -> None:
+        from emitter import Emitter
+
+        assert topology.notifier_kubeconfig is not None
         self.rate = rate
         self.sent = 0
         self._stop = threading.Event()
-        self._proc = subprocess.Popen([console_script("pushsvc-notify"), "--stdin"],
-                                      stdin=subprocess.PIPE, env=topology.notifier_env())
+        self._emitter = Emitter(kubeconfig=str(topology.notifier_kubeconfig),
+                                namespace=BUS_NAMESPACE, batch_window_seconds=0.005)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        assert self._proc.stdin is not None
         start = time.monotonic()
         while not self._stop.is_set():
             due = int((time.monotonic() - start) * self.rate)
             while self.sent < due:
                 self.sent += 1
-                line = {"event": "nuke_response",
-                        "data": {"data": f"bseq={self.sent} bt={time.time() * 1000:.1f}"}}
-                self._proc.stdin.write((json.dumps(line) + "\n").encode())
-            self._proc.stdin.flush()
-            time.sleep(0.01)
+                self._emitter.notify("nuke_response", {
+                    "data": f"bseq={self.sent} bt={time.time() * 1000:.1f}"})
+            time.sleep(0.005)
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join(timeout=10)
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        self._proc.wait(timeout=60)
+        self._emitter.close()
         return self.sent
 
 

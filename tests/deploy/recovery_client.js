@@ -1,6 +1,6 @@
 // One socket.io-client connection that reports on stdout, one JSON line per thing it sees,
 // and reconnects only when told to on stdin (so a test decides when the client is away):
-//   {"t":"connect","sid","recovered","pod"}   {"t":"disconnect","reason"}
+//   {"t":"connect","sid","pid","recovered","pod"}   {"t":"disconnect","reason"}
 //   {"t":"msg","data","args","connected"}      {"t":"connect_error","message"}
 // stdin lines: "reconnect"; "drop" (close the connection, keep the session, as a network
 // cut does); "forget-offset" (as if it had received no message); "pid <value>" (a guessed
@@ -18,7 +18,7 @@ const socket = io(url, {
   withCredentials: true, // polling: keep HAProxy's SERVERID cookie (stickiness)
   autoConnect: start !== 'manual',
 });
-socket.on('connect', () => out({ t: 'connect', sid: socket.id, recovered: socket.recovered, pod }));
+socket.on('connect', () => out({ t: 'connect', sid: socket.id, pid: socket._pid, recovered: socket.recovered, pod }));
 socket.on('disconnect', (reason) => out({ t: 'disconnect', reason }));
 socket.on('connect_error', (err) => out({ t: 'connect_error', message: err.message }));
 socket.on('pushsvc_info', (info) => { pod = info && info.pod; out({ t: 'pod', pod }); });

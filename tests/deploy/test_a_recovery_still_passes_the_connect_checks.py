@@ -50,3 +50,37 @@ def test_a_recovery_with_a_wrong_token_is_refused_and_with_the_token_recovers(
         assert [m["data"] for m in client.messages("checked")] == missed
     finally:
         client.close()
+
+
+def test_a_session_recovered_on_another_pod_is_dropped_where_it_was_and_recovers_again(
+    topology: LocalTopology,
+) -> None:
+    # The old connection still looks alive to its pod (a cut it has not noticed): the
+    # recovery elsewhere takes the session over, and the old pod ends its stale copy without
+    # spending the session (socket.io #4880).
+    old = NodeClient(NODE, topology.pods[0].url, transport="websocket", manual=True)
+    new = NodeClient(NODE, topology.pods[1].url, transport="websocket", manual=True)
+    try:
+        old.send(f"token {TOKEN}")
+        old.send("reconnect")
+        first = old.wait_for("connect")
+        new.send(f"token {TOKEN}")
+        new.send(f"pid {first['pid']}")
+        new.send("reconnect")
+        taken = new.wait_for("connect")
+        assert taken["recovered"] is True and taken["sid"] == first["sid"]
+        assert old.wait_for("disconnect")["reason"] == "io server disconnect"
+
+        texts = notify_numbered(topology, "after takeover", 3)
+        new.wait_for("msg", data=texts[-1])
+        new.send("drop")
+        new.wait_for("disconnect")
+        new.send(f"url {topology.pods[0].url}")
+        new.send("reconnect")
+        again = new.wait_for("connect")
+        assert again["recovered"] is True and again["sid"] == first["sid"]
+        old.drain(quiet=0.3)
+        assert old.messages("after takeover") == []
+    finally:
+        old.close()
+        new.close()
