@@ -360,7 +360,8 @@ class Settings(BaseSettings):
         default=120.0,
         gt=0,
         description="How long after a drop a session can be recovered; past it the client "
-        "gets a new session (recovered=false). Keep it below the bus Events' retention.",
+        "gets a new session (recovered=false). Keep window + snapshot interval below the bus "
+        "Events' retention (the janitor's window; the Event TTL without it).",
     )
     recovery_snapshot_interval_seconds: float = Field(
         default=60.0,
