@@ -1,11 +1,12 @@
 """``python -m bench [scenario ...] [--smoke]``: run the benchmarks and write the report.
 
 Scenarios: capacity, fanout, bus, ingest, emitter, footprint (default: all, in that
-order; footprint takes 10 minutes, ``--minutes`` shortens it). Writes ``latest.json``,
-``table.md`` and the PNG plots to the output folder (default bench/results/) and prints the
-table. ``--smoke`` runs every scenario at a tiny size (CI) and writes to ``--out`` (default
-artifacts/bench/smoke/, git-ignored) so the committed full-run figures are never
-overwritten by a smoke run.
+order; footprint takes 10 minutes, ``--minutes`` shortens it); ``rolling`` (a rolling restart
+under load with connection state recovery, several minutes at full size) runs only when
+named, e.g. ``python -m bench rolling``. Writes ``latest.json``, ``table.md`` and the PNG
+plots to the output folder (default bench/results/) and prints the table. ``--smoke`` runs
+every scenario at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/,
+git-ignored) so the committed full-run figures are never overwritten by a smoke run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import buslatency, capacity, emitter_rate, fanout, footprint, ingest, procs, report
+from bench import (
+    buslatency,
+    capacity,
+    emitter_rate,
+    fanout,
+    footprint,
+    ingest,
+    procs,
+    report,
+    rolling,
+)
 from bench.common import FULL, ROOT, SMOKE, Context, ScenarioResult
 
 log = logging.getLogger("bench")
@@ -31,18 +42,26 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "emitter": emitter_rate.run,
     "footprint": footprint.run,
 }
+#: Run only when named (long at full size).
+EXTRA_SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
+    "rolling": rolling.run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], metavar="scenario",
-                   help=f"one or more of {', '.join(SCENARIOS)} (default: all)")
+    p.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, *EXTRA_SCENARIOS, []],
+                   metavar="scenario",
+                   help=f"one or more of {', '.join([*SCENARIOS, *EXTRA_SCENARIOS])} (default: all "
+                   "but rolling)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out", type=Path,
                    help="output folder (default bench/results, or artifacts/bench/smoke)")
     p.add_argument("--minutes", type=float,
                    help="footprint: minutes of notifications (default 10; smoke: seconds)")
+    p.add_argument("--rolling-clients", type=int, help="rolling: clients (default 2000)")
+    p.add_argument("--rolling-rate", type=int, help="rolling: notifications/s (default 100)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.smoke else logging.WARNING,
@@ -52,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if args.smoke else FULL
     if args.minutes is not None:
         sizes = dataclasses.replace(sizes, footprint_seconds=60.0 * args.minutes)
+    if args.rolling_clients:
+        sizes = dataclasses.replace(sizes, rolling_clients=args.rolling_clients)
+    if args.rolling_rate:
+        sizes = dataclasses.replace(sizes, rolling_rate=args.rolling_rate)
     ctx = Context(sizes=sizes, out_dir=out,
                   log_dir=out / "logs" if args.out else ROOT / "artifacts" / "bench",
                   smoke=args.smoke)
@@ -63,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         t0 = time.monotonic()
         log.info("scenario %s started", name)
-        results.append(SCENARIOS[name](ctx))
+        results.append({**SCENARIOS, **EXTRA_SCENARIOS}[name](ctx))
         log.info("scenario %s done in %.0f s", name, time.monotonic() - t0)
     out.mkdir(parents=True, exist_ok=True)
     report.write_json(out / "latest.json", m, results, smoke=args.smoke)

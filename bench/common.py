@@ -33,6 +33,8 @@ class Sizes:
     footprint_sample_every: float = 5.0
     footprint_relist_every: float = 30.0
     footprint_batched_seconds: float = 20.0
+    rolling_clients: int = 2000
+    rolling_rate: int = 100
 
 
 FULL = Sizes()
@@ -55,6 +57,8 @@ SMOKE = Sizes(
     footprint_sample_every=0.5,
     footprint_relist_every=2.0,
     footprint_batched_seconds=1.0,
+    rolling_clients=20,
+    rolling_rate=20,
 )
 
 

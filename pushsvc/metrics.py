@@ -115,6 +115,45 @@ token_refreshes = Counter(
     registry=REGISTRY,
 )
 
+# --- recovery (connection state recovery, pushsvc.recovery) ---
+recoveries = Counter(
+    "pushsvc_recoveries",
+    "Reconnects that asked for connection state recovery, by result: recovered, or why a "
+    "new session was given (unknown, expired, ended, behind, history_gone, too_many, "
+    "out_of_order, refused).",
+    ["result"],
+    registry=REGISTRY,
+)
+recovery_replayed = Counter(
+    "pushsvc_recovery_replayed_messages",
+    "Missed messages replayed to recovered clients.",
+    registry=REGISTRY,
+)
+recovery_sessions = Gauge(
+    "pushsvc_recovery_sessions",
+    "Session snapshots this pod knows (its own and other pods'), bounded by "
+    "PUSHSVC_RECOVERY_MAX_SESSIONS.",
+    registry=REGISTRY,
+)
+recovery_history = Gauge(
+    "pushsvc_recovery_history_messages",
+    "Bus messages kept in memory for recoveries, bounded by "
+    "PUSHSVC_RECOVERY_HISTORY_MAX_MESSAGES.",
+    registry=REGISTRY,
+)
+recovery_snapshots_published = Counter(
+    "pushsvc_recovery_snapshots_published",
+    "Session snapshots this pod published to the bus (at connect, on room changes, "
+    "periodically, at disconnect).",
+    registry=REGISTRY,
+)
+recovery_dropped = Counter(
+    "pushsvc_recovery_dropped",
+    "Recovery state given up, by reason (sessions_full, snapshot_too_large, "
+    "history_full, preload_pages).",
+    ["reason"],
+    registry=REGISTRY,
+)
 
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""

@@ -453,6 +453,80 @@ class Settings(BaseSettings):
         "jwt_secret; refused in a Kubernetes pod. `pushsvc demo` turns it on.",
     )
 
+    # --- recovery ---------------------------------------------------------
+    recovery_enabled: bool = Field(
+        default=False,
+        description="Socket.IO connection state recovery (socket.io-client >= 4.6): a client "
+        "that reconnects within the window, to any pod, gets every message it missed, in "
+        "order, with its sid and rooms. Needs the Kubernetes bus. Off by default: every "
+        "recoverable message then carries an offset as its last argument, which breaks "
+        "python-socketio client handlers with a fixed number of arguments.",
+    )
+    recovery_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (16+ characters, the same on every pod, e.g. from a Secret) that "
+        "signs the session snapshots on the bus: anyone who may create Events could forge one "
+        "otherwise. Required when recovery is on. Never logged.",
+    )
+    recovery_window_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long after a drop a session can be recovered; past it the client "
+        "gets a new session (recovered=false). Keep window + snapshot interval below the bus "
+        "Events' retention (the janitor's window; the Event TTL without it).",
+    )
+    recovery_snapshot_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Every connected session's snapshot is published again this often, so "
+        "an idle session stays recoverable and a new pod learns it within the Events' "
+        "retention. A pod killed without notice: its sessions stay recoverable for at most "
+        "this plus the window after its last snapshot.",
+    )
+    recovery_flush_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        description="Snapshots written at connect and on room changes wait this long to "
+        "share one bus message.",
+    )
+    recovery_max_sessions: int = Field(
+        default=200000,
+        ge=1,
+        description="Session snapshots this pod keeps (its own and other pods'); past it "
+        "the oldest is forgotten (that client gets a new session) and counted.",
+    )
+    recovery_max_snapshot_bytes: int = Field(
+        default=4096,
+        ge=256,
+        description="Largest snapshot of one session (sid, rooms, auth data without "
+        "secrets); a bigger one is not written and that client cannot recover (counted).",
+    )
+    recovery_history_max_messages: int = Field(
+        default=200000,
+        ge=100,
+        description="Bus messages this pod keeps in memory for recoveries (also bounded by "
+        "age: window plus snapshot interval); past it the oldest go and recoveries from "
+        "before them get a new session.",
+    )
+    recovery_history_max_pages: int = Field(
+        default=200,
+        ge=1,
+        description="At start, list pages (about 4 MiB each) of bus Events read to learn "
+        "the recent history and snapshots; past it this pod recovers only sessions from "
+        "after its start.",
+    )
+    recovery_max_missed_messages: int = Field(
+        default=10000,
+        ge=1,
+        description="Messages one recovery may replay; more: a new session instead.",
+    )
+    recovery_catch_up_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="A client's offset ahead of this pod's watch: wait this long for the "
+        "watch to get there, then give a new session.",
+    )
+
     def allowed_origins(self) -> list[str]:
         return list(self.cors_allowed_origins)
 
@@ -592,20 +666,32 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_janitor(self) -> Settings:
-        # The recovery window (PUSHSVC_RECOVERY_WINDOW_SECONDS, issue 10) replays missed
-        # messages from the Events: they must outlive it.
-        recovery = getattr(self, "recovery_window_seconds", None)
-        if recovery is not None and self.retention_seconds < recovery:
+        # Recovery replays missed messages from the Events, and a session's snapshot is
+        # published again every snapshot interval: both must outlive the window.
+        needed = self.recovery_window_seconds + self.recovery_snapshot_interval_seconds
+        if self.recovery_enabled and self.retention_seconds < needed:
             raise ValueError(
                 f"PUSHSVC_RETENTION_SECONDS ({self.retention_seconds:g}) must be at least "
-                f"PUSHSVC_RECOVERY_WINDOW_SECONDS ({recovery:g}): recovery replays missed "
-                "messages from bus Events the janitor would already have deleted")
+                f"PUSHSVC_RECOVERY_WINDOW_SECONDS + PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS "
+                f"({needed:g}): recovery reads missed messages and session snapshots from bus "
+                "Events the janitor would already have deleted")
         if not self.janitor_lease_duration_seconds > self.janitor_renew_deadline_seconds:
             raise ValueError("PUSHSVC_JANITOR_LEASE_DURATION_SECONDS must exceed "
                              "PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS (client-go's rule)")
         if not self.janitor_renew_deadline_seconds > 1.2 * self.janitor_retry_period_seconds:
             raise ValueError("PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS must exceed 1.2 x "
                              "PUSHSVC_JANITOR_RETRY_PERIOD_SECONDS (client-go's rule)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_recovery(self) -> Settings:
+        if self.recovery_enabled and (
+            self.recovery_secret is None or len(self.recovery_secret.get_secret_value()) < 16
+        ):
+            raise ValueError(
+                "PUSHSVC_RECOVERY_ENABLED is on but PUSHSVC_RECOVERY_SECRET is not set (16+ "
+                "characters, the same on every pod): session snapshots must be signed"
+            )
         return self
 
 

@@ -47,3 +47,21 @@ class BusManager(Protocol):
 
     def shutdown(self, timeout: float) -> int:
         """Flush, then drop (count and log) what is still queued; return the number dropped."""
+
+
+#: A message's place in the bus's global order: (its Event's resourceVersion, its index in the
+#: Event). Connection state recovery sends it to clients as their offset.
+Position = tuple[int, int]
+
+
+class DeliveryTap(Protocol):
+    """What connection state recovery (pushsvc.recovery) asks of the Kubernetes manager.
+
+    Installed as ``KubernetesManager.tap``; the bus never imports the recovery module.
+    """
+
+    def recoverable(self, event: str, namespace: str, callback: object) -> bool:
+        """Does this emit travel through the bus, to be delivered in order with an offset?"""
+
+    def observe(self, position: Position, message: dict[str, object], *, own: bool) -> bool:
+        """See every bus message in delivery order; False: it is not for the clients."""

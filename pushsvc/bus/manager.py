@@ -44,7 +44,7 @@ from emitter.wire import (
     label_selector,
 )
 from pushsvc.bus import metrics
-from pushsvc.bus.contract import BusHealth
+from pushsvc.bus.contract import BusHealth, DeliveryTap, Position
 from pushsvc.bus.janitor import Janitor
 from pushsvc.bus.rooms import RoomIndexMixin
 from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
@@ -156,6 +156,16 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         self._initialized = False
         self._was_degraded = False
         self._last_drop_log: dict[str, float] = {}
+        # --- connection state recovery (pushsvc.recovery installs the tap) ---
+        self.tap: DeliveryTap | None = None
+        #: Highest bus position this pod has started delivering (None: not listed yet).
+        self.position: Position | None = None
+        #: The position of the message the listener is delivering now, and the listener's
+        #: thread (greenlet) id: only its sends carry that position.
+        self.current: Position | None = None
+        self.listener_ident: int | None = None
+        self._yielded: dict[str, Any] | None = None
+        self._publish_only = False
         metrics.outbox_messages.set_function(lambda: len(self._outbox) + self._in_flight)
         metrics.outbox_bytes.set_function(lambda: self._outbox_bytes)
         metrics.watch_down_seconds.set_function(self._down_seconds)
@@ -231,6 +241,17 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
              skip_sid: Any = None, callback: Any = None, to: Any = None, **kwargs: Any) -> Any:
         room = to or room
         ns = namespace or "/"
+        if self.tap is not None and not kwargs.get("ignore_queue") \
+                and self.tap.recoverable(event, ns, callback):
+            # Recovery: every recoverable emit, even to a sid of this pod, becomes an Event
+            # and reaches its clients when it comes back through the watch, so each client
+            # sees the bus's one order and its offsets mean the same thing on every pod.
+            self._publish_only = True
+            try:
+                return super().emit(event, data, namespace=ns, room=room, skip_sid=skip_sid,
+                                    callback=None, **kwargs)
+            finally:
+                self._publish_only = False
         if not kwargs.get("ignore_queue") and self._local_sids_only(ns, room):
             metrics.local_only.inc()
             return socketio.Manager.emit(self, event, data, ns, room=room, skip_sid=skip_sid,
@@ -245,6 +266,36 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         ):
             return self._handle_disconnect({"sid": sid, "namespace": ns})
         return super().disconnect(sid, namespace=namespace, **kwargs)
+
+    def _handle_emit(self, message: dict[str, Any]) -> None:
+        # PubSubManager.emit applies each message here before publishing it; with recovery a
+        # recoverable one is applied only when it comes back (see emit). From the watch, a
+        # recoverable message gets its offset as the LAST argument (socket.io >= 4.6).
+        if self._publish_only:
+            return
+        if message is self._yielded and self.current is not None and self.tap is not None \
+                and self.tap.recoverable(message.get("event", ""), message.get("namespace")
+                                         or "/", message.get("callback")):
+            message = dict(message, data=_with_offset(message, self.current))
+        super()._handle_emit(message)
+
+    def close_room(self, room: str, namespace: str | None = None) -> Any:
+        # Recovery: a room closes in the bus's order too, after what was sent to it before.
+        self._publish_only = self.tap is not None and (namespace or "/") == "/"
+        try:
+            return super().close_room(room, namespace)
+        finally:
+            self._publish_only = False
+
+    def _handle_close_room(self, message: dict[str, Any]) -> None:
+        if not self._publish_only:
+            super()._handle_close_room(message)
+
+    def publish_disconnect(self, sid: str, namespace: str) -> None:
+        """Recovery: end a local session when the bus brings this back, after what was sent
+        to it before (see pushsvc.recovery)."""
+        self._publish({"method": "disconnect", "sid": sid, "namespace": namespace,
+                       "host_id": self.host_id})
 
     # --- the PubSubManager backend ----------------------------------------------------
     def _publish(self, data: dict[str, Any]) -> None:
@@ -395,12 +446,15 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
     def _listen(self) -> Iterator[dict[str, Any]]:
         # python-socketio restarts _listen at once if it raises (a hot loop, and each restart
         # relists): nothing about one message may escape from here.
+        self.listener_ident = threading.get_ident()
         for delivery in self.watcher.deliveries():
             metrics.lag_seconds.observe(max(0.0, time.time() - delivery.created))
             applied = False
-            for message in delivery.envelope.messages:
+            for index, message in enumerate(delivery.envelope.messages):
                 try:
                     data = self._incoming(message)
+                    if self.tap is not None:
+                        data = self._tapped(message, data, (delivery.version, index))
                 except Exception:
                     logger.exception("bus could not apply a %s message; skipped",
                                      getattr(message, "method", "?"))
@@ -408,11 +462,45 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
                 if data is not None:
                     # PubSubManager._thread applies it (emits to this pod's clients) before it
                     # asks for the next message: resuming here means that emit is done.
-                    yield data
+                    self._yielded = data
+                    try:
+                        yield data
+                    finally:
+                        self._yielded = None
+                        self.current = None
                     applied = True
             metrics.observe_hops(delivery.created, delivery.read_at,
                                  time.time() if applied else None)
         logger.error("bus watcher stopped")  # only after stop(): PubSubManager then exits
+
+    def _tapped(self, message: Message, data: dict[str, Any] | None,
+                position: Position) -> dict[str, Any] | None:
+        """Recovery: show the tap every message in order; own recoverable emits are applied."""
+        assert self.tap is not None
+        own = message.host_id == self.host_id
+        dump = data if data is not None else message.model_dump()
+        if self.position is None or position > self.position:
+            self.position = position
+        if not self.tap.observe(position, dump, own=own):
+            return None
+        recoverable = isinstance(message, EmitMessage) and message.callback is None \
+            and self.tap.recoverable(message.event, message.namespace, None)
+        if own and (recoverable or (message.method in ("close_room", "disconnect")
+                                    and message.namespace == "/")):
+            # Applied here only now (emit and close_room did not): a host_id that is not
+            # ours lets PubSubManager's listener apply it.
+            dump = dict(dump, host_id="")
+        elif data is None:
+            return None
+        self.current = position if recoverable else None
+        return dump
+
+    def start_position(self) -> Position | None:
+        """Where this pod's deliveries start or stand: for a client connecting now."""
+        if self.position is not None:
+            return self.position
+        version = self.watcher.status.resource_version
+        return (int(version), 1 << 30) if version.isdigit() else None
 
     def _incoming(self, message: Message) -> dict[str, Any] | None:
         """The PubSubManager message to apply here, or None to skip it."""
@@ -429,3 +517,12 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         metrics.messages_delivered.labels(method=message.method).inc()
         data: dict[str, Any] = message.model_dump()
         return data
+
+
+def _with_offset(message: dict[str, Any], position: Position) -> list[Any]:
+    """The message's data (PubSubManager's list) with the offset appended as one more argument."""
+    offset = f"{position[0]}-{position[1]}"
+    data = list(message.get("data") or [])
+    if message.get("binary") and data and isinstance(data[0], list):
+        return [[*data[0], offset], *data[1:]]  # the placeholders' list, then the attachments
+    return [*data, offset]

@@ -242,6 +242,9 @@ class Delivery:
     uid: str
     created: float
     read_at: float = 0.0
+    #: The Event's resourceVersion as an integer (0 when not numeric): with a message's index
+    #: in the Event, its position in the bus's global order (connection state recovery).
+    version: int = 0
 
 
 class _Restart(Exception):
@@ -583,7 +586,8 @@ class EventWatcher:
         try:
             envelope = decode_event(obj)
             return Delivery(envelope, _uid(obj), envelope.ts,
-                            self._wall() if read_at is None else read_at)
+                            self._wall() if read_at is None else read_at,
+                            _numeric_version(obj) or 0)
         except PayloadRefusedError as exc:
             reason, text = exc.reason, str(exc)
         except SchemaVersionError as exc:

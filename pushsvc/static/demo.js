@@ -3,7 +3,9 @@
 // (default nuke_response) with {data}; refused input arrives as 'error'
 // {event, code, reason}; 'server_shutdown' means reconnect (the client does it).
 // 'pushsvc_info' {pod} follows every connect: the page shows which pod it is on, and a
-// reconnect (possibly to another pod) updates it.
+// reconnect (possibly to another pod) updates it. After each reconnect the page says whether
+// the session was "recovered" (connection state recovery: same sid, missed messages replayed
+// before the connect event) or is a "new session".
 // The token field: a signed token (JWT) sent as auth {token} on every (re)connect. With the
 // dev-only demo tokens on (pushsvc demo), the page mints one for the user field (default:
 // ?user= in the address, else "alice") before connecting, and refreshes it before it
@@ -25,6 +27,8 @@
   var transportEl = document.getElementById("transport");
   var sidEl = document.getElementById("sid");
   var podEl = document.getElementById("pod");
+  var sessionEl = document.getElementById("session");
+  var connectedBefore = false;
 
   function append(text, cls) {
     var line = document.createElement("div");
@@ -43,6 +47,11 @@
 
   socket.on("connect", function () {
     setStatus("connected");
+    var session = connectedBefore && socket.recovered ? "recovered" : "new session";
+    sessionEl.textContent = session;
+    sessionEl.className = socket.recovered ? "recovered" : "new";
+    if (connectedBefore) append("Reconnected: " + session, "notice");
+    connectedBefore = true;
     // The transport may upgrade from polling to websocket after connecting.
     socket.io.engine.on("upgrade", function () { setStatus("connected"); });
   });

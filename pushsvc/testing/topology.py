@@ -370,6 +370,18 @@ class LocalTopology:
                       what=f"{pod.url}/readyz and its bus watch up")
         logger.info("%d pushsvc processes ready on %s", count, [p.url for p in self.pods])
 
+    def restart_pod(self, index: int) -> None:
+        """Start pod ``index`` again on its port (after a test stopped or killed it)."""
+        old = self.pods[index]
+        if old.is_running():
+            old.stop(timeout=30)
+        self.pods[index] = start_pushsvc(env=self._pod_env(index), port=old.port,
+                                         host=old.host, log_dir=self.workdir / "logs",
+                                         cwd=self.workdir)
+        if self.bus == "kubernetes":
+            _wait(_ready_probe(self.pods[index].url), timeout=30,
+                  what=f"{self.pods[index].url}/readyz and its bus watch up")
+
     def render_haproxy_config(self) -> str:
         text = render_local_haproxy_config(
             self._shipped_config(),

@@ -196,3 +196,62 @@ def test_the_docstring_of_wsdirect_names_every_method_it_replaces() -> None:
                 "geventwebsocket.websocket.Header.encode_header"]
     missing = [name for name in replaced if name not in doc]
     assert not missing, f"pushsvc/wsdirect.py's docstring does not name {missing}"
+
+
+# Wrapped or overridden by connection state recovery (pushsvc/recovery.py, and
+# KubernetesManager.emit/_handle_emit/_listen in pushsvc/bus/manager.py).
+RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
+    "socketio.server.Server._handle_connect": (
+        "1b0ba130a57d9320", "pre_connect (a new sid from eio.generate_id) runs before the "
+        "connect handler; CONNECT {'sid'} goes out through self._send_packet after it"),
+    "socketio.server.Server._send_packet": (
+        "3289b949be8cbb76", "every Socket.IO packet of one client, the CONNECT reply too"),
+    "socketio.server.Server._send_eio_packet": (
+        "5fa452fb118c3565", "Manager.emit sends each recipient's copy of an ack-less EVENT "
+        "through it, in the caller's greenlet"),
+    "socketio.server.Server.disconnect": (
+        "a348aff17b8e892e", "a server-side disconnect ends in manager.disconnect, so "
+        "basic_disconnect sees it while the sid is being ended"),
+    "socketio.base_manager.BaseManager.pre_connect": (
+        "bfdba4c0c8f1bd8a", "takes the new sid from self.server.eio.generate_id() and puts "
+        "it in the None room and its own sid room"),
+    "socketio.base_manager.BaseManager.basic_enter_room": (
+        "3f509586d2d7f47e", "every room a client enters goes through it"),
+    "socketio.base_manager.BaseManager.basic_leave_room": (
+        "e27f3eea06d1c6a6", "every room a client leaves goes through it"),
+    "socketio.base_manager.BaseManager.basic_disconnect": (
+        "2933b50bc4b2ea7b", "every disconnect ends here, with the sid still in its rooms"),
+    "socketio.base_manager.BaseManager.basic_close_room": (
+        "1d81a80fe1cac5a5", "close_room leaves each member with basic_leave_room"),
+    "socketio.manager.Manager.emit": (
+        "566510ea2de39d65", "a tuple becomes the arguments; an ack-less EVENT is encoded once "
+        "and sent with server._send_eio_packet to each participant"),
+    "socketio.pubsub_manager.PubSubManager.emit": (
+        "d26eb5218961eb56", "builds the message with 'data' as a list, applies it with "
+        "self._handle_emit (skipped for recoverable emits), then self._publish"),
+    "socketio.pubsub_manager.PubSubManager._handle_emit": (
+        "f1fb64e2d84161f6", "the message's 'data' list becomes the arguments (binary: "
+        "placeholders first, then base64 attachments)"),
+    "socketio.pubsub_manager.PubSubManager._thread": (
+        "ecce2e6d100101a4", "handles each message _listen yields before asking for the "
+        "next; skips those whose host_id is this host's"),
+}
+
+
+@pytest.mark.parametrize("dotted", sorted(RECOVERY_RELIES_ON))
+def test_the_library_code_recovery_relies_on_is_unchanged(dotted: str) -> None:
+    expected, assumption = RECOVERY_RELIES_ON[dotted]
+    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
+    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert actual == expected, (
+        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
+        f"pushsvc/recovery.py assumes: {assumption}. Re-check that, then update the hash.")
+
+
+def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
+    from pushsvc import recovery
+
+    doc = " ".join((recovery.__doc__ or "").split())
+    missing = sorted(d for d in RECOVERY_RELIES_ON
+                     if ".".join(d.split(".")[-2:]) not in doc)
+    assert not missing, f"pushsvc/recovery.py's docstring does not name {missing}"

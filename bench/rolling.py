@@ -1,0 +1,163 @@
+"""``python -m bench rolling``: a rolling restart under load, with connection state recovery.
+
+Three pods behind the shipped HAProxy config on the emulated Kubernetes bus, recovery on.
+N WebSocket clients (bench/rollingclient.js: the socket.io-client >= 4.6 recovery protocol)
+receive R broadcast notifications/s from ``pushsvc-notify --stdin``. Each pod in turn gets
+SIGTERM (drain: ``server_shutdown``, connections closed), exits, starts again and is UP in
+HAProxy before the next one. Reported: messages lost and duplicated over all clients,
+sessions recovered vs new, the time from a client's drop to its next CONNECT (max, p99), the
+end-to-end delay of live messages (the bus lag a client sees: max, p99), the drain times.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import Context, Row, ScenarioResult
+from bench.procs import ROOT
+from pushsvc.testing.procs import wait_until
+from pushsvc.testing.topology import BUS_NAMESPACE, LocalTopology
+
+log = logging.getLogger(__name__)
+
+CLIENT = ROOT / "bench" / "rollingclient.js"
+SOURCES = [f"127.0.0.{i}" for i in range(2, 42)]
+POD_ENV = {
+    "PUSHSVC_RECOVERY_ENABLED": "true",
+    "PUSHSVC_RECOVERY_SECRET": "bench-rolling-recovery-secret",
+    "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "10",
+    # Every client comes through HAProxy's one address; the per-address limits are not
+    # what this measures.
+    "PUSHSVC_MAX_SESSIONS_PER_ADDRESS": "100000",
+    "PUSHSVC_HANDSHAKES_PER_SECOND_PER_ADDRESS": "100000",
+    "PUSHSVC_HANDSHAKE_BURST_PER_ADDRESS": "100000",
+    "PUSHSVC_LOG_LEVEL": "WARNING",
+}
+
+
+class _Notifier:
+    """An ``emitter.Emitter`` (5 ms batch window, as ``pushsvc-notify --stdin``) sending
+    ``rate`` numbered broadcasts per second from a thread of this process."""
+
+    def __init__(self, topology: LocalTopology, rate: int) -> None:
+        from emitter import Emitter
+
+        assert topology.notifier_kubeconfig is not None
+        self.rate = rate
+        self.sent = 0
+        self._stop = threading.Event()
+        self._emitter = Emitter(kubeconfig=str(topology.notifier_kubeconfig),
+                                namespace=BUS_NAMESPACE, batch_window_seconds=0.005)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self._stop.is_set():
+            due = int((time.monotonic() - start) * self.rate)
+            while self.sent < due:
+                self.sent += 1
+                self._emitter.notify("nuke_response", {
+                    "data": f"bseq={self.sent} bt={time.time() * 1000:.1f}"})
+            time.sleep(0.005)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._emitter.close()
+        return self.sent
+
+
+def _clients(topology: LocalTopology, n: int, max_seq: int) -> subprocess.Popen[str]:
+    config = {"url": topology.url, "n": n, "sources": SOURCES, "maxSeq": max_seq,
+              "delayMs": 200}
+    return subprocess.Popen(["node", str(CLIENT), json.dumps(config)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def _line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    assert proc.stdout is not None
+    box: list[str] = []
+    reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()  # type: ignore
+                                                        ), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not box or not box[0]:
+        raise TimeoutError("the rolling clients did not answer")
+    answer: dict[str, Any] = json.loads(box[0])
+    return answer
+
+
+def _is_up(topology: LocalTopology, name: str) -> Callable[[], bool]:
+    return lambda: topology.server_states()[name].status == "UP"
+
+
+def run(ctx: Context) -> ScenarioResult:
+    result = ScenarioResult("rolling")
+    n, rate = ctx.sizes.rolling_clients, ctx.sizes.rolling_rate
+    workdir = (ctx.log_dir / "rolling").resolve()  # pods run in it: absolute paths
+    max_seq = rate * 600
+    drains: list[float] = []
+    with LocalTopology(Path(workdir), bus="kubernetes", pod_env=POD_ENV) as topology:
+        clients = _clients(topology, n, max_seq)
+        try:
+            up = _line(clients, timeout=120)
+            log.info("%d clients connected", up["connected"])
+            notifier = _Notifier(topology, rate)
+            time.sleep(3)
+            for index, name in enumerate(topology.server_names):
+                t0 = time.monotonic()
+                topology.pods[index].stop(signal.SIGTERM, timeout=60)
+                drains.append(time.monotonic() - t0)
+                topology.restart_pod(index)
+                wait_until(_is_up(topology, name), timeout=60,
+                           what=f"HAProxy to mark {name} UP")
+                log.info("pod %s restarted (drain %.1f s)", name, drains[-1])
+                time.sleep(2)
+            time.sleep(3)
+            sent = notifier.stop()
+            time.sleep(5)  # the last notifications reach every client
+            assert clients.stdin is not None
+            clients.stdin.write(json.dumps({"cmd": "stats", "upto": sent}) + "\n")
+            clients.stdin.flush()
+            stats = _line(clients, timeout=60)
+        finally:
+            if clients.poll() is None and clients.stdin is not None:
+                try:
+                    clients.stdin.write('{"cmd":"quit"}\n')
+                    clients.stdin.flush()
+                    clients.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    clients.kill()
+    result.raw = {"clients": n, "rate": rate, "sent": sent, "drain_seconds": drains, **stats}
+    result.rows = [
+        Row(f"lost of {sent} x {n} deliveries", stats["lost"], None, "msgs", target="0",
+            higher_is_better=False, baseline_name="-"),
+        Row("duplicated", stats["dups"], None, "msgs", target="0", higher_is_better=False,
+            baseline_name="-"),
+        Row("sessions recovered / new", stats["recovered"], stats["newSessions"], "sessions",
+            baseline_name="new sessions"),
+        Row("drop to CONNECT, max", stats["backMaxMs"], None, "ms", target="<= 5000",
+            higher_is_better=False, baseline_name="-"),
+        Row("drop to CONNECT, p99", stats["backP99Ms"], None, "ms", higher_is_better=False,
+            baseline_name="-"),
+        Row("live delivery delay (bus lag), max", stats["liveMaxMs"], None, "ms",
+            higher_is_better=False, baseline_name="-"),
+        Row("live delivery delay (bus lag), p99", stats["liveP99Ms"], None, "ms",
+            higher_is_better=False, baseline_name="-"),
+        Row("pod drain (SIGTERM to exit), max", max(drains) if drains else None, None, "s",
+            higher_is_better=False, baseline_name="-"),
+    ]
+    result.notes.append(
+        f"rolling: {n} clients, {rate} notifications/s, {stats['drops']} drops, "
+        f"{stats['replayed']} messages replayed by recoveries, {stats['refused']} connects "
+        "refused while a pod drained (the client retried)")
+    return result

@@ -1,0 +1,123 @@
+// Why this exists: `python -m bench rolling` needs a few thousand clients that speak
+// Socket.IO connection state recovery exactly as socket.io-client >= 4.6 does, from a
+// 2-core machine. One socket.io-client per connection costs several times a bare `ws`
+// socket, so this speaks Engine.IO 4 / Socket.IO 5 over WebSocket itself: "40" (or
+// "40{pid,offset}" after a drop) -> CONNECT {sid,pid}; the last string argument of each
+// EVENT is the offset; pings answered; on any close it reconnects after a short delay.
+// Each client records every "bseq=N bt=EPOCH_MS" it gets (duplicates, latency of live ones).
+//
+// Config argv[2] (JSON): url, n, sources (127.0.0.x list), maxSeq, delayMs.
+// stdin, one JSON object a line: {"cmd":"stats"} -> one JSON line; {"cmd":"quit"}.
+// stdout: {"t":"up","connected":K} once all n first connected.
+'use strict';
+
+const WebSocket = require('ws');
+const readline = require('readline');
+
+const cfg = JSON.parse(process.argv[2]);
+const wsUrl = cfg.url.replace(/^http/, 'ws') + '/socket.io/?EIO=4&transport=websocket';
+const sources = cfg.sources && cfg.sources.length ? cfg.sources : [null];
+const SEQ_RE = /bseq=(\d+) bt=([0-9.]+)/;
+const OFFSET_RE = /,"(\d+-\d+)"\]$/; // the last argument: the offset
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+
+const clients = [];
+let firstUp = 0;
+let announced = false;
+const liveLatencies = [];
+let replayed = 0;
+let dups = 0;
+let recovered = 0;
+let newSessions = 0;
+let refused = 0;
+const backTimes = []; // ms from a drop to the next CONNECT
+
+function connect(c) {
+  const opts = c.source ? { localAddress: c.source } : {};
+  const ws = new WebSocket(wsUrl, opts);
+  c.ws = ws;
+  c.connected = false;
+  ws.on('message', (raw) => onMessage(c, raw.toString()));
+  ws.on('close', () => onClose(c, ws));
+  ws.on('error', () => {});
+}
+
+function onClose(c, ws) {
+  if (c.ws !== ws) return;
+  if (c.downAt === null) c.downAt = Date.now();
+  c.connected = false;
+  setTimeout(() => connect(c), cfg.delayMs + Math.random() * cfg.delayMs);
+}
+
+function onMessage(c, text) {
+  const type = text[0];
+  if (type === '0') {
+    const auth = c.pid ? JSON.stringify(c.offset ? { pid: c.pid, offset: c.offset } : { pid: c.pid }) : '';
+    c.ws.send('40' + auth);
+  } else if (type === '2') {
+    c.ws.send('3');
+  } else if (text.startsWith('40')) {
+    const data = JSON.parse(text.slice(2) || '{}');
+    if (c.pid) {
+      if (data.pid === c.pid) recovered++; else { newSessions++; c.offset = null; }
+    }
+    c.pid = data.pid || null;
+    c.connected = true;
+    if (c.downAt !== null) { backTimes.push(Date.now() - c.downAt); c.downAt = null; }
+    if (!c.up) {
+      c.up = true;
+      firstUp++;
+      if (firstUp === clients.length && !announced) { announced = true; out({ t: 'up', connected: firstUp }); }
+    }
+  } else if (text.startsWith('44')) {
+    refused++;
+    c.ws.close();
+  } else if (text.startsWith('42')) {
+    // Regexes, not JSON.parse: at tens of thousands of messages/s this client must stay
+    // cheaper than the servers it measures.
+    const off = OFFSET_RE.exec(text);
+    if (off) c.offset = off[1];
+    if (!text.startsWith('42["nuke_response"')) return;
+    const m = SEQ_RE.exec(text);
+    if (!m) return;
+    const seq = Number(m[1]);
+    if (seq < 1 || seq > cfg.maxSeq) return;
+    if (c.seen[seq]) { dups++; return; }
+    c.seen[seq] = 1;
+    if (c.connected) liveLatencies.push(Date.now() - Number(m[2])); else replayed++;
+  }
+}
+
+for (let i = 0; i < cfg.n; i++) {
+  const c = { source: sources[i % sources.length], pid: null, offset: null, seen: new Uint8Array(cfg.maxSeq + 1), downAt: null, up: false };
+  clients.push(c);
+  setTimeout(() => connect(c), Math.floor(i / 50) * 20); // 50 every 20 ms
+}
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  const cmd = JSON.parse(line);
+  if (cmd.cmd === 'stats') {
+    const upto = cmd.upto;
+    let lost = 0;
+    let clientsMissing = 0;
+    for (const c of clients) {
+      let missing = 0;
+      for (let s = 1; s <= upto; s++) if (!c.seen[s]) missing++;
+      lost += missing;
+      if (missing) clientsMissing++;
+    }
+    liveLatencies.sort((a, b) => a - b);
+    const q = (p) => liveLatencies.length ? liveLatencies[Math.min(liveLatencies.length - 1, Math.ceil(p / 100 * liveLatencies.length) - 1)] : null;
+    backTimes.sort((a, b) => a - b);
+    out({
+      t: 'stats', clients: clients.length, connected: clients.filter((c) => c.connected).length,
+      lost, clientsMissing, dups, replayed, recovered, newSessions, refused,
+      drops: backTimes.length, backMaxMs: backTimes.length ? backTimes[backTimes.length - 1] : null,
+      backP99Ms: backTimes.length ? backTimes[Math.min(backTimes.length - 1, Math.ceil(0.99 * backTimes.length) - 1)] : null,
+      liveP50Ms: q(50), liveP99Ms: q(99), liveMaxMs: liveLatencies.length ? liveLatencies[liveLatencies.length - 1] : null,
+    });
+  } else if (cmd.cmd === 'quit') {
+    for (const c of clients) { c.ws.removeAllListeners('close'); c.ws.terminate(); }
+    process.exit(0);
+  }
+});

@@ -1,0 +1,786 @@
+"""Socket.IO connection state recovery (socket.io-client >= 4.6) on ANY pod, from the bus.
+
+The protocol, as Node's socket.io 4.6+ speaks it: the CONNECT reply carries a private session
+id (``40{"sid":S,"pid":P}``); every recoverable EVENT (no ack, not volatile, direct emits
+included) carries a string offset as its LAST argument; a reconnecting client sends
+``40{"pid":P,"offset":O,...auth}``. Success: the missed EVENTs in order, then CONNECT with the
+same sid and pid (the client sets ``recovered``). Anything else: a fresh sid and pid.
+
+How pushsvc does it, and why:
+
+- Offsets are positions in the bus's one global order: an Event's resourceVersion and the
+  message's index in it (``"<rv>-<i>"``). With recovery on, every recoverable emit — a direct
+  emit to a sid of this very pod too — becomes an Event and reaches its clients only when it
+  comes back through the watch (``KubernetesManager.emit``/``_handle_emit``). So a client sees
+  the bus's order, an offset means the same on every pod, and a message is durable in the API
+  server before any client can have seen it: a SIGKILLed pod cannot take with it a message
+  that a recovery elsewhere would then be missing (the only way a recovery could be partial).
+  The price: direct replies cost an API round trip and etcd writes (shared Events, batched
+  by the outbox), only while recovery is on; ``error`` and ``server_shutdown`` stay volatile.
+- History: every pod watches every bus Event already. Each keeps the recent recoverable
+  messages in memory (bounded by count and age), filled at start by one paged list of the bus
+  Events, then by its watch; a recovery replays from there, in order, each once, and live
+  delivery takes over with no gap (the replay runs in one step with no greenlet switch and
+  live packets to the recovering sid are held back until the CONNECT reply).
+- Snapshots (sid, a SHA-256 of the pid, rooms with the positions they were joined/left at,
+  the auth data minus secrets, the bus positions) travel on the bus too, as emits to a
+  namespace no client can join (pods without recovery apply them as no-ops), signed with
+  ``PUSHSVC_RECOVERY_SECRET`` because anyone with ``create`` on events could forge one. They
+  are written at connect, on room changes and at disconnect (batched), and again every
+  ``recovery_snapshot_interval_seconds`` — so a session idle for hours stays recoverable and a
+  new pod learns it from Events younger than the retention window. A pod killed without
+  notice wrote nothing at disconnect: its last snapshot says "up" and expires
+  interval + window after it was written.
+- No offset yet (socket.io #4888): the snapshot's connect position is used. An old offset of
+  an idle client (#5282): the snapshot tells the last position sent to it; if the client has
+  it, only what came after the snapshot matters. A session recovered elsewhere is taken over:
+  its old pod drops it without writing (#4880). A reconnect before the snapshot arrived
+  (redis-streams-adapter #26): a clean new session.
+
+python-socketio methods wrapped here, each pinned in
+tests/unit/test_engine_limits_match_the_pinned_libraries.py: ``Server._handle_connect`` (plan
+a recovery before the connect handler runs), ``Server._send_packet`` (the CONNECT reply: the
+replay, then ``{sid, pid}``), ``Server._send_eio_packet`` (live packets to a recovering sid are
+held back), ``Server.disconnect`` (a session the server ends is not recoverable),
+``BaseManager.pre_connect`` (the recovered sid), ``BaseManager.basic_enter_room`` and
+``BaseManager.basic_leave_room`` (rooms in the snapshot; ``BaseManager.basic_close_room`` goes
+through the latter), ``BaseManager.basic_disconnect`` (the snapshot at disconnect). Relied on,
+overridden in pushsvc.bus.manager: ``Manager.emit``, ``PubSubManager.emit``,
+``PubSubManager._handle_emit`` (the offset) and ``PubSubManager._thread`` (one message at a
+time from ``_listen``).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from socketio import packet as sio_packet
+from socketio.packet import Packet
+
+from pushsvc import metrics
+from pushsvc.bus.contract import Position
+from pushsvc.settings import Settings
+
+if TYPE_CHECKING:  # the Kubernetes stack is imported only when that bus is in use
+    from pushsvc.bus.manager import KubernetesManager
+
+logger = logging.getLogger(__name__)
+
+#: Snapshots travel as emits to this namespace: no client is ever connected to it.
+SNAPSHOT_NAMESPACE = "/pushsvc.recovery"
+SNAPSHOT_EVENT = "snapshots"
+#: Delivered at once, without an offset, never replayed (socket.io's ``volatile``).
+VOLATILE_EVENTS = frozenset({"error", "server_shutdown"})
+#: Auth keys never kept in a snapshot: the protocol's own, and anything that looks secret.
+_PROTOCOL_KEYS = frozenset({"pid", "offset"})
+_SECRET_HINTS = ("token", "secret", "password", "passwd", "jwt", "key", "cred", "auth",
+                 "cookie", "session")
+_CHUNK_BYTES = 64 * 1024
+_MAX_ROOMS_IN_RECORD = 1000
+_NONE: Position = (0, 0)
+
+
+def offset_text(position: Position) -> str:
+    return f"{position[0]}-{position[1]}"
+
+
+def parse_offset(value: object) -> Position | None:
+    """``"<rv>-<i>"`` → (rv, i); None for anything else (a client sends what it likes)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    rv, sep, index = value.partition("-")
+    if not sep or not rv.isdigit() or not index.isdigit():
+        return None
+    return (int(rv), int(index))
+
+
+def pid_key(pid: str) -> str:
+    """What a snapshot is stored under: the pid is the secret, never kept or logged."""
+    return hashlib.sha256(pid.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _span(value: Any) -> list[Position | None] | None:
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    joined = parse_offset(value[0])
+    left = None if value[1] is None else parse_offset(value[1])
+    if joined is None or (value[1] is not None and left is None):
+        return None
+    return [joined, left]
+
+
+@dataclass
+class Snapshot:
+    """One session as every pod may know it (never the pid itself)."""
+
+    key: str
+    sid: str
+    owner: str  # host_id of the pod holding it
+    gen: int  # +1 at each recovery: an older owner's late writes lose
+    state: str  # "up", "down" (the client went away), "ended" (the server ended it)
+    at: float  # wall time of this record
+    pos: Position  # its deliveries' start (connect, or last recovery)
+    seen: Position  # the owner's bus position when this record was written
+    last: Position | None  # last recoverable message sent to it (None: nothing since pos)
+    floor: Position  # offsets below are not trusted (its pod delivered out of order)
+    rooms: dict[str, list[Position | None]] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "k": self.key, "sid": self.sid, "o": self.owner, "g": self.gen, "s": self.state,
+            "at": round(self.at, 3), "p": offset_text(self.pos), "sn": offset_text(self.seen),
+            "l": None if self.last is None else offset_text(self.last),
+            "f": offset_text(self.floor), "d": self.data,
+            "r": {room: [offset_text(span[0]), None if span[1] is None else offset_text(span[1])]
+                  for room, span in self.rooms.items() if span[0] is not None},
+        }
+
+    @classmethod
+    def parse(cls, raw: Any) -> Snapshot | None:
+        """A record from a bus Event (untrusted: any oddity → None)."""
+        if not isinstance(raw, dict):
+            return None
+        try:
+            pos, seen, floor = (parse_offset(raw.get(k)) for k in ("p", "sn", "f"))
+            last = None if raw.get("l") is None else parse_offset(raw.get("l"))
+            rooms_raw = raw.get("r")
+            if pos is None or seen is None or floor is None or not isinstance(rooms_raw, dict) \
+                    or len(rooms_raw) > _MAX_ROOMS_IN_RECORD or (raw.get("l") is not None
+                                                                 and last is None):
+                return None
+            rooms: dict[str, list[Position | None]] = {}
+            for room, value in rooms_raw.items():
+                span = _span(value)
+                if not isinstance(room, str) or span is None:
+                    return None
+                rooms[room] = span
+            key, sid, owner, gen, state, at, data = (
+                raw["k"], raw["sid"], raw["o"], raw["g"], raw["s"], raw["at"], raw.get("d", {}))
+            if not (isinstance(key, str) and isinstance(sid, str) and isinstance(owner, str)
+                    and isinstance(gen, int) and state in ("up", "down", "ended")
+                    and isinstance(at, int | float) and isinstance(data, dict)):
+                return None
+            return cls(key=key, sid=sid, owner=owner, gen=gen, state=state, at=float(at),
+                       pos=pos, seen=seen, last=last, floor=floor, rooms=rooms, data=data)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def wants(self, position: Position, message: dict[str, Any]) -> bool:
+        """Would this session have received this emit, live?"""
+        skip = message.get("skip_sid")
+        if skip == self.sid or (isinstance(skip, list) and self.sid in skip):
+            return False
+        room = message.get("room")
+        if room is None:
+            return True
+        for name in [room] if isinstance(room, str) else room:
+            if name == self.sid:
+                return True
+            span = self.rooms.get(name)
+            if span is not None and span[0] is not None and span[0] < position and (
+                    span[1] is None or position <= span[1]):
+                return True
+        return False
+
+
+@dataclass(slots=True)
+class _Entry:
+    pos: Position
+    at: float  # monotonic seconds when this pod saw it
+    message: dict[str, Any]
+
+
+class History:
+    """The recent recoverable bus messages, in bus order, bounded by count and age.
+
+    ``complete_from``: every recoverable message after this position is here (None: not
+    known yet — the start-up list has not finished).
+    """
+
+    def __init__(self, *, max_messages: int, max_age_seconds: float) -> None:
+        self.max_messages = max_messages
+        self.max_age_seconds = max_age_seconds
+        self.entries: list[_Entry] = []
+        self._positions: list[Position] = []
+        self.complete_from: Position | None = None
+
+    def add(self, position: Position, message: dict[str, Any], *, at: float) -> None:
+        entry = _Entry(position, at, message)
+        if not self._positions or position > self._positions[-1]:
+            self._positions.append(position)
+            self.entries.append(entry)
+        else:  # a relist delivered it late: keep the order anyway
+            index = bisect.bisect_left(self._positions, position)
+            if index < len(self._positions) and self._positions[index] == position:
+                return
+            self._positions.insert(index, position)
+            self.entries.insert(index, entry)
+        if len(self.entries) > self.max_messages + self.max_messages // 10:
+            self._drop(len(self.entries) - self.max_messages, reason="history_full")
+
+    def trim(self, now: float) -> None:
+        cut = 0
+        while cut < len(self.entries) and self.entries[cut].at < now - self.max_age_seconds:
+            cut += 1
+        if cut:
+            self._drop(cut, reason="")
+
+    def _drop(self, count: int, *, reason: str) -> None:
+        last = self._positions[count - 1]
+        del self.entries[:count]
+        del self._positions[:count]
+        if self.complete_from is None or last > self.complete_from:
+            self.complete_from = last
+        if reason:
+            metrics.recovery_dropped.labels(reason=reason).inc(count)
+
+    def between(self, after: Position, upto: Position) -> list[_Entry]:
+        start = bisect.bisect_right(self._positions, after)
+        end = bisect.bisect_right(self._positions, upto)
+        return self.entries[start:end]
+
+
+@dataclass
+class _Plan:
+    snapshot: Snapshot
+    pid: str
+    start: Position  # replay what comes after this
+    offset: Position | None  # the client's own, if it sent one
+
+
+class Recovery:
+    """Connection state recovery for one python-socketio server and its Kubernetes manager."""
+
+    def __init__(self, *, settings: Settings, server: Any, manager: KubernetesManager) -> None:
+        assert settings.recovery_secret is not None
+        self.settings = settings
+        self.server = server
+        self.manager = manager
+        self.window = settings.recovery_window_seconds
+        self.interval = settings.recovery_snapshot_interval_seconds
+        self._secret = settings.recovery_secret.get_secret_value().encode()
+        self.history = History(
+            max_messages=settings.recovery_history_max_messages,
+            max_age_seconds=self.window + self.interval + 30.0,
+        )
+        self.sessions: dict[str, Snapshot] = {}  # every pod's, by pid key
+        self.local: dict[str, Snapshot] = {}  # this pod's connected ones, by sid
+        self.ready = False
+        self.floor: Position = _NONE
+        self._highest: Position | None = None
+        self._dirty: dict[str, Snapshot] = {}
+        self._pending: dict[str, _Plan] = {}
+        self._recovering: dict[str, _Plan] = {}
+        self._connect_pos: dict[str, Position | None] = {}
+        self._auth: dict[str, dict[str, Any]] = {}
+        self._replayed: dict[str, tuple[Position, set[Position]]] = {}
+        self._last_sent: dict[str, Position] = {}
+        self._kicked: set[str] = set()
+        self._ending: set[str] = set()
+        self._taken: set[str] = set()
+        metrics.recovery_sessions.set_function(lambda: len(self.sessions))
+        metrics.recovery_history.set_function(lambda: len(self.history.entries))
+
+    # --- the manager's tap ------------------------------------------------------------
+    def recoverable(self, event: str, namespace: str, callback: object) -> bool:
+        return namespace == "/" and callback is None and event not in VOLATILE_EVENTS
+
+    def observe(self, position: Position, message: dict[str, Any], *, own: bool) -> bool:
+        if self._highest is not None and position < self._highest:
+            self._out_of_order(position)
+        elif self._highest is None or position > self._highest:
+            self._highest = position
+        if message.get("method") != "emit":
+            return True
+        namespace = message.get("namespace") or "/"
+        if namespace == SNAPSHOT_NAMESPACE:
+            if message.get("event") == SNAPSHOT_EVENT:
+                self._apply_records(message.get("data"))
+            return False
+        if self.recoverable(message.get("event", ""), namespace, message.get("callback")):
+            self.history.add(position, message, at=time.monotonic())
+        return True
+
+    def _out_of_order(self, position: Position) -> None:
+        # A relist handed an older Event out after newer ones: a client of this pod may hold
+        # an offset with a gap below it. Offsets below what was delivered so far are no longer
+        # trusted for this pod's sessions.
+        assert self._highest is not None
+        if self.floor < self._highest:
+            self.floor = self._highest
+            logger.warning("recovery: this pod delivered bus position %s after %s; offsets of "
+                           "its clients below %s no longer recover", offset_text(position),
+                           offset_text(self._highest), offset_text(self._highest))
+            for snapshot in self.local.values():
+                snapshot.floor = self.floor
+                self._dirty[snapshot.key] = snapshot
+
+    # --- snapshots on the bus ---------------------------------------------------------
+    def _sign(self, record: dict[str, Any]) -> str:
+        body = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(self._secret, body, hashlib.sha256).hexdigest()[:32]
+
+    def _apply_records(self, data: Any) -> None:
+        records = data[0] if isinstance(data, list) and data else None
+        if not isinstance(records, list):
+            return
+        for raw in records:
+            if not isinstance(raw, dict) or not isinstance(raw.get("sig"), str):
+                continue
+            body = {k: v for k, v in raw.items() if k != "sig"}
+            if not hmac.compare_digest(raw["sig"], self._sign(body)):
+                metrics.recovery_dropped.labels(reason="bad_signature").inc()
+                continue
+            snapshot = Snapshot.parse(body)
+            if snapshot is not None:
+                self._learn(snapshot)
+
+    def _learn(self, snapshot: Snapshot) -> None:
+        known = self.sessions.get(snapshot.key)
+        if known is not None and (snapshot.gen < known.gen or (
+                snapshot.gen == known.gen and snapshot.at < known.at)):
+            return
+        self.sessions[snapshot.key] = snapshot
+        mine = self.local.get(snapshot.sid)
+        if mine is not None and mine.key == snapshot.key and snapshot.gen > mine.gen \
+                and snapshot.owner != self.manager.host_id:
+            # Recovered on another pod: this copy is stale (its connection is gone).
+            self._taken.add(snapshot.sid)
+            self.server.start_background_task(self.server.disconnect, snapshot.sid, "/",
+                                              ignore_queue=True)
+        if len(self.sessions) > self.settings.recovery_max_sessions:
+            self._sweep(time.time(), force=True)
+
+    def _write(self, snapshot: Snapshot) -> None:
+        self._dirty[snapshot.key] = snapshot
+
+    def _publish_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        now = time.time()
+        seen = self.manager.position or self.manager.start_position() or _NONE
+        for snapshot in dirty.values():
+            snapshot.at = now
+            snapshot.seen = max(snapshot.seen, seen)
+            eio_sid = self._eio_of(snapshot.sid) if snapshot.state == "up" else None
+            if eio_sid is not None and eio_sid in self._last_sent:
+                snapshot.last = self._last_sent[eio_sid]
+            self._prune_rooms(snapshot)
+            record = snapshot.record()
+            record["sig"] = self._sign(record)
+            encoded = len(json.dumps(record, separators=(",", ":")))
+            if encoded > self.settings.recovery_max_snapshot_bytes:
+                metrics.recovery_dropped.labels(reason="snapshot_too_large").inc()
+                continue
+            self._learn(snapshot)
+            if chunk and size + encoded > _CHUNK_BYTES:
+                self._send_records(chunk)
+                chunk, size = [], 0
+            chunk.append(record)
+            size += encoded
+        if chunk:
+            self._send_records(chunk)
+
+    def _send_records(self, records: list[dict[str, Any]]) -> None:
+        metrics.recovery_snapshots_published.inc(len(records))
+        self.manager._publish({
+            "method": "emit", "event": SNAPSHOT_EVENT, "data": [records], "binary": False,
+            "namespace": SNAPSHOT_NAMESPACE, "room": None, "skip_sid": None, "callback": None,
+            "host_id": self.manager.host_id,
+        })
+
+    def _prune_rooms(self, snapshot: Snapshot) -> None:
+        oldest = self.history.complete_from
+        if oldest is None:
+            return
+        for room in [r for r, (_, left) in snapshot.rooms.items()
+                     if left is not None and left < oldest]:
+            del snapshot.rooms[room]
+
+    def _expired(self, snapshot: Snapshot, now: float) -> bool:
+        if snapshot.state == "up":
+            return now > snapshot.at + self.interval + self.window + 1.0
+        return now > snapshot.at + self.window
+
+    def _sweep(self, now: float, *, force: bool = False) -> None:
+        for key in [k for k, s in self.sessions.items()
+                    if s.state == "ended" or self._expired(s, now)]:
+            if self.sessions[key].sid not in self.local:
+                del self.sessions[key]
+        excess = len(self.sessions) - self.settings.recovery_max_sessions
+        if excess > 0 and force:
+            oldest = sorted(self.sessions.values(), key=lambda s: s.at)[:excess]
+            for snapshot in oldest:
+                del self.sessions[snapshot.key]
+            metrics.recovery_dropped.labels(reason="sessions_full").inc(len(oldest))
+
+    def run(self) -> None:
+        """The background task: start-up list, then batched snapshot writes and refreshes."""
+        self._preload()
+        next_full = time.monotonic() + self.interval
+        next_sweep = time.monotonic() + 10.0
+        while True:
+            self.server.sleep(self.settings.recovery_flush_seconds)
+            try:
+                now = time.monotonic()
+                if now >= next_full:
+                    next_full = now + self.interval
+                    for snapshot in self.local.values():
+                        self._dirty[snapshot.key] = snapshot
+                if now >= next_sweep:
+                    next_sweep = now + 10.0
+                    self.history.trim(now)
+                    self._sweep(time.time())
+                if self._dirty:
+                    self._publish_dirty()
+            except Exception:  # a bug here must not end recovery for the pod's lifetime
+                logger.exception("recovery: snapshot task failed; continuing")
+
+    def _preload(self) -> None:
+        """Learn the recent history and snapshots from the bus Events that exist now."""
+        deadline = time.monotonic() + 60.0
+        while self.manager.start_position() is None and time.monotonic() < deadline:
+            self.server.sleep(0.05)
+        start = self.manager.start_position()
+        if start is None:
+            logger.error("recovery: the bus watch did not start within 60 s; this pod "
+                         "recovers only sessions from after its start")
+            self.history.complete_from = self.manager.position or _NONE
+            self.ready = True
+            return
+        from emitter.wire import decode_event
+
+        found: list[tuple[Position, dict[str, Any]]] = []
+        partial = False
+        try:
+            pages = self.manager.watcher.transport.list_pages()
+            for number, page in enumerate(pages):
+                if number >= self.settings.recovery_history_max_pages:
+                    partial = True
+                    metrics.recovery_dropped.labels(reason="preload_pages").inc()
+                    break
+                for item in page.items:
+                    version = str(item.get("metadata", {}).get("resourceVersion", ""))
+                    if not version.isdigit() or int(version) > start[0]:
+                        continue  # the watch delivers it
+                    try:
+                        envelope = decode_event(item)
+                    except Exception:  # untrusted: the watcher logs and counts these
+                        continue
+                    for index, one in enumerate(envelope.messages):
+                        found.append(((int(version), index), one.model_dump()))
+        except Exception as exc:
+            partial = True
+            logger.warning("recovery: the start-up list failed (%s); this pod recovers only "
+                           "sessions from after its start", type(exc).__name__)
+        found.sort(key=lambda item: item[0])
+        at = time.monotonic()
+        for position, message in found:
+            if message.get("method") != "emit":
+                continue
+            if (message.get("namespace") or "/") == SNAPSHOT_NAMESPACE:
+                if message.get("event") == SNAPSHOT_EVENT:
+                    self._apply_records(message.get("data"))
+            elif self.recoverable(message.get("event", ""), message.get("namespace") or "/",
+                                  message.get("callback")):
+                self.history.add(position, message, at=at)
+        if partial or not found:
+            self.history.complete_from = start
+        else:
+            first = found[0][0]
+            self.history.complete_from = (first[0], -1)
+        self.ready = True
+        logger.info("recovery ready: %d recent message(s), %d session snapshot(s) from the "
+                    "bus; window %.0f s", len(self.history.entries), len(self.sessions),
+                    self.window)
+
+    # --- hooks ------------------------------------------------------------------------
+    def _eio_of(self, sid: str) -> str | None:
+        try:
+            eio: str | None = self.manager.eio_sid_from_sid(sid, "/")
+            return eio
+        except KeyError:
+            return None
+
+    def _plan(self, auth: dict[str, Any]) -> _Plan | None:
+        result = self._decide(auth)
+        if isinstance(result, str):
+            metrics.recoveries.labels(result=result).inc()
+            logger.info("recovery refused (%s): a new session instead", result)
+            return None
+        return result
+
+    def _decide(self, auth: dict[str, Any]) -> _Plan | str:
+        pid = auth["pid"]
+        wait_until = time.monotonic() + self.settings.recovery_catch_up_seconds
+        while not self.ready and time.monotonic() < wait_until:
+            self.server.sleep(0.02)
+        if not self.ready:
+            return "behind"
+        snapshot = self.sessions.get(pid_key(pid))
+        if snapshot is None:
+            return "unknown"
+        if snapshot.state == "ended":
+            return "ended"
+        if self._expired(snapshot, time.time()):
+            return "expired"
+        offset = None
+        if auth.get("offset") is not None:
+            offset = parse_offset(auth.get("offset"))
+            if offset is None:
+                return "unknown"
+        base = offset if offset is not None else snapshot.pos
+        if base < snapshot.floor:
+            return "out_of_order"
+        while (self.manager.position or _NONE) < base and time.monotonic() < wait_until:
+            self.server.sleep(0.02)
+        if (self.manager.position or self.manager.start_position() or _NONE) < base:
+            return "behind"
+        complete = self.history.complete_from
+        if complete is None:
+            return "history_gone"
+        up_to_date = snapshot.last is None if offset is None else (
+            snapshot.last is None or offset >= snapshot.last)
+        if up_to_date and complete <= max(base, snapshot.seen):
+            # Nothing was sent to it between its offset and the snapshot: only what came
+            # after the snapshot can be missing (an idle client's old offset still works).
+            start = max(base, complete)
+        elif complete <= base:
+            start = base
+        else:
+            return "history_gone"
+        plan = _Plan(snapshot=snapshot, pid=pid, start=start, offset=offset)
+        if len(self._missed(plan, self.manager.position or start)) > \
+                self.settings.recovery_max_missed_messages:
+            return "too_many"
+        return plan
+
+    def _missed(self, plan: _Plan, upto: Position) -> list[_Entry]:
+        return [entry for entry in self.history.between(plan.start, upto)
+                if plan.snapshot.wants(entry.pos, entry.message)]
+
+    def install(self) -> None:
+        server, manager = self.server, self.manager
+        manager.tap = self
+        original_connect = server._handle_connect
+        original_send = server._send_packet
+        original_send_eio = server._send_eio_packet
+        original_disconnect = server.disconnect
+        original_pre_connect = manager.pre_connect
+        original_enter = manager.basic_enter_room
+        original_leave = manager.basic_leave_room
+        original_basic_disconnect = manager.basic_disconnect
+
+        def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+            if (namespace or "/") == "/":
+                self._auth[eio_sid] = clean_auth(data)
+                if isinstance(data, dict) and isinstance(data.get("pid"), str):
+                    plan = self._plan(data)
+                    if plan is not None:
+                        self._pending[eio_sid] = plan
+            try:
+                return original_connect(eio_sid, namespace, data)
+            finally:
+                self._pending.pop(eio_sid, None)
+                self._recovering.pop(eio_sid, None)
+                self._connect_pos.pop(eio_sid, None)
+                self._auth.pop(eio_sid, None)
+
+        def pre_connect(eio_sid: str, namespace: str) -> Any:
+            if (namespace or "/") != "/":
+                return original_pre_connect(eio_sid, namespace)
+            plan = self._pending.pop(eio_sid, None)
+            if plan is None:
+                sid = original_pre_connect(eio_sid, namespace)
+            else:
+                old = plan.snapshot.sid
+                if manager.is_connected(old, "/") or manager.is_pre_connected(old, "/"):
+                    self._taken.add(old)  # its stale connection on this very pod
+                    server.disconnect(old, "/", ignore_queue=True)
+                server.eio.generate_id = lambda: old
+                try:
+                    sid = original_pre_connect(eio_sid, namespace)
+                finally:
+                    del server.eio.generate_id
+                if sid is None:
+                    return None
+                for room, span in plan.snapshot.rooms.items():
+                    if span[1] is None:
+                        original_enter(sid, "/", room, eio_sid=eio_sid)
+                self._recovering[eio_sid] = plan
+            self._connect_pos[eio_sid] = manager.position or manager.start_position()
+            return sid
+
+        def send_packet(eio_sid: str, pkt: Any) -> Any:
+            if pkt.packet_type == sio_packet.CONNECT and (pkt.namespace or "/") == "/" \
+                    and isinstance(pkt.data, dict) and isinstance(pkt.data.get("sid"), str):
+                self._connected(eio_sid, pkt, original_send)
+            return original_send(eio_sid, pkt)
+
+        def send_eio_packet(eio_sid: str, eio_pkt: Any) -> Any:
+            current = manager.current
+            if current is not None and threading.get_ident() == manager.listener_ident:
+                if eio_sid in self._recovering:
+                    return None  # replayed from the history with the CONNECT reply instead
+                replayed = self._replayed.get(eio_sid)
+                if replayed is not None:
+                    if current in replayed[1]:
+                        return None
+                    if current > replayed[0]:
+                        del self._replayed[eio_sid]
+                self._last_sent[eio_sid] = current
+            return original_send_eio(eio_sid, eio_pkt)
+
+        def disconnect(sid: str, namespace: str | None = None, ignore_queue: bool = False) -> Any:
+            if not ignore_queue and (namespace or "/") == "/" and manager.is_connected(sid, "/"):
+                # What the server sent it just before (a goodbye) reaches it through the bus:
+                # end the session after that, in the bus's order; without the bus, soon.
+                self._ending.add(sid)
+                manager.publish_disconnect(sid, "/")
+                server.start_background_task(self._end_later, sid, original_disconnect)
+                return None
+            self._kicked.add(sid)
+            try:
+                return original_disconnect(sid, namespace, ignore_queue=ignore_queue)
+            finally:
+                self._kicked.discard(sid)
+
+        def basic_enter_room(sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+            result = original_enter(sid, namespace, room, eio_sid=eio_sid)
+            snapshot = self.local.get(sid) if namespace == "/" else None
+            if snapshot is not None and isinstance(room, str) and room != sid:
+                span = snapshot.rooms.get(room)
+                if span is None or span[1] is not None:
+                    snapshot.rooms[room] = [manager.position or _NONE, None]
+                    self._write(snapshot)
+            return result
+
+        def basic_leave_room(sid: str, namespace: str, room: Any) -> Any:
+            snapshot = self.local.get(sid) if namespace == "/" else None
+            if snapshot is not None and isinstance(room, str):
+                span = snapshot.rooms.get(room)
+                if span is not None and span[1] is None:
+                    span[1] = manager.position or _NONE
+                    self._write(snapshot)
+            return original_leave(sid, namespace, room)
+
+        def basic_disconnect(sid: str, namespace: str, **kwargs: Any) -> Any:
+            if namespace == "/":
+                eio_sid = self._eio_of(sid)
+                snapshot = self.local.pop(sid, None)
+                if snapshot is not None and sid not in self._taken:
+                    ended = sid in self._kicked or sid in self._ending
+                    snapshot.state = "ended" if ended else "down"
+                    if eio_sid is not None and eio_sid in self._last_sent:
+                        snapshot.last = self._last_sent[eio_sid]
+                    self._write(snapshot)
+                self._taken.discard(sid)
+                self._ending.discard(sid)
+                if eio_sid is not None:
+                    self._last_sent.pop(eio_sid, None)
+                    self._replayed.pop(eio_sid, None)
+            return original_basic_disconnect(sid, namespace, **kwargs)
+
+        server._handle_connect = handle_connect
+        server._send_packet = send_packet
+        server._send_eio_packet = send_eio_packet
+        server.disconnect = disconnect
+        manager.pre_connect = pre_connect
+        manager.basic_enter_room = basic_enter_room  # type: ignore[method-assign]
+        manager.basic_leave_room = basic_leave_room  # type: ignore[method-assign]
+        manager.basic_disconnect = basic_disconnect  # type: ignore[method-assign]
+        server.start_background_task(self.run)
+
+    def _end_later(self, sid: str, disconnect: Any) -> None:
+        self.server.sleep(self.settings.recovery_catch_up_seconds + 2.0)
+        if sid in self._ending and self.manager.is_connected(sid, "/"):
+            disconnect(sid, "/", ignore_queue=True)
+
+    def _connected(self, eio_sid: str, pkt: Any, send: Any) -> None:
+        """The CONNECT reply: replay what was missed first, or start a new session."""
+        sid = pkt.data["sid"]
+        plan = self._recovering.pop(eio_sid, None)
+        connect_pos = self._connect_pos.pop(eio_sid, None)
+        auth = self._auth.pop(eio_sid, {})
+        upto = self.manager.position or self.manager.start_position() or _NONE
+        if plan is not None and plan.snapshot.sid == sid:
+            missed = self._missed(plan, upto)
+            complete = self.history.complete_from
+            if complete is not None and complete <= plan.start:
+                for entry in missed:
+                    send(eio_sid, self._event_packet(entry))
+                metrics.recovery_replayed.inc(len(missed))
+                metrics.recoveries.labels(result="recovered").inc()
+                self._replayed[eio_sid] = (upto, {entry.pos for entry in missed})
+                last = missed[-1].pos if missed else plan.offset
+                if last is not None:
+                    self._last_sent[eio_sid] = last
+                old = plan.snapshot
+                snapshot = Snapshot(
+                    key=old.key, sid=sid, owner=self.manager.host_id, gen=old.gen + 1,
+                    state="up", at=time.time(), pos=upto if plan.offset is None and last is None
+                    else old.pos, seen=upto, last=last, floor=max(self.floor, _NONE),
+                    rooms={r: s for r, s in old.rooms.items() if s[1] is None},
+                    data=old.data)
+                self.local[sid] = snapshot
+                self._write(snapshot)
+                self._learn(snapshot)
+                pkt.data = {"sid": sid, "pid": plan.pid}
+                logger.info("recovered session %s: %d missed message(s) replayed", sid,
+                            len(missed))
+                return
+            metrics.recoveries.labels(result="history_gone").inc()
+        pid = secrets.token_urlsafe(18)
+        start = connect_pos or upto
+        snapshot = Snapshot(
+            key=pid_key(pid), sid=sid, owner=self.manager.host_id, gen=0, state="up",
+            at=time.time(), pos=start, seen=start, last=None, floor=self.floor,
+            rooms={}, data=auth)
+        self.local[sid] = snapshot
+        self._write(snapshot)
+        pkt.data = {"sid": sid, "pid": pid}
+
+    def _event_packet(self, entry: _Entry) -> Packet:
+        message = entry.message
+        data = list(message.get("data") or [])
+        if message.get("binary") and data:
+            attachments = [base64.b64decode(a) for a in data[1:]]
+            data = list(Packet.reconstruct_binary(data[0], attachments))
+        return Packet(sio_packet.EVENT, namespace="/",
+                      data=[message.get("event"), *data, offset_text(entry.pos)])
+
+
+def clean_auth(auth: Any) -> dict[str, Any]:
+    """The auth data a snapshot may keep: no protocol keys, nothing that looks secret."""
+    if not isinstance(auth, dict):
+        return {}
+    return {k: v for k, v in auth.items() if isinstance(k, str) and k not in _PROTOCOL_KEYS
+            and not any(hint in k.lower() for hint in _SECRET_HINTS)}
+
+
+def install(*, settings: Settings, server: Any, manager: Any) -> Recovery | None:
+    """Turn recovery on for this server if the settings ask and the bus can carry it."""
+    if not settings.recovery_enabled:
+        return None
+    from pushsvc.bus.manager import KubernetesManager
+
+    if not isinstance(manager, KubernetesManager):
+        logger.warning("recovery: PUSHSVC_RECOVERY_ENABLED needs the Kubernetes bus; off")
+        return None
+    recovery = Recovery(settings=settings, server=server, manager=manager)
+    recovery.install()
+    logger.info("recovery on: window %.0f s, snapshots every %.0f s", recovery.window,
+                recovery.interval)
+    return recovery
