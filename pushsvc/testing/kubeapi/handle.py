@@ -79,8 +79,18 @@ class KubeAPI:
     # ------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 20.0) -> KubeAPI:
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
+        args = list(self._args)
+        if self._rbac_text is not None:
+            # A restart serves with the RBAC set before it from its first request, as a real
+            # API server does (set_rbac after the ready line left a window of 403s).
+            rbac_dir = self.workdir / "rbac-set"
+            rbac_dir.mkdir(exist_ok=True)
+            (rbac_dir / "rbac.yaml").write_text(self._rbac_text)
+            if "--rbac-dir" in args:
+                del args[args.index("--rbac-dir"):args.index("--rbac-dir") + 2]
+            args += ["--rbac-dir", str(rbac_dir)]
         cmd = [sys.executable, "-m", "pushsvc.testing.kubeapi", "--port", str(self.port),
-               *self._args]
+               *args]
         env = {**os.environ, "PYTHONPATH": str(_IMPORT_ROOT) + os.pathsep + os.environ.get(
             "PYTHONPATH", "")}
         self._proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
