@@ -1,22 +1,29 @@
 """JWT mode: a connection whose token runs out is disconnected with reason token_expired; a
 client that sends a fresh token for the same user (``pushsvc_refresh {token}``) before then
 keeps its connection; a refresh for another user or with a bad token is refused and changes
-nothing."""
+nothing. With python-socketio and Node socket.io-client 3.0.3 and 4.x
+(tests/js/token_session.js)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 
+from tests.server.conftest import NODE
 from tests.support import PushsvcProcess, RecordingClient, start_pushsvc, wait_until
 from tests.support.probes import metric
+from tests.support.pushsvc_proc import REPO_ROOT
 from tests.support.tokens import Tokens, jwt_env
 
 Clients = Callable[..., RecordingClient]
 TOKENS = Tokens()
 SHORT_S = 2.0
+DRIVER = REPO_ROOT / "tests" / "js" / "token_session.js"
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +86,23 @@ def test_a_refresh_for_another_user_does_not_extend_the_connection(
     client = _connect(clients, jwt_server.url, "dora", SHORT_S)
     assert client.call("pushsvc_refresh", {"token": TOKENS.mint("eve", ttl=600)})["ok"] is False
     wait_until(lambda: _expired(client), timeout=SHORT_S + 10, what="dora's token to expire")
+
+
+@pytest.mark.parametrize(("package", "major"), [("socket.io-client", "4."),
+                                                ("socket.io-client-3", "3.0.3")])
+def test_node_clients_refresh_keep_the_connection_and_expire_without(
+    jwt_server: PushsvcProcess, package: str, major: str
+) -> None:
+    short = TOKENS.mint("alice", ttl=SHORT_S, rooms=["job-*"])
+    lapsing = TOKENS.mint("bob", ttl=SHORT_S)
+    # bob's token was minted after alice's first one: it expires no earlier.
+    expires_at = jwt.decode(short, options={"verify_signature": False})["exp"]
+    tokens = {"short": short, "lapsing": lapsing, "expiresAt": expires_at,
+              "fresh": TOKENS.mint("alice", ttl=600, rooms=["job-*"])}
+    done = subprocess.run([NODE, str(DRIVER), jwt_server.url, package, "websocket",
+                           json.dumps(tokens)], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["ok"] and report["version"].startswith(major)
+    assert report["steps"][-2:] == ["expired disconnects", "refreshed connection kept"]
