@@ -27,6 +27,7 @@ class Sizes:
     emitter_batched_max: int = 50000
     rolling_clients: int = 2000
     rolling_rate: int = 100
+    rolling_recovery: bool = True
 
 
 FULL = Sizes()
