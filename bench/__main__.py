@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="footprint: minutes of notifications (default 10; smoke: seconds)")
     p.add_argument("--rolling-clients", type=int, help="rolling: clients (default 2000)")
     p.add_argument("--rolling-rate", type=int, help="rolling: notifications/s (default 100)")
+    p.add_argument("--rolling-without-recovery", action="store_true",
+                   help="rolling: recovery off (the same run without it, to compare)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.smoke else logging.WARNING,
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, rolling_clients=args.rolling_clients)
     if args.rolling_rate:
         sizes = dataclasses.replace(sizes, rolling_rate=args.rolling_rate)
+    if args.rolling_without_recovery:
+        sizes = dataclasses.replace(sizes, rolling_recovery=False)
     ctx = Context(sizes=sizes, out_dir=out,
                   log_dir=out / "logs" if args.out else ROOT / "artifacts" / "bench",
                   smoke=args.smoke)

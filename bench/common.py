@@ -35,6 +35,7 @@ class Sizes:
     footprint_batched_seconds: float = 20.0
     rolling_clients: int = 2000
     rolling_rate: int = 100
+    rolling_recovery: bool = True
 
 
 FULL = Sizes()

@@ -106,7 +106,8 @@ def run(ctx: Context) -> ScenarioResult:
     workdir = (ctx.log_dir / "rolling").resolve()  # pods run in it: absolute paths
     max_seq = rate * 600
     drains: list[float] = []
-    with LocalTopology(Path(workdir), bus="kubernetes", pod_env=POD_ENV) as topology:
+    env = {**POD_ENV, "PUSHSVC_RECOVERY_ENABLED": str(ctx.sizes.rolling_recovery).lower()}
+    with LocalTopology(Path(workdir), bus="kubernetes", pod_env=env) as topology:
         clients = _clients(topology, n, max_seq)
         try:
             up = _line(clients, timeout=120)
@@ -157,7 +158,8 @@ def run(ctx: Context) -> ScenarioResult:
             higher_is_better=False, baseline_name="-"),
     ]
     result.notes.append(
-        f"rolling: {n} clients, {rate} notifications/s, {stats['drops']} drops, "
+        f"rolling: recovery {'on' if ctx.sizes.rolling_recovery else 'OFF'}, {n} clients, "
+        f"{rate} notifications/s, {stats['drops']} drops, "
         f"{stats['replayed']} messages replayed by recoveries, {stats['refused']} connects "
         "refused while a pod drained (the client retried)")
     return result

@@ -87,11 +87,13 @@ class NodeClient:
                 self.proc.wait(timeout=5)
 
 
-def notify_numbered(topology: LocalTopology, prefix: str, count: int) -> list[str]:
-    """``count`` notifications "<prefix> #i" to everyone, from one pushsvc-notify --stdin."""
+def notify_numbered(topology: LocalTopology, prefix: str, count: int,
+                    room: str | None = None) -> list[str]:
+    """``count`` notifications "<prefix> #i" to everyone (or ``room``), from one
+    pushsvc-notify --stdin."""
     texts = [f"{prefix} #{i}" for i in range(1, count + 1)]
-    lines = "".join(json.dumps({"event": "nuke_response", "data": {"data": t}}) + "\n"
-                    for t in texts)
+    lines = "".join(json.dumps({"event": "nuke_response", "data": {"data": t}, "room": room})
+                    + "\n" for t in texts)
     done = subprocess.run([console_script("pushsvc-notify"), "--stdin"], input=lines.encode(),
                           env=topology.notifier_env(), capture_output=True, timeout=60,
                           check=False)

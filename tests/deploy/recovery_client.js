@@ -5,7 +5,8 @@
 // stdin lines: "reconnect"; "drop" (close the connection, keep the session, as a network
 // cut does); "forget-offset" (as if it had received no message); "pid <value>" (a guessed
 // private session id: a hijack attempt); "token <value>" (the auth sent at each connect);
-// "url <base url>" (connect to that server from now on, e.g. another pod directly); "close".
+// "url <base url>" (connect to that server from now on, e.g. another pod directly);
+// "join <room>" (the demo protocol's join; prints {"t":"joined"} on its ack); "close".
 // usage: node recovery_client.js PACKAGE URL TRANSPORT auto|manual
 const readline = require('readline');
 const [pkg, url, transport, start] = process.argv.slice(2);
@@ -33,4 +34,8 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   else if (line.startsWith('pid ')) socket._pid = line.slice(4);
   else if (line.startsWith('token ')) socket.auth = { token: line.slice(6) };
   else if (line.startsWith('url ')) socket.io.uri = line.slice(4);
+  else if (line.startsWith('join ')) {
+    const room = line.slice(5);
+    socket.emit('join', { room }, (ack) => out({ t: 'joined', room, ok: !!(ack && ack.ok) }));
+  }
 });

@@ -84,3 +84,30 @@ def test_a_session_recovered_on_another_pod_is_dropped_where_it_was_and_recovers
     finally:
         old.close()
         new.close()
+
+
+def test_a_recovered_client_gets_only_its_rooms_messages_and_is_back_in_its_rooms(
+    topology: LocalTopology,
+) -> None:
+    client = NodeClient(NODE, topology.pods[0].url, transport="websocket", manual=True)
+    try:
+        client.send(f"token {TOKEN}")
+        client.send("reconnect")
+        first = client.wait_for("connect")
+        client.send("join team")
+        assert client.wait_for("joined")["ok"]
+        client.send("drop")
+        client.wait_for("disconnect")
+        mine = notify_numbered(topology, "team only", 5, room="team")
+        notify_numbered(topology, "other room", 5, room="other")
+
+        client.send(f"url {topology.pods[1].url}")
+        client.send("reconnect")
+        again = client.wait_for("connect")
+        assert again["recovered"] is True and again["sid"] == first["sid"]
+        live = notify_numbered(topology, "team live", 2, room="team")  # rooms restored there
+        client.wait_for("msg", data=live[-1])
+        assert [m["data"] for m in client.messages("team only")] == mine
+        assert client.messages("other room") == []
+    finally:
+        client.close()
