@@ -1,19 +1,17 @@
 """The janitor's settings refuse what client-go's leader election refuses, and a retention
-shorter than the connection-recovery window (recovery replays missed messages from the
-Events the janitor would already have deleted)."""
+shorter than the connection-recovery window plus its snapshot interval while recovery is on
+(recovery replays missed messages, and reads session snapshots, from Events the janitor would
+already have deleted)."""
 
 from __future__ import annotations
 
 import pytest
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from pushsvc.settings import Settings
 
-
-class _WithRecovery(Settings):
-    """Settings as they are once the recovery feature adds its window."""
-
-    recovery_window_seconds: float = Field(default=120.0)
+RECOVERY = {"recovery_enabled": True, "recovery_secret": "s" * 16,
+            "recovery_window_seconds": 120, "recovery_snapshot_interval_seconds": 60}
 
 
 def test_the_defaults_are_client_go_s() -> None:
@@ -23,11 +21,14 @@ def test_the_defaults_are_client_go_s() -> None:
     assert s.retention_seconds == 300.0
 
 
-def test_a_retention_below_the_recovery_window_is_refused() -> None:
-    assert _WithRecovery(retention_seconds=120).retention_seconds == 120
-    with pytest.raises(ValidationError, match="PUSHSVC_RETENTION_SECONDS .60. must be at least "
-                                              "PUSHSVC_RECOVERY_WINDOW_SECONDS .120."):
-        _WithRecovery(retention_seconds=60)
+def test_a_retention_below_the_recovery_window_and_snapshot_interval_is_refused() -> None:
+    assert Settings(**RECOVERY, retention_seconds=180).retention_seconds == 180
+    with pytest.raises(ValidationError, match=r"PUSHSVC_RETENTION_SECONDS \(179\) must be at "
+                                              r"least PUSHSVC_RECOVERY_WINDOW_SECONDS \+ "
+                                              r"PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS \(180\)"):
+        Settings(**RECOVERY, retention_seconds=179)
+    # Without recovery the window bounds nothing.
+    assert Settings(retention_seconds=60, recovery_window_seconds=120).retention_seconds == 60
 
 
 @pytest.mark.parametrize(("lease", "renew", "retry", "match"), [
