@@ -23,9 +23,10 @@ def test_the_defaults_are_client_go_s() -> None:
 
 def test_a_retention_below_the_recovery_window_and_snapshot_interval_is_refused() -> None:
     assert Settings(**RECOVERY, retention_seconds=180).retention_seconds == 180
-    with pytest.raises(ValidationError, match=r"PUSHSVC_RETENTION_SECONDS \(179\) must be at "
-                                              r"least PUSHSVC_RECOVERY_WINDOW_SECONDS \+ "
-                                              r"PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS \(180\)"):
+    needed = (r"PUSHSVC_RETENTION_SECONDS \(179\) must be at least "
+              r"PUSHSVC_RECOVERY_WINDOW_SECONDS \+ PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS "
+              r"\(180\)")
+    with pytest.raises(ValidationError, match=needed):
         Settings(**RECOVERY, retention_seconds=179)
     # Without recovery the window bounds nothing.
     assert Settings(retention_seconds=60, recovery_window_seconds=120).retention_seconds == 60
