@@ -114,6 +114,19 @@ def demo_identity(pod_env: dict[str, str]) -> tuple[str, ...]:
     return ("alice",)
 
 
+def demo_recovery(pod_env: dict[str, str]) -> None:
+    """Unless the user configured it, turn connection state recovery on (with a snapshot key
+    made for this run), so the page shows "recovered" after its pod is killed or restarted."""
+    if any(name.startswith("PUSHSVC_RECOVERY_") for name in pod_env):
+        return
+    pod_env.update({
+        "PUSHSVC_RECOVERY_ENABLED": "true",
+        "PUSHSVC_RECOVERY_SECRET": secrets.token_urlsafe(32),
+    })
+    logger.info("connection state recovery on (a snapshot key made for this run; set "
+                "PUSHSVC_RECOVERY_ENABLED to choose yourself)")
+
+
 def _missing_js_client() -> str | None:
     """Why the demo page could not load the JS client, or None when it is there."""
     from pushsvc.routes import js_client_dir
@@ -162,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("passing %s to every pod", ", ".join(sorted(pod_env)))
     reply_event = pod_env.get("PUSHSVC_REPLY_EVENT", "nuke_response")
     demo_users = demo_identity(pod_env)
+    demo_recovery(pod_env)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     with contextlib.ExitStack() as stack:

@@ -1,13 +1,15 @@
 """`pushsvc demo` brings up the topology, prints the URL, the notifier's messages reach a
 client at that URL, and SIGTERM stops every process it started. The user's PUSHSVC_*
 settings reach the pods (those the topology owns are ignored), ``--pods`` sets the count,
-tabs mint demo tokens and get the notifier's messages for their user, and a missing JS
+tabs mint demo tokens and get the notifier's messages for their user, connection state
+recovery is on (offsets on every recoverable event), and a missing JS
 client stops it before anything starts, saying what to set."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,8 +44,11 @@ def test_the_demo_prints_a_url_that_receives_notifier_messages_and_stops_cleanly
         assert len(masters) == 2
         with RecordingClient(reply_event="demo_push") as client:
             client.connect(demo.url)
-            info = client.wait_for("pushsvc_info", timeout=20)
+            # Connection state recovery is on in the demo: each recoverable event carries its
+            # offset ("<resourceVersion>-<index>") as the last argument.
+            info, offset = client.wait_for("pushsvc_info", timeout=20)
             assert info["pod"] in {"pushsvc-node1", "pushsvc-node2"}
+            assert re.fullmatch(r"\d+-\d+", offset), offset
             client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=20)
         # JWT mode with the dev-only demo tokens: a tab mints one and gets alice's messages.
         with urllib.request.urlopen(f"{demo.url}/pushsvc-demo/token?sub=alice",
