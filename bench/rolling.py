@@ -34,6 +34,10 @@ POD_ENV = {
     "PUSHSVC_RECOVERY_ENABLED": "true",
     "PUSHSVC_RECOVERY_SECRET": "bench-rolling-recovery-secret",
     "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "10",
+    # What the Deployment's 5 s preStop sleep does in a cluster: the pod keeps serving with
+    # readiness false until HAProxy's checks (inter 2 s, fall 2) take it out, so the clients
+    # it then disconnects reconnect to another pod instead of being refused by this one.
+    "PUSHSVC_SHUTDOWN_DELAY_SECONDS": "5",
     # Every client comes through HAProxy's one address; the per-address limits are not
     # what this measures.
     "PUSHSVC_MAX_SESSIONS_PER_ADDRESS": "100000",

@@ -574,6 +574,7 @@ class Recovery:
     def install(self) -> None:
         server, manager = self.server, self.manager
         manager.tap = self
+        manager.outbox_keeps_namespace = SNAPSHOT_NAMESPACE
         original_connect = server._handle_connect
         original_send = server._send_packet
         original_send_eio = server._send_eio_packet

@@ -149,6 +149,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         self.janitor: Janitor | None = None
         self._start_lock = threading.Lock()
         self._outbox: deque[_Queued] = deque()
+        #: Set by connection state recovery: its snapshots outlast other queued messages.
+        self.outbox_keeps_namespace: str | None = None
         self._outbox_bytes = 0
         self._in_flight = 0
         self._outbox_lock = threading.Lock()
@@ -325,7 +327,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             self._outbox_bytes += size
             while len(self._outbox) > self.outbox_max_messages or (
                     self._outbox_bytes > self.outbox_max_bytes and len(self._outbox) > 1):
-                self._outbox_bytes -= self._outbox.popleft().size
+                self._outbox_bytes -= self._pop_overflow().size
                 overflow += 1
             start = not self._publishing
             self._publishing = True
@@ -334,6 +336,19 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
                           f"messages / {self.outbox_max_bytes:,} bytes); oldest dropped")
         if start:
             self.server.start_background_task(self._drain_outbox)
+
+    def _pop_overflow(self) -> _Queued:
+        """The message an overflowing outbox drops: the oldest, except that messages to
+        ``outbox_keeps_namespace`` (recovery's session snapshots: without one a session cannot
+        be recovered anywhere) go only when nothing else is left. Call with the lock held."""
+        keep = self.outbox_keeps_namespace
+        index = 0
+        if keep is not None:
+            index = next((i for i, queued in enumerate(self._outbox)
+                          if getattr(queued.message, "namespace", None) != keep), 0)
+        victim = self._outbox[index]
+        del self._outbox[index]
+        return victim
 
     def _dropped(self, reason: str, count: int, why: str) -> None:
         # Already applied locally; the other pods miss it. One line per reason and 10 s.
