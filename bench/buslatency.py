@@ -138,7 +138,7 @@ def _sweep(ctx: Context, servers: list[procs.Server], notifier_args: list[str],
                 monitor.published = {}
             cpu0 = [s.cpu_seconds() for s in servers]
             emu0 = emu.cpu_seconds() if emu else 0.0
-            sent = _notify([*notifier_args, "--seq0", str(seq0), "--count", str(count),
+            sent = _notify([*notifier_args, "--trace", "--seq0", str(seq0), "--count", str(count),
                             "--rate", str(rate), "--max-seconds", str(seconds * 3 + 5)],
                            timeout=seconds * 3 + 60)
             expected = n_clients * sent["sent"]
