@@ -64,6 +64,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 from socketio.packet import Packet
 
@@ -73,6 +74,7 @@ from pushsvc.settings import Settings
 
 if TYPE_CHECKING:  # the Kubernetes stack is imported only when that bus is in use
     from pushsvc.bus.manager import KubernetesManager
+    from pushsvc.wsdirect import DirectWriter
 
 logger = logging.getLogger(__name__)
 
@@ -199,13 +201,31 @@ class _Entry:
     pos: Position
     at: float  # monotonic seconds when this pod saw it
     message: dict[str, Any]
+    frame: bytes | None = None  # its replayed WebSocket frame, built once for every client
+
+
+def _entry_pos(entry: _Entry) -> Position:
+    return entry.pos
+
+
+def _targets(message: dict[str, Any]) -> list[str | None]:
+    room = message.get("room")
+    if room is None:
+        return [None]
+    if isinstance(room, str):
+        return [room]
+    return list(dict.fromkeys(r for r in room if isinstance(r, str)))
 
 
 class History:
     """The recent recoverable bus messages, in bus order, bounded by count and age.
 
     ``complete_from``: every recoverable message after this position is here (None: not
-    known yet — the start-up list has not finished).
+    known yet — the start-up list has not finished). Each message is also indexed by its
+    target (every room it went to; None for a broadcast), so what one session missed is
+    found from its own rooms, its sid and the broadcasts: a reconnect storm leaves a reply
+    to each reconnecting sid in the history, and a scan of everything for each of N
+    recoveries would cost N² (it did: most of a pod's CPU in a rolling restart).
     """
 
     def __init__(self, *, max_messages: int, max_age_seconds: float) -> None:
@@ -213,6 +233,7 @@ class History:
         self.max_age_seconds = max_age_seconds
         self.entries: list[_Entry] = []
         self._positions: list[Position] = []
+        self._by_target: dict[str | None, list[_Entry]] = {}
         self.complete_from: Position | None = None
 
     def add(self, position: Position, message: dict[str, Any], *, at: float) -> None:
@@ -220,12 +241,16 @@ class History:
         if not self._positions or position > self._positions[-1]:
             self._positions.append(position)
             self.entries.append(entry)
+            for target in _targets(message):
+                self._by_target.setdefault(target, []).append(entry)
         else:  # a relist delivered it late: keep the order anyway
             index = bisect.bisect_left(self._positions, position)
             if index < len(self._positions) and self._positions[index] == position:
                 return
             self._positions.insert(index, position)
             self.entries.insert(index, entry)
+            for target in _targets(message):
+                bisect.insort(self._by_target.setdefault(target, []), entry, key=_entry_pos)
         if len(self.entries) > self.max_messages + self.max_messages // 10:
             self._drop(len(self.entries) - self.max_messages, reason="history_full")
 
@@ -240,6 +265,13 @@ class History:
         last = self._positions[count - 1]
         del self.entries[:count]
         del self._positions[:count]
+        for target in list(self._by_target):
+            entries = self._by_target[target]
+            cut = bisect.bisect_right(entries, last, key=_entry_pos)
+            if cut == len(entries):
+                del self._by_target[target]
+            elif cut:
+                del entries[:cut]
         if self.complete_from is None or last > self.complete_from:
             self.complete_from = last
         if reason:
@@ -249,6 +281,25 @@ class History:
         start = bisect.bisect_right(self._positions, after)
         end = bisect.bisect_right(self._positions, upto)
         return self.entries[start:end]
+
+    def missed_by(self, snapshot: Snapshot, after: Position, upto: Position) -> list[_Entry]:
+        """What ``snapshot``'s session would have received live in (after, upto], in order."""
+        sid = snapshot.sid
+        targets: list[str | None] = [None, sid]
+        targets += [room for room, span in snapshot.rooms.items()
+                    if room != sid and (span[1] is None or span[1] > after)]
+        found: dict[Position, _Entry] = {}
+        for target in targets:
+            entries = self._by_target.get(target)
+            if not entries:
+                continue
+            start = bisect.bisect_right(entries, after, key=_entry_pos)
+            end = bisect.bisect_right(entries, upto, key=_entry_pos)
+            for index in range(start, end):
+                entry = entries[index]
+                found[entry.pos] = entry
+        return [found[pos] for pos in sorted(found)
+                if snapshot.wants(pos, found[pos].message)]
 
 
 @dataclass
@@ -568,8 +619,7 @@ class Recovery:
         return plan
 
     def _missed(self, plan: _Plan, upto: Position) -> list[_Entry]:
-        return [entry for entry in self.history.between(plan.start, upto)
-                if plan.snapshot.wants(entry.pos, entry.message)]
+        return self.history.missed_by(plan.snapshot, plan.start, upto)
 
     def install(self) -> None:
         server, manager = self.server, self.manager
@@ -720,8 +770,7 @@ class Recovery:
             missed = self._missed(plan, upto)
             complete = self.history.complete_from
             if complete is not None and complete <= plan.start:
-                for entry in missed:
-                    send(eio_sid, self._event_packet(entry))
+                self._replay(eio_sid, missed, send)
                 metrics.recovery_replayed.inc(len(missed))
                 metrics.recoveries.labels(result="recovered").inc()
                 self._replayed[eio_sid] = (upto, {entry.pos for entry in missed})
@@ -752,6 +801,42 @@ class Recovery:
         self.local[sid] = snapshot
         self._write(snapshot)
         pkt.data = {"sid": sid, "pid": pid}
+
+    def _replay(self, eio_sid: str, missed: list[_Entry], send: Any) -> None:
+        """Send the missed EVENTs in order: on a WebSocket as one write of frames built once
+        per message for every recovering client (a storm replays the same few seconds to
+        a thousand of them), else packet by packet."""
+        writer = self._direct_writer(eio_sid)
+        if writer is None:
+            for entry in missed:
+                send(eio_sid, self._event_packet(entry))
+            return
+        from pushsvc.wsdirect import encode_frame  # under gevent only, as the writer
+
+        frames: list[bytes] = []
+        for entry in missed:
+            if entry.frame is None:
+                pkt = self._event_packet(entry)
+                encoded = pkt.encode()
+                if not isinstance(encoded, str):  # binary: a packet and its attachments
+                    if frames:
+                        writer.write(b"".join(frames))
+                        frames = []
+                    send(eio_sid, pkt)
+                    continue
+                entry.frame = encode_frame(eio_packet.Packet(eio_packet.MESSAGE, data=encoded))
+            frames.append(entry.frame)
+        if frames:
+            writer.write(b"".join(frames))
+
+    def _direct_writer(self, eio_sid: str) -> DirectWriter | None:
+        from pushsvc.wsdirect import DirectWriter
+
+        socket = self.server.eio.sockets.get(eio_sid)
+        queue = getattr(socket, "queue", None)
+        if socket is None or socket.closed or not isinstance(queue, DirectWriter):
+            return None
+        return queue
 
     def _event_packet(self, entry: _Entry) -> Packet:
         message = entry.message
