@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="footprint: minutes of notifications (default 10; smoke: seconds)")
     p.add_argument("--rolling-clients", type=int, help="rolling: clients (default 2000)")
     p.add_argument("--rolling-rate", type=int, help="rolling: notifications/s (default 100)")
+    p.add_argument("--rolling-rooms", type=int,
+                   help="rolling: spread the clients over K rooms and send each notification "
+                        "to one of them in turn (default 0: every notification to everyone)")
     p.add_argument("--rolling-without-recovery", action="store_true",
                    help="rolling: recovery off (the same run without it, to compare)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -77,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, rolling_clients=args.rolling_clients)
     if args.rolling_rate:
         sizes = dataclasses.replace(sizes, rolling_rate=args.rolling_rate)
+    if args.rolling_rooms:
+        sizes = dataclasses.replace(sizes, rolling_rooms=args.rolling_rooms)
     if args.rolling_without_recovery:
         sizes = dataclasses.replace(sizes, rolling_recovery=False)
     ctx = Context(sizes=sizes, out_dir=out,

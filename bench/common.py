@@ -36,6 +36,7 @@ class Sizes:
     rolling_clients: int = 2000
     rolling_rate: int = 100
     rolling_recovery: bool = True
+    rolling_rooms: int = 0  # 0: every notification to everyone; K: to one of K rooms in turn
 
 
 FULL = Sizes()

@@ -51,11 +51,12 @@ class _Notifier:
     """An ``emitter.Emitter`` (5 ms batch window, as ``pushsvc-notify --stdin``) sending
     ``rate`` numbered broadcasts per second from a thread of this process."""
 
-    def __init__(self, topology: LocalTopology, rate: int) -> None:
+    def __init__(self, topology: LocalTopology, rate: int, rooms: int) -> None:
         from emitter import Emitter
 
         assert topology.notifier_kubeconfig is not None
         self.rate = rate
+        self.rooms = rooms
         self.sent = 0
         self._stop = threading.Event()
         self._emitter = Emitter(kubeconfig=str(topology.notifier_kubeconfig),
@@ -70,7 +71,8 @@ class _Notifier:
             while self.sent < due:
                 self.sent += 1
                 self._emitter.notify("nuke_response", {
-                    "data": f"bseq={self.sent} bt={time.time() * 1000:.1f}"})
+                    "data": f"bseq={self.sent} bt={time.time() * 1000:.1f}"},
+                    room=f"bench-{self.sent % self.rooms}" if self.rooms else None)
             time.sleep(0.005)
 
     def stop(self) -> int:
@@ -80,9 +82,10 @@ class _Notifier:
         return self.sent
 
 
-def _clients(topology: LocalTopology, n: int, max_seq: int) -> subprocess.Popen[str]:
+def _clients(topology: LocalTopology, n: int, max_seq: int,
+             rooms: int) -> subprocess.Popen[str]:
     config = {"url": topology.url, "n": n, "sources": SOURCES, "maxSeq": max_seq,
-              "delayMs": 200}
+              "delayMs": 200, "rooms": rooms}
     return subprocess.Popen(["node", str(CLIENT), json.dumps(config)], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
@@ -106,17 +109,17 @@ def _is_up(topology: LocalTopology, name: str) -> Callable[[], bool]:
 
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("rolling")
-    n, rate = ctx.sizes.rolling_clients, ctx.sizes.rolling_rate
+    n, rate, rooms = ctx.sizes.rolling_clients, ctx.sizes.rolling_rate, ctx.sizes.rolling_rooms
     workdir = (ctx.log_dir / "rolling").resolve()  # pods run in it: absolute paths
     max_seq = rate * 600
     drains: list[float] = []
     env = {**POD_ENV, "PUSHSVC_RECOVERY_ENABLED": str(ctx.sizes.rolling_recovery).lower()}
     with LocalTopology(Path(workdir), bus="kubernetes", pod_env=env) as topology:
-        clients = _clients(topology, n, max_seq)
+        clients = _clients(topology, n, max_seq, rooms)
         try:
             up = _line(clients, timeout=120)
             log.info("%d clients connected", up["connected"])
-            notifier = _Notifier(topology, rate)
+            notifier = _Notifier(topology, rate, rooms)
             time.sleep(3)
             for index, name in enumerate(topology.server_names):
                 t0 = time.monotonic()
@@ -142,7 +145,8 @@ def run(ctx: Context) -> ScenarioResult:
                     clients.wait(timeout=10)
                 except (OSError, subprocess.TimeoutExpired):
                     clients.kill()
-    result.raw = {"clients": n, "rate": rate, "sent": sent, "drain_seconds": drains, **stats}
+    result.raw = {"clients": n, "rate": rate, "rooms": rooms, "sent": sent,
+                  "drain_seconds": drains, **stats}
     result.rows = [
         Row(f"lost of {sent} x {n} deliveries", stats["lost"], None, "msgs", target="0",
             higher_is_better=False, baseline_name="-"),
@@ -163,7 +167,8 @@ def run(ctx: Context) -> ScenarioResult:
     ]
     result.notes.append(
         f"rolling: recovery {'on' if ctx.sizes.rolling_recovery else 'OFF'}, {n} clients, "
-        f"{rate} notifications/s, {stats['drops']} drops, "
+        f"{rate} notifications/s to "
+        f"{f'one of {rooms} rooms in turn' if rooms else 'everyone'}, {stats['drops']} drops, "
         f"{stats['replayed']} messages replayed by recoveries, {stats['refused']} connects "
         "refused while a pod drained (the client retried)")
     return result

@@ -6,7 +6,10 @@
 // EVENT is the offset; pings answered; on any close it reconnects after a short delay.
 // Each client records every "bseq=N bt=EPOCH_MS" it gets (duplicates, latency of live ones).
 //
-// Config argv[2] (JSON): url, n, sources (127.0.0.x list), maxSeq, delayMs.
+// With rooms K > 0, client i joins room "bench-<i % K>" (a "join" with an ack) on its first
+// CONNECT and on any new session, and expects only the notifications N with N % K == i % K.
+//
+// Config argv[2] (JSON): url, n, sources (127.0.0.x list), maxSeq, delayMs, rooms.
 // stdin, one JSON object a line: {"cmd":"stats"} -> one JSON line; {"cmd":"quit"}.
 // stdout: {"t":"up","connected":K} once all n first connected.
 'use strict';
@@ -17,6 +20,7 @@ const readline = require('readline');
 const cfg = JSON.parse(process.argv[2]);
 const wsUrl = cfg.url.replace(/^http/, 'ws') + '/socket.io/?EIO=4&transport=websocket';
 const sources = cfg.sources && cfg.sources.length ? cfg.sources : [null];
+const rooms = cfg.rooms || 0;
 const SEQ_RE = /bseq=(\d+) bt=([0-9.]+)/;
 const OFFSET_RE = /,"(\d+-\d+)"\]$/; // the last argument: the offset
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -31,12 +35,19 @@ let recovered = 0;
 let newSessions = 0;
 let refused = 0;
 const backTimes = []; // ms from a drop to the next CONNECT
+// Where a reconnect's time goes, ms: drop -> WebSocket open (the retry delay, HAProxy, the
+// upgrade), open -> Engine.IO OPEN, OPEN -> Socket.IO CONNECT (the connect handler, recovery).
+const phases = { toOpen: [], toEio: [], toConnect: [] };
+let attempts = 0; // connection attempts after a drop that did not reach CONNECT
 
 function connect(c) {
   const opts = c.source ? { localAddress: c.source } : {};
   const ws = new WebSocket(wsUrl, opts);
   c.ws = ws;
   c.connected = false;
+  c.openAt = c.eioAt = null;
+  if (c.downAt !== null) attempts++;
+  ws.on('open', () => { c.openAt = Date.now(); });
   ws.on('message', (raw) => onMessage(c, raw.toString()));
   ws.on('close', () => onClose(c, ws));
   ws.on('error', () => {});
@@ -52,6 +63,7 @@ function onClose(c, ws) {
 function onMessage(c, text) {
   const type = text[0];
   if (type === '0') {
+    c.eioAt = Date.now();
     const auth = c.pid ? JSON.stringify(c.offset ? { pid: c.pid, offset: c.offset } : { pid: c.pid }) : '';
     c.ws.send('40' + auth);
   } else if (type === '2') {
@@ -61,14 +73,24 @@ function onMessage(c, text) {
     if (c.pid) {
       if (data.pid === c.pid) recovered++; else { newSessions++; c.offset = null; }
     }
+    const fresh = data.pid !== c.pid;
     c.pid = data.pid || null;
     c.connected = true;
-    if (c.downAt !== null) { backTimes.push(Date.now() - c.downAt); c.downAt = null; }
-    if (!c.up) {
-      c.up = true;
-      firstUp++;
-      if (firstUp === clients.length && !announced) { announced = true; out({ t: 'up', connected: firstUp }); }
+    if (rooms && fresh) { c.joined = false; c.ws.send('420["join",{"room":"bench-' + c.room + '"}]'); }
+    if (c.downAt !== null) {
+      const now = Date.now();
+      backTimes.push(now - c.downAt);
+      attempts--;
+      if (c.openAt !== null && c.eioAt !== null) {
+        phases.toOpen.push(c.openAt - c.downAt);
+        phases.toEio.push(c.eioAt - c.openAt);
+        phases.toConnect.push(now - c.eioAt);
+      }
+      c.downAt = null;
     }
+    if (!rooms) joined(c);
+  } else if (text.startsWith('430')) {
+    joined(c);
   } else if (text.startsWith('44')) {
     refused++;
     c.ws.close();
@@ -88,8 +110,17 @@ function onMessage(c, text) {
   }
 }
 
+function joined(c) {
+  c.joined = true;
+  if (!c.up) {
+    c.up = true;
+    firstUp++;
+    if (firstUp === clients.length && !announced) { announced = true; out({ t: 'up', connected: firstUp }); }
+  }
+}
+
 for (let i = 0; i < cfg.n; i++) {
-  const c = { source: sources[i % sources.length], pid: null, offset: null, seen: new Uint8Array(cfg.maxSeq + 1), downAt: null, up: false };
+  const c = { source: sources[i % sources.length], room: rooms ? i % rooms : 0, pid: null, offset: null, seen: new Uint8Array(cfg.maxSeq + 1), downAt: null, up: false, joined: false };
   clients.push(c);
   setTimeout(() => connect(c), Math.floor(i / 50) * 20); // 50 every 20 ms
 }
@@ -102,18 +133,21 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     let clientsMissing = 0;
     for (const c of clients) {
       let missing = 0;
-      for (let s = 1; s <= upto; s++) if (!c.seen[s]) missing++;
+      for (let s = 1; s <= upto; s++) if (!c.seen[s] && (!rooms || s % rooms === c.room)) missing++;
       lost += missing;
       if (missing) clientsMissing++;
     }
-    liveLatencies.sort((a, b) => a - b);
-    const q = (p) => liveLatencies.length ? liveLatencies[Math.min(liveLatencies.length - 1, Math.ceil(p / 100 * liveLatencies.length) - 1)] : null;
-    backTimes.sort((a, b) => a - b);
+    const pct = (xs, p) => xs.length ? xs[Math.min(xs.length - 1, Math.ceil(p / 100 * xs.length) - 1)] : null;
+    for (const xs of [liveLatencies, backTimes, ...Object.values(phases)]) xs.sort((a, b) => a - b);
+    const q = (p) => pct(liveLatencies, p);
+    const phase = {};
+    for (const [name, xs] of Object.entries(phases)) phase[name] = { p50: pct(xs, 50), p99: pct(xs, 99), max: pct(xs, 100) };
     out({
       t: 'stats', clients: clients.length, connected: clients.filter((c) => c.connected).length,
       lost, clientsMissing, dups, replayed, recovered, newSessions, refused,
       drops: backTimes.length, backMaxMs: backTimes.length ? backTimes[backTimes.length - 1] : null,
       backP99Ms: backTimes.length ? backTimes[Math.min(backTimes.length - 1, Math.ceil(0.99 * backTimes.length) - 1)] : null,
+      phases: phase, failedAttempts: attempts,
       liveP50Ms: q(50), liveP99Ms: q(99), liveMaxMs: liveLatencies.length ? liveLatencies[liveLatencies.length - 1] : null,
     });
   } else if (cmd.cmd === 'quit') {
