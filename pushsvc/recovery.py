@@ -55,6 +55,7 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
+import heapq
 import hmac
 import json
 import logging
@@ -340,14 +341,23 @@ class Recovery:
         self._kicked: set[str] = set()
         self._ending: set[str] = set()
         self._taken: set[str] = set()
+        # Reconnects waiting for this pod's watch to reach their offset, woken by observe()
+        # exactly when it does (a heap by target position): no polling greenlets in a storm.
+        self._waiters: list[tuple[Position, int, Any]] = []
+        self._waiter_seq = 0
+        self._ready_event: Any = None
         metrics.recovery_sessions.set_function(lambda: len(self.sessions))
         metrics.recovery_history.set_function(lambda: len(self.history.entries))
+        metrics.recovery_waiting.set_function(lambda: len(self._waiters))
 
     # --- the manager's tap ------------------------------------------------------------
     def recoverable(self, event: str, namespace: str, callback: object) -> bool:
         return namespace == "/" and callback is None and event not in VOLATILE_EVENTS
 
     def observe(self, position: Position, message: dict[str, Any], *, own: bool) -> bool:
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= position:
+            heapq.heappop(waiters)[2].set()
         if self._highest is not None and position < self._highest:
             self._out_of_order(position)
         elif self._highest is None or position > self._highest:
@@ -553,6 +563,8 @@ class Recovery:
             first = found[0][0]
             self.history.complete_from = (first[0], -1)
         self.ready = True
+        if self._ready_event is not None:
+            self._ready_event.set()
         logger.info("recovery ready: %d recent message(s), %d session snapshot(s) from the "
                     "bus; window %.0f s", len(self.history.entries), len(self.sessions),
                     self.window)
@@ -573,11 +585,35 @@ class Recovery:
             return None
         return result
 
+    def _wait_ready(self, deadline: float) -> None:
+        if self.ready:
+            return
+        if self._ready_event is None:
+            self._ready_event = self.server.eio.create_event()
+        self._ready_event.wait(max(0.0, deadline - time.monotonic()))
+
+    def _wait_position(self, base: Position, deadline: float) -> bool:
+        """Wait (bounded) until this pod's watch is at ``base``; False if too many wait."""
+        if (self.manager.position or _NONE) >= base:
+            return True
+        if len(self._waiters) >= self.settings.recovery_max_waiting:
+            return False
+        event = self.server.eio.create_event()
+        self._waiter_seq += 1
+        entry = (base, self._waiter_seq, event)
+        heapq.heappush(self._waiters, entry)
+        if not event.wait(max(0.0, deadline - time.monotonic())):
+            try:  # timed out: a made-up offset must not stay behind
+                self._waiters.remove(entry)
+                heapq.heapify(self._waiters)
+            except ValueError:
+                pass  # woken just now
+        return True
+
     def _decide(self, auth: dict[str, Any]) -> _Plan | str:
         pid = auth["pid"]
         wait_until = time.monotonic() + self.settings.recovery_catch_up_seconds
-        while not self.ready and time.monotonic() < wait_until:
-            self.server.sleep(0.02)
+        self._wait_ready(wait_until)
         if not self.ready:
             return "behind"
         snapshot = self.sessions.get(pid_key(pid))
@@ -595,8 +631,8 @@ class Recovery:
         base = offset if offset is not None else snapshot.pos
         if base < snapshot.floor:
             return "out_of_order"
-        while (self.manager.position or _NONE) < base and time.monotonic() < wait_until:
-            self.server.sleep(0.02)
+        if not self._wait_position(base, wait_until):
+            return "busy"
         if (self.manager.position or self.manager.start_position() or _NONE) < base:
             return "behind"
         complete = self.history.complete_from

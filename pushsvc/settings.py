@@ -526,6 +526,13 @@ class Settings(BaseSettings):
         description="A client's offset ahead of this pod's watch: wait this long for the "
         "watch to get there, then give a new session.",
     )
+    recovery_max_waiting: int = Field(
+        default=5000,
+        ge=1,
+        description="Reconnects waiting at once for this pod's watch to reach their offset "
+        "(each holds its connection for up to the catch-up time); past it a reconnect gets "
+        "a new session at once (counted as busy): a made-up offset far ahead parks no more.",
+    )
 
     def allowed_origins(self) -> list[str]:
         return list(self.cors_allowed_origins)
