@@ -103,6 +103,44 @@ def _line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     return answer
 
 
+def _bus_footprint(kubeconfig: Path) -> dict[str, int]:
+    """The bus Events in etcd after the run (retention outlasts it): what recovery added."""
+    import orjson
+    from kubernetes import config
+
+    from emitter.codec import decode_event, label_selector
+    from emitter.model import EmitMessage
+    from pushsvc.bus.watcher import KubeTransport
+    from pushsvc.recovery import SNAPSHOT_NAMESPACE
+    from pushsvc.settings import Settings
+
+    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    found = {"events": 0, "bytes": 0, "snapshot_events": 0, "snapshot_records": 0,
+             "snapshot_bytes": 0, "messages": 0}
+    try:
+        transport = KubeTransport(api_client, namespace=BUS_NAMESPACE,
+                                  label_selector=label_selector(Settings().bus_channel),
+                                  timeout_seconds=60, read_timeout_seconds=60)
+        for page in transport.list_pages():
+            for item in page.items:
+                size = len(orjson.dumps(item))
+                found["events"] += 1
+                found["bytes"] += size
+                messages = decode_event(item).messages
+                snapshots = [m for m in messages if isinstance(m, EmitMessage)
+                             and m.namespace == SNAPSHOT_NAMESPACE]
+                found["messages"] += len(messages) - len(snapshots)
+                if snapshots:
+                    found["snapshot_events"] += 1
+                    found["snapshot_bytes"] += size
+                    found["snapshot_records"] += sum(
+                        len(m.data[0]) for m in snapshots
+                        if m.data and isinstance(m.data[0], list))
+    finally:
+        api_client.close()
+    return found
+
+
 def _is_up(topology: LocalTopology, name: str) -> Callable[[], bool]:
     return lambda: topology.server_states()[name].status == "UP"
 
@@ -137,6 +175,8 @@ def run(ctx: Context) -> ScenarioResult:
             clients.stdin.write(json.dumps({"cmd": "stats", "upto": sent}) + "\n")
             clients.stdin.flush()
             stats = _line(clients, timeout=60)
+            assert topology.api_kubeconfig is not None
+            footprint = _bus_footprint(topology.api_kubeconfig)
         finally:
             if clients.poll() is None and clients.stdin is not None:
                 try:
@@ -146,7 +186,7 @@ def run(ctx: Context) -> ScenarioResult:
                 except (OSError, subprocess.TimeoutExpired):
                     clients.kill()
     result.raw = {"clients": n, "rate": rate, "rooms": rooms, "sent": sent,
-                  "drain_seconds": drains, **stats}
+                  "drain_seconds": drains, "bus": footprint, **stats}
     result.rows = [
         Row(f"lost of {sent} x {n} deliveries", stats["lost"], None, "msgs", target="0",
             higher_is_better=False, baseline_name="-"),
@@ -161,6 +201,14 @@ def run(ctx: Context) -> ScenarioResult:
         Row("live delivery delay (bus lag), max", stats["liveMaxMs"], None, "ms",
             higher_is_better=False, baseline_name="-"),
         Row("live delivery delay (bus lag), p99", stats["liveP99Ms"], None, "ms",
+            higher_is_better=False, baseline_name="-"),
+        Row("bus Events in etcd after the run", footprint["events"], None, "Events",
+            higher_is_better=False, baseline_name="-"),
+        Row("their size", footprint["bytes"] / 2**20, None, "MiB", higher_is_better=False,
+            baseline_name="-"),
+        Row("of which Events carrying session snapshots", footprint["snapshot_events"], None,
+            "Events", higher_is_better=False, baseline_name="-"),
+        Row("their size", footprint["snapshot_bytes"] / 2**20, None, "MiB",
             higher_is_better=False, baseline_name="-"),
         Row("pod drain (SIGTERM to exit), max", max(drains) if drains else None, None, "s",
             higher_is_better=False, baseline_name="-"),
