@@ -476,12 +476,13 @@ class Settings(BaseSettings):
         "Events' retention (the janitor's window; the Event TTL without it).",
     )
     recovery_snapshot_interval_seconds: float = Field(
-        default=60.0,
+        default=150.0,
         gt=0,
         description="Every connected session's snapshot is published again this often, so "
         "an idle session stays recoverable and a new pod learns it within the Events' "
-        "retention. A pod killed without notice: its sessions stay recoverable for at most "
-        "this plus the window after its last snapshot.",
+        "retention; each session then has about retention / interval snapshots in etcd "
+        "(about 500 bytes each). A pod killed without notice: its sessions stay recoverable "
+        "for at most this plus the window after its last snapshot.",
     )
     recovery_flush_seconds: float = Field(
         default=0.05,
