@@ -127,9 +127,13 @@ class PushService:
         sids = self.local_sids()
         reply = self.settings.reply_event
         for sid in sids:
-            self.socketio.emit(reply, {"data": SHUTDOWN_MESSAGE}, to=sid)
+            # Straight to the socket (ignore_queue): with connection state recovery on, a
+            # reply would otherwise become an Event that every pod reads and keeps, and the
+            # client would get "shutting down" replayed on the pod it recovers on.
+            self.socketio.emit(reply, {"data": SHUTDOWN_MESSAGE}, to=sid, ignore_queue=True)
             self.socketio.emit(
-                SHUTDOWN_EVENT, {"reason": SHUTDOWN_MESSAGE, "reconnect": True}, to=sid
+                SHUTDOWN_EVENT, {"reason": SHUTDOWN_MESSAGE, "reconnect": True}, to=sid,
+                ignore_queue=True,
             )
         eio = self.socketio.server.eio if self.socketio.server is not None else None
         left = 0

@@ -118,6 +118,29 @@ def test_a_client_that_received_no_offset_recovers_from_where_it_connected(
     assert [m["data"] for m in client.messages("no offset")] == missed
 
 
+def test_a_drained_pods_goodbye_arrives_before_the_close_and_is_not_replayed_after(
+    topology: LocalTopology, clients: list[NodeClient]
+) -> None:
+    client, first, victim = _connected_client(topology, clients, "websocket")
+    _live(topology, client, "drain before", 2)
+    topology.pods[victim].stop(signal.SIGTERM, timeout=30)  # the drain tells, then closes
+    closed = client.wait_for("disconnect")
+    victim_name = topology.server_names[victim]
+    wait_until(lambda: topology.server_states()[victim_name].status.startswith("DOWN"),
+               timeout=30, what=f"HAProxy to mark {victim_name} DOWN")
+    try:
+        client.send("reconnect")
+        again = client.wait_for("connect")
+        client.drain(quiet=0.5)
+        assert again["recovered"] is True and again["sid"] == first["sid"]
+        goodbyes = client.messages("server shutting down")
+        # Written to the socket before the close, never an Event: not replayed on recovery.
+        assert len(goodbyes) == 1
+        assert client.lines.index(goodbyes[0]) < client.lines.index(closed)
+    finally:
+        topology.restart_pod(victim)
+
+
 def test_past_the_window_the_client_gets_a_new_session(
     topology: LocalTopology, clients: list[NodeClient]
 ) -> None:
