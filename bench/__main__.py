@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rolling-rooms", type=int,
                    help="rolling: spread the clients over K rooms and send each notification "
                         "to one of them in turn (default 0: every notification to everyone)")
+    p.add_argument("--rolling-reconnect-delay-ms", type=int,
+                   help="rolling: the clients' reconnectionDelay (default 1000, as "
+                        "socket.io-client's; the first attempt comes 50-150 %% of it after a drop)")
     p.add_argument("--rolling-without-recovery", action="store_true",
                    help="rolling: recovery off (the same run without it, to compare)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -82,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, rolling_rate=args.rolling_rate)
     if args.rolling_rooms:
         sizes = dataclasses.replace(sizes, rolling_rooms=args.rolling_rooms)
+    if args.rolling_reconnect_delay_ms:
+        sizes = dataclasses.replace(sizes,
+                                    rolling_reconnect_delay_ms=args.rolling_reconnect_delay_ms)
     if args.rolling_without_recovery:
         sizes = dataclasses.replace(sizes, rolling_recovery=False)
     ctx = Context(sizes=sizes, out_dir=out,

@@ -37,6 +37,7 @@ class Sizes:
     rolling_rate: int = 100
     rolling_recovery: bool = True
     rolling_rooms: int = 0  # 0: every notification to everyone; K: to one of K rooms in turn
+    rolling_reconnect_delay_ms: int = 1000  # socket.io-client's reconnectionDelay default
 
 
 FULL = Sizes()

@@ -1,12 +1,15 @@
 """``python -m bench rolling``: a rolling restart under load, with connection state recovery.
 
 Three pods behind the shipped HAProxy config on the emulated Kubernetes bus, recovery on.
-N WebSocket clients (bench/rollingclient.js: the socket.io-client >= 4.6 recovery protocol)
-receive R broadcast notifications/s from ``pushsvc-notify --stdin``. Each pod in turn gets
-SIGTERM (drain: ``server_shutdown``, connections closed), exits, starts again and is UP in
-HAProxy before the next one. Reported: messages lost and duplicated over all clients,
-sessions recovered vs new, the time from a client's drop to its next CONNECT (max, p99), the
-end-to-end delay of live messages (the bus lag a client sees: max, p99), the drain times.
+N WebSocket clients (bench/rollingclient.js: the socket.io-client >= 4.6 recovery protocol and
+its reconnection backoff) receive R numbered notifications/s from an ``emitter.Emitter``
+(batched as ``pushsvc-notify --stdin``), each to everyone or (``--rolling-rooms K``) to one of
+K rooms in turn. Each pod in turn gets SIGTERM (the Deployment's 5 s shutdown delay, then the
+drain: ``server_shutdown``, connections closed), exits, starts again and is UP in HAProxy
+before the next one. Reported: messages lost and duplicated over all clients, sessions
+recovered vs new, the time from a client's drop to its next CONNECT (max, p99) and where it
+went, the end-to-end delay of live messages (the bus lag a client sees), the drain times, and
+the bus Events the run left in etcd (how many carry session snapshots).
 """
 
 from __future__ import annotations
@@ -82,10 +85,10 @@ class _Notifier:
         return self.sent
 
 
-def _clients(topology: LocalTopology, n: int, max_seq: int,
-             rooms: int) -> subprocess.Popen[str]:
+def _clients(topology: LocalTopology, n: int, max_seq: int, rooms: int,
+             delay_ms: int) -> subprocess.Popen[str]:
     config = {"url": topology.url, "n": n, "sources": SOURCES, "maxSeq": max_seq,
-              "delayMs": 200, "rooms": rooms}
+              "delayMs": delay_ms, "rooms": rooms}
     return subprocess.Popen(["node", str(CLIENT), json.dumps(config)], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
@@ -153,7 +156,7 @@ def run(ctx: Context) -> ScenarioResult:
     drains: list[float] = []
     env = {**POD_ENV, "PUSHSVC_RECOVERY_ENABLED": str(ctx.sizes.rolling_recovery).lower()}
     with LocalTopology(Path(workdir), bus="kubernetes", pod_env=env) as topology:
-        clients = _clients(topology, n, max_seq, rooms)
+        clients = _clients(topology, n, max_seq, rooms, ctx.sizes.rolling_reconnect_delay_ms)
         try:
             up = _line(clients, timeout=120)
             log.info("%d clients connected", up["connected"])
@@ -185,7 +188,8 @@ def run(ctx: Context) -> ScenarioResult:
                     clients.wait(timeout=10)
                 except (OSError, subprocess.TimeoutExpired):
                     clients.kill()
-    result.raw = {"clients": n, "rate": rate, "rooms": rooms, "sent": sent,
+    result.raw = {"clients": n, "rate": rate, "rooms": rooms,
+                  "reconnect_delay_ms": ctx.sizes.rolling_reconnect_delay_ms, "sent": sent,
                   "drain_seconds": drains, "bus": footprint, **stats}
     result.rows = [
         Row(f"lost of {sent} x {n} deliveries", stats["lost"], None, "msgs", target="0",

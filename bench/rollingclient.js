@@ -9,7 +9,8 @@
 // With rooms K > 0, client i joins room "bench-<i % K>" (a "join" with an ack) on its first
 // CONNECT and on any new session, and expects only the notifications N with N % K == i % K.
 //
-// Config argv[2] (JSON): url, n, sources (127.0.0.x list), maxSeq, delayMs, rooms.
+// Config argv[2] (JSON): url, n, sources (127.0.0.x list), maxSeq, delayMs (socket.io-client's
+// reconnectionDelay), rooms.
 // stdin, one JSON object a line: {"cmd":"stats"} -> one JSON line; {"cmd":"quit"}.
 // stdout: {"t":"up","connected":K} once all n first connected.
 'use strict';
@@ -53,11 +54,22 @@ function connect(c) {
   ws.on('error', () => {});
 }
 
+// socket.io-client's reconnection delay (engine.io-client's Backoff): reconnectionDelay
+// (delayMs, 1000 by default) doubled per failed attempt up to reconnectionDelayMax (5000),
+// +-50 % at random (randomizationFactor 0.5): the first attempt 0.5-1.5 s after the drop.
+function backoff(attempt) {
+  let ms = Math.min(cfg.delayMs * 2 ** attempt, 5000);
+  const rand = Math.random();
+  const deviation = Math.floor(rand * 0.5 * ms);
+  ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
+  return Math.min(ms, 5000);
+}
+
 function onClose(c, ws) {
   if (c.ws !== ws) return;
   if (c.downAt === null) c.downAt = Date.now();
   c.connected = false;
-  setTimeout(() => connect(c), cfg.delayMs + Math.random() * cfg.delayMs);
+  setTimeout(() => connect(c), backoff(c.failures++));
 }
 
 function onMessage(c, text) {
@@ -76,6 +88,7 @@ function onMessage(c, text) {
     const fresh = data.pid !== c.pid;
     c.pid = data.pid || null;
     c.connected = true;
+    c.failures = 0;
     if (rooms && fresh) { c.joined = false; c.ws.send('420["join",{"room":"bench-' + c.room + '"}]'); }
     if (c.downAt !== null) {
       const now = Date.now();
@@ -120,7 +133,7 @@ function joined(c) {
 }
 
 for (let i = 0; i < cfg.n; i++) {
-  const c = { source: sources[i % sources.length], room: rooms ? i % rooms : 0, pid: null, offset: null, seen: new Uint8Array(cfg.maxSeq + 1), downAt: null, up: false, joined: false };
+  const c = { source: sources[i % sources.length], room: rooms ? i % rooms : 0, pid: null, offset: null, failures: 0, seen: new Uint8Array(cfg.maxSeq + 1), downAt: null, up: false, joined: false };
   clients.push(c);
   setTimeout(() => connect(c), Math.floor(i / 50) * 20); // 50 every 20 ms
 }
