@@ -152,7 +152,9 @@ def _lean_post(pool: Any, target: str, data: bytes, headers: dict[str, str],
     http.client's per-request machinery (request building, the ``email`` header parser, the
     response object's layers): about half a notification's client CPU, spent on the path of
     every Event. The connection (TLS, client certificates, reconnecting a dropped one) is
-    still urllib3's, taken from and given back to its pool. The response is read whole
+    still urllib3's, taken from and given back to its pool (its private
+    ``HTTPConnectionPool._get_conn``/``_put_conn``, hash-pinned in
+    tests/unit/test_engine_limits_match_the_pinned_libraries.py). The response is read whole
     (a create's reply is one small object) and returned preloaded.
     """
     conn = pool._get_conn()  # urllib3's own pool; resets a dropped keep-alive connection

@@ -255,3 +255,24 @@ def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
     missing = sorted(d for d in RECOVERY_RELIES_ON
                      if ".".join(d.split(".")[-2:]) not in doc)
     assert not missing, f"pushsvc/recovery.py's docstring does not name {missing}"
+
+
+# Relied on by emitter/kube.py's lean create (the connection taken from and given back to
+# urllib3's own pool), checked the same way; the dev extra pins urllib3 2.8.*.
+EMITTER_RELIES_ON: dict[str, tuple[str, str]] = {
+    "urllib3.connectionpool.HTTPConnectionPool._get_conn": (
+        "78fb22fdf2f90a26", "returns a pooled connection (a dropped one reset, or a new one), "
+        "blocking while the pool is full; the caller gives it back with _put_conn"),
+    "urllib3.connectionpool.HTTPConnectionPool._put_conn": (
+        "f4b8abb8b95650c7", "puts a connection (or None, freeing the slot) back in the pool"),
+}
+
+
+@pytest.mark.parametrize("dotted", sorted(EMITTER_RELIES_ON))
+def test_the_library_code_the_emitter_relies_on_is_unchanged(dotted: str) -> None:
+    expected, assumption = EMITTER_RELIES_ON[dotted]
+    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
+    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert actual == expected, (
+        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
+        f"emitter/kube.py assumes: {assumption}. Re-check that, then update the hash.")
