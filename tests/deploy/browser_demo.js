@@ -7,12 +7,9 @@
 // Prints one JSON line with what each page saw; exit status 0 when the flow completed.
 const { execFileSync } = require('child_process');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { launch, collectErrors } = require('../support/browser');
 
 const cfg = JSON.parse(process.argv[2]);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--no-first-run'];
 const TIMEOUT = 20000;
 const JOB_TEXT = 'hello from a Kubernetes Job';
 
@@ -23,14 +20,8 @@ async function serverCookie(context) {
 
 async function open(context, label, errors) {
   const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(`${label}: ${err.message}`));
-  // "Failed to load resource" console lines carry no URL: the response handler below
-  // reports those (and ignores Chromium's /favicon.ico request).
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) {
-      errors.push(`${label}: ${msg.text()}`);
-    }
-  });
+  collectErrors(page, label, errors);
+  // The response handler reports failed loads (and ignores Chromium's /favicon.ico request).
   page.on('response', (resp) => {
     if (resp.status() >= 400 && !/favicon/.test(resp.url())) {
       errors.push(`${label}: HTTP ${resp.status()} ${resp.url()}`);
@@ -63,7 +54,7 @@ async function shownPod(page, notThis) {
 
 (async () => {
   const errors = [];
-  const browser = await chromium.launch({ executablePath: cfg.chromium, args: ARGS });
+  const browser = await launch(cfg.chromium);
   const result = { errors };
   try {
     const ctxA = await browser.newContext();

@@ -7,12 +7,9 @@
 // Prints one JSON line with what the page saw; exit status 0 when the flow completed.
 const { execFileSync } = require('child_process');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { launch } = require('../support/browser');
 
 const cfg = JSON.parse(process.argv[2]);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--no-first-run'];
 const TIMEOUT = 30000;
 const COUNT = 100;
 
@@ -28,7 +25,7 @@ const text = (page, id) => page.$eval(`#${id}`, (el) => el.textContent);
 
 (async () => {
   const result = { ok: false };
-  const browser = await chromium.launch({ executablePath: cfg.chromium, args: ARGS });
+  const browser = await launch(cfg.chromium);
   try {
     const page = await (await browser.newContext()).newPage();
     await page.goto(cfg.url + '/');

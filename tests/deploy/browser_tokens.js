@@ -8,12 +8,9 @@
 // Prints one JSON line {ok, tabs: [{user, pod, log}], expiredLog, errors}; exit 0 when done.
 const { execFileSync } = require('child_process');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { launch, collectErrors } = require('../support/browser');
 
 const cfg = JSON.parse(process.argv[2]);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--no-first-run'];
 const TIMEOUT = 20000;
 
 async function open(browser, tab, label, errors) {
@@ -21,12 +18,7 @@ async function open(browser, tab, label, errors) {
   const u = new URL(cfg.url);
   await context.addCookies([{ name: 'SERVERID', value: tab.cookie, domain: u.hostname, path: '/' }]);
   const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(`${label}: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) {
-      errors.push(`${label}: ${msg.text()}`);
-    }
-  });
+  collectErrors(page, label, errors);
   await page.goto(`${cfg.url}/?user=${encodeURIComponent(tab.user)}${tab.ttl ? `&ttl=${tab.ttl}` : ''}`);
   await page.waitForFunction(() =>
     document.getElementById('status').textContent === 'connected' &&
@@ -42,7 +34,7 @@ const run = (c) => execFileSync(c.cmd[0], c.cmd.slice(1),
 
 (async () => {
   const errors = [];
-  const browser = await chromium.launch({ executablePath: cfg.chromium, args: ARGS });
+  const browser = await launch(cfg.chromium);
   const result = { errors, tabs: [] };
   try {
     const pages = [];

@@ -6,7 +6,7 @@
 "use strict";
 
 const path = require("path");
-const { chromium } = require("playwright-core");
+const { launch } = require("../support/browser");
 
 const [url, username, password, sidList, room, artifactDir] = process.argv.slice(2);
 const sids = sidList.split(",");
@@ -15,13 +15,7 @@ const foreign = [];
 const pageErrors = [];
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--no-first-run"],
-  });
+  const browser = await launch();
   const own = new URL(url).host;
   const report = { ok: false };
   try {

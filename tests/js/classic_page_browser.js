@@ -6,7 +6,7 @@
 
 const path = require("path");
 const fs = require("fs");
-const { chromium } = require("playwright-core");
+const { launch } = require("../support/browser");
 
 const [pageUrl, expect, artifactDir] = process.argv.slice(2);
 const TIMEOUT_MS = 15000;
@@ -19,13 +19,7 @@ async function seen(page, text) {
 }
 
 async function main() {
-  const browser = await chromium.launch({  // a fresh temporary profile of its own
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--no-first-run"],
-  });
+  const browser = await launch();
   try {
     const page = await (await browser.newContext()).newPage();
     await page.goto(pageUrl);

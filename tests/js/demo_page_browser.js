@@ -6,7 +6,7 @@
 
 const path = require("path");
 const fs = require("fs");
-const { chromium } = require("playwright-core");
+const { launch } = require("../support/browser");
 
 const [url, artifactDir] = process.argv.slice(2);
 const TIMEOUT_MS = 15000;
@@ -55,13 +55,7 @@ async function step(name, fn) {
 
 async function main() {
   // launch() gives Chromium a fresh temporary --user-data-dir of its own.
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--no-first-run"],
-  });
+  const browser = await launch();
   // One context (own window) per page, so neither page is a throttled background tab.
   const contextA = await browser.newContext();
   const contextB = await browser.newContext();
