@@ -119,7 +119,7 @@ token_refreshes = Counter(
 recoveries = Counter(
     "pushsvc_recoveries",
     "Reconnects that asked for connection state recovery, by result: recovered, or why a "
-    "new session was given (unknown, expired, ended, behind, busy, history_gone, too_many, "
+    "new session was given (unknown, expired, ended, behind, history_gone, too_many, "
     "out_of_order, refused).",
     ["result"],
     registry=REGISTRY,
@@ -139,12 +139,6 @@ recovery_history = Gauge(
     "pushsvc_recovery_history_messages",
     "Bus messages kept in memory for recoveries, bounded by "
     "PUSHSVC_RECOVERY_HISTORY_MAX_MESSAGES.",
-    registry=REGISTRY,
-)
-recovery_waiting = Gauge(
-    "pushsvc_recovery_waiting",
-    "Reconnects waiting for this pod's watch to reach their offset, bounded by "
-    "PUSHSVC_RECOVERY_MAX_WAITING (past it: a new session, counted as busy).",
     registry=REGISTRY,
 )
 recovery_snapshots_published = Counter(

@@ -35,7 +35,11 @@ How pushsvc does it, and why:
   an idle client (#5282): the snapshot tells the last position sent to it; if the client has
   it, only what came after the snapshot matters. A session recovered elsewhere is taken over:
   its old pod drops it without writing (#4880). A reconnect before the snapshot arrived
-  (redis-streams-adapter #26): a clean new session.
+  (redis-streams-adapter #26): a clean new session. An offset ahead of this pod's watch (the
+  pod that sent it was a moment ahead, as in every reconnect storm) is recovered at once:
+  the client has everything up to it, so nothing is replayed and live packets up to it are
+  dropped for that session; nobody waits for the watch, and a made-up offset far ahead
+  silences only its own session.
 
 python-socketio methods wrapped here, each pinned in
 tests/unit/test_engine_limits_match_the_pinned_libraries.py: ``Server._handle_connect`` (plan
@@ -55,7 +59,6 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
-import heapq
 import hmac
 import json
 import logging
@@ -336,28 +339,23 @@ class Recovery:
         self._recovering: dict[str, _Plan] = {}
         self._connect_pos: dict[str, Position | None] = {}
         self._auth: dict[str, dict[str, Any]] = {}
-        self._replayed: dict[str, tuple[Position, set[Position]]] = {}
+        # After a recovery, live packets the client already has are dropped: those replayed
+        # with the CONNECT reply, and any at or before its own offset (this pod's watch may be
+        # behind the pod that sent it). eio sid -> (drop nothing after, replayed, its offset).
+        self._replayed: dict[str, tuple[Position, set[Position], Position]] = {}
         self._last_sent: dict[str, Position] = {}
         self._kicked: set[str] = set()
         self._ending: set[str] = set()
         self._taken: set[str] = set()
-        # Reconnects waiting for this pod's watch to reach their offset, woken by observe()
-        # exactly when it does (a heap by target position): no polling greenlets in a storm.
-        self._waiters: list[tuple[Position, int, Any]] = []
-        self._waiter_seq = 0
         self._ready_event: Any = None
         metrics.recovery_sessions.set_function(lambda: len(self.sessions))
         metrics.recovery_history.set_function(lambda: len(self.history.entries))
-        metrics.recovery_waiting.set_function(lambda: len(self._waiters))
 
     # --- the manager's tap ------------------------------------------------------------
     def recoverable(self, event: str, namespace: str, callback: object) -> bool:
         return namespace == "/" and callback is None and event not in VOLATILE_EVENTS
 
     def observe(self, position: Position, message: dict[str, Any], *, own: bool) -> bool:
-        waiters = self._waiters
-        while waiters and waiters[0][0] <= position:
-            heapq.heappop(waiters)[2].set()
         if self._highest is not None and position < self._highest:
             self._out_of_order(position)
         elif self._highest is None or position > self._highest:
@@ -592,24 +590,6 @@ class Recovery:
             self._ready_event = self.server.eio.create_event()
         self._ready_event.wait(max(0.0, deadline - time.monotonic()))
 
-    def _wait_position(self, base: Position, deadline: float) -> bool:
-        """Wait (bounded) until this pod's watch is at ``base``; False if too many wait."""
-        if (self.manager.position or _NONE) >= base:
-            return True
-        if len(self._waiters) >= self.settings.recovery_max_waiting:
-            return False
-        event = self.server.eio.create_event()
-        self._waiter_seq += 1
-        entry = (base, self._waiter_seq, event)
-        heapq.heappush(self._waiters, entry)
-        if not event.wait(max(0.0, deadline - time.monotonic())):
-            try:  # timed out: a made-up offset must not stay behind
-                self._waiters.remove(entry)
-                heapq.heapify(self._waiters)
-            except ValueError:
-                pass  # woken just now
-        return True
-
     def _decide(self, auth: dict[str, Any]) -> _Plan | str:
         pid = auth["pid"]
         wait_until = time.monotonic() + self.settings.recovery_catch_up_seconds
@@ -631,10 +611,9 @@ class Recovery:
         base = offset if offset is not None else snapshot.pos
         if base < snapshot.floor:
             return "out_of_order"
-        if not self._wait_position(base, wait_until):
-            return "busy"
-        if (self.manager.position or self.manager.start_position() or _NONE) < base:
-            return "behind"
+        # An offset ahead of this pod's watch (the pod that sent it was a moment ahead) needs
+        # no wait: the client has everything up to it, nothing is replayed, and live packets
+        # up to it are dropped for this session (a made-up offset silences only its own).
         complete = self.history.complete_from
         if complete is None:
             return "history_gone"
@@ -723,9 +702,10 @@ class Recovery:
                     return None  # replayed from the history with the CONNECT reply instead
                 replayed = self._replayed.get(eio_sid)
                 if replayed is not None:
-                    if current in replayed[1]:
+                    through, positions, skip = replayed
+                    if current <= skip or current in positions:
                         return None
-                    if current > replayed[0]:
+                    if current > through:
                         del self._replayed[eio_sid]
                 self._last_sent[eio_sid] = current
             return original_send_eio(eio_sid, eio_pkt)
@@ -809,7 +789,9 @@ class Recovery:
                 self._replay(eio_sid, missed, send)
                 metrics.recovery_replayed.inc(len(missed))
                 metrics.recoveries.labels(result="recovered").inc()
-                self._replayed[eio_sid] = (upto, {entry.pos for entry in missed})
+                skip = plan.offset or _NONE
+                self._replayed[eio_sid] = (max(upto, skip), {entry.pos for entry in missed},
+                                           skip)
                 last = missed[-1].pos if missed else plan.offset
                 if last is not None:
                     self._last_sent[eio_sid] = last

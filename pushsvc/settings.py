@@ -524,15 +524,8 @@ class Settings(BaseSettings):
     recovery_catch_up_seconds: float = Field(
         default=3.0,
         ge=0,
-        description="A client's offset ahead of this pod's watch: wait this long for the "
-        "watch to get there, then give a new session.",
-    )
-    recovery_max_waiting: int = Field(
-        default=5000,
-        ge=1,
-        description="Reconnects waiting at once for this pod's watch to reach their offset "
-        "(each holds its connection for up to the catch-up time); past it a reconnect gets "
-        "a new session at once (counted as busy): a made-up offset far ahead parks no more.",
+        description="A pod just started: a reconnect waits this long for its start-up list "
+        "of the bus Events (the history and the snapshots), then gets a new session.",
     )
 
     def allowed_origins(self) -> list[str]:
