@@ -132,8 +132,10 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
                 budgets[client] = budget
         return budget
 
-    def send_reply(data: Any, *, to: str) -> None:
-        socketio.emit(reply, {"data": data}, to=to)
+    def send_reply(data: Any, *, to: str, direct: bool = False) -> None:
+        # direct: straight to this pod's socket, never an Event (with connection state
+        # recovery on, every other reply goes through the bus to carry an offset).
+        socketio.emit(reply, {"data": data}, to=to, ignore_queue=direct)
 
     def reject(event: str, err: ProtocolError) -> dict[str, Any]:
         payload = err.as_payload(event)
@@ -259,9 +261,12 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
                 ) from None
             if principal is not None:
                 join_room(principal.room)  # all of this user's tabs, on every pod
-            send_reply("Connected", to=client)
+            # The greeting and the pod's name belong to this connection, not to the
+            # session's history: sent directly even with recovery on, so a reconnect storm
+            # does not also make an Event per reconnect that every pod reads.
+            send_reply("Connected", to=client, direct=True)
             if settings.demo_page:  # an app of its own need not tell clients its pod names
-                socketio.emit(INFO_EVENT, {"pod": pod}, to=client)
+                socketio.emit(INFO_EVENT, {"pod": pod}, to=client, ignore_queue=True)
         except ConnectionRefusedError:
             raise
         except Exception as exc:

@@ -239,6 +239,10 @@ class History:
         self._positions: list[Position] = []
         self._by_target: dict[str | None, list[_Entry]] = {}
         self.complete_from: Position | None = None
+        #: The start-up list read every bus Event there was (none left out by a page limit
+        #: or an error): every Event younger than the retention is here, unless dropped.
+        self.listed_all = False
+        self.dropped_upto: Position | None = None  # the newest message dropped by a bound
 
     def add(self, position: Position, message: dict[str, Any], *, at: float) -> None:
         entry = _Entry(position, at, message)
@@ -278,6 +282,8 @@ class History:
                 del entries[:cut]
         if self.complete_from is None or last > self.complete_from:
             self.complete_from = last
+        if self.dropped_upto is None or last > self.dropped_upto:
+            self.dropped_upto = last
         if reason:
             metrics.recovery_dropped.labels(reason=reason).inc(count)
 
@@ -555,6 +561,7 @@ class Recovery:
             elif self.recoverable(message.get("event", ""), message.get("namespace") or "/",
                                   message.get("callback")):
                 self.history.add(position, message, at=at)
+        self.history.listed_all = not partial
         if partial or not found:
             self.history.complete_from = start
         else:
@@ -619,7 +626,8 @@ class Recovery:
             return "history_gone"
         up_to_date = snapshot.last is None if offset is None else (
             snapshot.last is None or offset >= snapshot.last)
-        if up_to_date and complete <= max(base, snapshot.seen):
+        boundary = max(base, snapshot.seen)
+        if up_to_date and (complete <= boundary or self._complete_after(snapshot, boundary)):
             # Nothing was sent to it between its offset and the snapshot: only what came
             # after the snapshot can be missing (an idle client's old offset still works).
             start = max(base, complete)
@@ -632,6 +640,19 @@ class Recovery:
                 self.settings.recovery_max_missed_messages:
             return "too_many"
         return plan
+
+    def _complete_after(self, snapshot: Snapshot, boundary: Position) -> bool:
+        """Is every message after the snapshot's position here, though the history starts
+        later (the oldest bus Event is younger than the snapshot: a quiet or new bus)?
+
+        Yes when the start-up list read every Event, no bound dropped one since, and the
+        snapshot is younger than the retention: an Event after it was made after it, and
+        only Events older than the retention are ever deleted.
+        """
+        history = self.history
+        return history.listed_all and (
+            history.dropped_upto is None or history.dropped_upto <= boundary) and (
+            snapshot.at > time.time() - self.settings.retention_seconds + 5.0)
 
     def _missed(self, plan: _Plan, upto: Position) -> list[_Entry]:
         return self.history.missed_by(plan.snapshot, plan.start, upto)
