@@ -163,6 +163,9 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
       phases: phase, failedAttempts: attempts,
       liveP50Ms: q(50), liveP99Ms: q(99), liveMaxMs: liveLatencies.length ? liveLatencies[liveLatencies.length - 1] : null,
     });
+  } else if (cmd.cmd === 'drop') {
+    // As a network cut: every connection closed by the client, each then reconnects.
+    for (const c of clients) if (c.ws) c.ws.terminate();
   } else if (cmd.cmd === 'quit') {
     for (const c of clients) { c.ws.removeAllListeners('close'); c.ws.terminate(); }
     process.exit(0);
