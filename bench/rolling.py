@@ -144,6 +144,25 @@ def _bus_footprint(kubeconfig: Path) -> dict[str, int]:
     return found
 
 
+def _cpu_times() -> list[int]:
+    """The machine's CPU time counters (/proc/stat: user nice system idle iowait irq softirq
+    steal); empty where there is no /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            return [int(v) for v in f.readline().split()[1:9]]
+    except OSError:
+        return []
+
+
+def _cpu_share(start: list[int], end: list[int]) -> dict[str, float]:
+    delta = [b - a for a, b in zip(start, end, strict=False)]
+    total = sum(delta) or 1
+    if len(delta) < 8:
+        return {"busy": float("nan"), "steal": float("nan")}
+    idle = delta[3] + delta[4]
+    return {"busy": 100.0 * (total - idle) / total, "steal": 100.0 * delta[7] / total}
+
+
 def _is_up(topology: LocalTopology, name: str) -> Callable[[], bool]:
     return lambda: topology.server_states()[name].status == "UP"
 
@@ -155,6 +174,7 @@ def run(ctx: Context) -> ScenarioResult:
     max_seq = rate * 600
     drains: list[float] = []
     env = {**POD_ENV, "PUSHSVC_RECOVERY_ENABLED": str(ctx.sizes.rolling_recovery).lower()}
+    cpu_start = _cpu_times()
     with LocalTopology(Path(workdir), bus="kubernetes", pod_env=env) as topology:
         clients = _clients(topology, n, max_seq, rooms, ctx.sizes.rolling_reconnect_delay_ms)
         try:
@@ -217,6 +237,12 @@ def run(ctx: Context) -> ScenarioResult:
         Row("pod drain (SIGTERM to exit), max", max(drains) if drains else None, None, "s",
             higher_is_better=False, baseline_name="-"),
     ]
+    cpu = _cpu_share(cpu_start, _cpu_times())
+    result.raw["cpu"] = cpu
+    result.notes.append(
+        f"rolling: the machine was {cpu['busy']:.0f} % busy over the run ({cpu['steal']:.1f} % "
+        "stolen by the hypervisor): every pod, HAProxy, the emulator and the clients share "
+        "its cores")
     result.notes.append(
         f"rolling: recovery {'on' if ctx.sizes.rolling_recovery else 'OFF'}, {n} clients, "
         f"{rate} notifications/s to "
