@@ -481,7 +481,7 @@ class Settings(BaseSettings):
         description="Every connected session's snapshot is published again this often, so "
         "an idle session stays recoverable and a new pod learns it within the Events' "
         "retention; each session then has about retention / interval snapshots in etcd "
-        "(about 500 bytes each). A pod killed without notice: its sessions stay recoverable "
+        "(about 350 bytes each). A pod killed without notice: its sessions stay recoverable "
         "for at most this plus the window after its last snapshot.",
     )
     recovery_flush_seconds: float = Field(
