@@ -62,6 +62,13 @@ def _connected_client(topology: LocalTopology, clients: list[NodeClient], transp
     return client, connect, index
 
 
+def _wait_down(topology: LocalTopology, victim: int) -> None:
+    """Until HAProxy takes the stopped pod out, so the client reconnects to another one."""
+    name = topology.server_names[victim]
+    wait_until(lambda: topology.server_states()[name].status.startswith("DOWN"),
+               timeout=30, what=f"HAProxy to mark {name} DOWN")
+
+
 def _live(topology: LocalTopology, client: NodeClient, prefix: str, count: int) -> None:
     texts = notify_numbered(topology, prefix, count)
     client.wait_for("msg", data=texts[-1])
@@ -78,9 +85,7 @@ def test_a_client_whose_pod_is_killed_gets_exactly_the_100_missed_messages_on_an
     topology.pods[victim].stop(signal.SIGKILL, timeout=10)
     client.wait_for("disconnect")
     missed = notify_numbered(topology, f"{transport} missed", 100)
-    victim_name = topology.server_names[victim]
-    wait_until(lambda: topology.server_states()[victim_name].status.startswith("DOWN"),
-               timeout=30, what=f"HAProxy to mark {victim_name} DOWN")
+    _wait_down(topology, victim)
     try:
         client.send("reconnect")
         again = client.wait_for("connect")
@@ -125,9 +130,7 @@ def test_a_drained_pods_goodbye_arrives_before_the_close_and_is_not_replayed_aft
     _live(topology, client, "drain before", 2)
     topology.pods[victim].stop(signal.SIGTERM, timeout=30)  # the drain tells, then closes
     closed = client.wait_for("disconnect")
-    victim_name = topology.server_names[victim]
-    wait_until(lambda: topology.server_states()[victim_name].status.startswith("DOWN"),
-               timeout=30, what=f"HAProxy to mark {victim_name} DOWN")
+    _wait_down(topology, victim)
     try:
         client.send("reconnect")
         again = client.wait_for("connect")

@@ -87,16 +87,19 @@ def _resolve(dotted: str) -> object:
     raise ImportError(dotted)
 
 
-@pytest.mark.parametrize("dotted", sorted(RELIED_ON))
-def test_the_library_code_engine_limits_relies_on_is_unchanged(dotted: str) -> None:
-    expected, assumption = RELIED_ON[dotted]
+def _assert_unchanged(dotted: str, pins: dict[str, tuple[str, str]], user: str) -> None:
+    expected, assumption = pins[dotted]
     source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
     actual = hashlib.sha256(source.encode()).hexdigest()[:16]
     assert actual == expected, (
         f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
-        f"pushsvc/engine_limits.py assumes: {assumption}. Re-check that, fix engine_limits "
-        "if needed, then update the hash in this test."
-    )
+        f"{user} assumes: {assumption}. Re-check that, fix {user} if it no longer holds, "
+        "then update the hash here.")
+
+
+@pytest.mark.parametrize("dotted", sorted(RELIED_ON))
+def test_the_library_code_engine_limits_relies_on_is_unchanged(dotted: str) -> None:
+    _assert_unchanged(dotted, RELIED_ON, "pushsvc/engine_limits.py")
 
 
 def test_the_docstring_of_engine_limits_names_every_method_it_relies_on() -> None:
@@ -122,12 +125,7 @@ HANDLERS_RELY_ON: dict[str, tuple[str, str]] = {
 
 @pytest.mark.parametrize("dotted", sorted(HANDLERS_RELY_ON))
 def test_the_library_code_the_handlers_rely_on_is_unchanged(dotted: str) -> None:
-    expected, assumption = HANDLERS_RELY_ON[dotted]
-    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
-    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
-    assert actual == expected, (
-        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
-        f"pushsvc/handlers.py assumes: {assumption}. Re-check that, then update the hash.")
+    _assert_unchanged(dotted, HANDLERS_RELY_ON, "pushsvc/handlers.py")
 
 
 # Replaced or relied on by pushsvc/wsdirect.py (WebSocket writes without a writer greenlet).
@@ -176,13 +174,7 @@ WSDIRECT_RELIES_ON: dict[str, tuple[str, str]] = {
 
 @pytest.mark.parametrize("dotted", sorted(WSDIRECT_RELIES_ON))
 def test_the_library_code_wsdirect_replaces_or_relies_on_is_unchanged(dotted: str) -> None:
-    expected, assumption = WSDIRECT_RELIES_ON[dotted]
-    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
-    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
-    assert actual == expected, (
-        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
-        f"pushsvc/wsdirect.py assumes: {assumption}. Re-check that, fix wsdirect if needed, "
-        "then update the hash here.")
+    _assert_unchanged(dotted, WSDIRECT_RELIES_ON, "pushsvc/wsdirect.py")
 
 
 def test_the_docstring_of_wsdirect_names_every_method_it_replaces() -> None:
@@ -240,12 +232,7 @@ RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
 
 @pytest.mark.parametrize("dotted", sorted(RECOVERY_RELIES_ON))
 def test_the_library_code_recovery_relies_on_is_unchanged(dotted: str) -> None:
-    expected, assumption = RECOVERY_RELIES_ON[dotted]
-    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
-    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
-    assert actual == expected, (
-        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
-        f"pushsvc/recovery.py assumes: {assumption}. Re-check that, then update the hash.")
+    _assert_unchanged(dotted, RECOVERY_RELIES_ON, "pushsvc/recovery.py")
 
 
 def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
@@ -270,9 +257,4 @@ EMITTER_RELIES_ON: dict[str, tuple[str, str]] = {
 
 @pytest.mark.parametrize("dotted", sorted(EMITTER_RELIES_ON))
 def test_the_library_code_the_emitter_relies_on_is_unchanged(dotted: str) -> None:
-    expected, assumption = EMITTER_RELIES_ON[dotted]
-    source = inspect.getsource(_resolve(dotted))  # type: ignore[arg-type]
-    actual = hashlib.sha256(source.encode()).hexdigest()[:16]
-    assert actual == expected, (
-        f"{dotted} changed in the installed version (hash {actual}, pinned {expected}). "
-        f"emitter/kube.py assumes: {assumption}. Re-check that, then update the hash.")
+    _assert_unchanged(dotted, EMITTER_RELIES_ON, "emitter/kube.py")
