@@ -7,7 +7,7 @@
 // Prints one JSON line with what each page saw; exit status 0 when the flow completed.
 const { execFileSync } = require('child_process');
 const path = require('path');
-const { launch, collectErrors } = require('../support/browser');
+const { collectErrors, runReporting } = require('../support/browser');
 
 const cfg = JSON.parse(process.argv[2]);
 const TIMEOUT = 20000;
@@ -54,9 +54,8 @@ async function shownPod(page, notThis) {
 
 (async () => {
   const errors = [];
-  const browser = await launch(cfg.chromium);
   const result = { errors };
-  try {
+  await runReporting(cfg.chromium, result, async (browser) => {
     const ctxA = await browser.newContext();
     const a = await open(ctxA, 'A', errors);
     result.cookieA = await serverCookie(ctxA);
@@ -105,12 +104,5 @@ async function shownPod(page, notThis) {
       path: '/' }]);
     await submit(a, 'reconnect', {});
     result.podAReconnected = await shownPod(a, '-');
-    result.ok = true;
-  } catch (err) {
-    result.failure = String(err && err.stack || err);
-  } finally {
-    await browser.close();
-  }
-  console.log(JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
+  });
 })();

@@ -7,7 +7,7 @@
 // Prints one JSON line with what the page saw; exit status 0 when the flow completed.
 const { execFileSync } = require('child_process');
 const path = require('path');
-const { launch } = require('../support/browser');
+const { runReporting } = require('../support/browser');
 
 const cfg = JSON.parse(process.argv[2]);
 const TIMEOUT = 30000;
@@ -24,9 +24,8 @@ function notify(prefix) {
 const text = (page, id) => page.$eval(`#${id}`, (el) => el.textContent);
 
 (async () => {
-  const result = { ok: false };
-  const browser = await launch(cfg.chromium);
-  try {
+  const result = {};
+  await runReporting(cfg.chromium, result, async (browser) => {
     const page = await (await browser.newContext()).newPage();
     await page.goto(cfg.url + '/');
     await page.waitForFunction(() => document.getElementById('status').textContent === 'connected'
@@ -53,12 +52,5 @@ const text = (page, id) => page.$eval(`#${id}`, (el) => el.textContent);
       .map((t) => t.slice('Received: '.length)));
     result.notices = await page.$$eval('#log div.notice', (divs) => divs.map((d) => d.textContent));
     await page.screenshot({ path: path.join(cfg.shots, 'demo-recovered.png'), fullPage: true });
-    result.ok = true;
-  } catch (err) {
-    result.failure = String(err && err.stack || err);
-  } finally {
-    await browser.close();
-  }
-  console.log(JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
+  });
 })();

@@ -8,7 +8,7 @@
 // Prints one JSON line {ok, tabs: [{user, pod, log}], expiredLog, errors}; exit 0 when done.
 const { execFileSync } = require('child_process');
 const path = require('path');
-const { launch, collectErrors } = require('../support/browser');
+const { collectErrors, runReporting } = require('../support/browser');
 
 const cfg = JSON.parse(process.argv[2]);
 const TIMEOUT = 20000;
@@ -34,9 +34,8 @@ const run = (c) => execFileSync(c.cmd[0], c.cmd.slice(1),
 
 (async () => {
   const errors = [];
-  const browser = await launch(cfg.chromium);
   const result = { errors, tabs: [] };
-  try {
+  await runReporting(cfg.chromium, result, async (browser) => {
     const pages = [];
     for (const [i, tab] of cfg.tabs.entries()) pages.push(await open(browser, tab, `tab${i}`, errors));
     run(cfg.notifyUser);
@@ -69,12 +68,5 @@ const run = (c) => execFileSync(c.cmd[0], c.cmd.slice(1),
     await last.click('#identity input[type=submit]');
     await waitLog(last, 'Connection error: token_expired');
     result.expiredLog = await logText(last);
-    result.ok = true;
-  } catch (err) {
-    result.failure = String(err && err.stack || err);
-  } finally {
-    await browser.close();
-  }
-  console.log(JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
+  });
 })();

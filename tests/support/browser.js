@@ -26,4 +26,21 @@ function collectErrors(page, label, errors) {
   });
 }
 
-module.exports = { launch, collectErrors };
+/** Launch Chromium, run body(browser), print result as one JSON line — result.ok true when
+ * body returned, result.failure (the stack) when it threw — close the browser, exit 0 / 1. */
+async function runReporting(executablePath, result, body) {
+  result.ok = false;
+  const browser = await launch(executablePath);
+  try {
+    await body(browser);
+    result.ok = true;
+  } catch (err) {
+    result.failure = String(err && err.stack || err);
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(result));
+  process.exit(result.ok ? 0 : 1);
+}
+
+module.exports = { launch, collectErrors, runReporting };
