@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -27,14 +28,22 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopology
         yield topology
 
 
-def test_a_recovery_with_a_wrong_token_is_refused_and_with_the_token_recovers(
-    topology: LocalTopology,
-) -> None:
+def _connected_with_the_token(topology: LocalTopology) -> tuple[NodeClient, dict[str, Any]]:
     client = NodeClient(NODE, topology.pods[0].url, transport="websocket", manual=True)
     try:
         client.send(f"token {TOKEN}")
         client.send("reconnect")
-        first = client.wait_for("connect")
+        return client, client.wait_for("connect")
+    except BaseException:
+        client.close()
+        raise
+
+
+def test_a_recovery_with_a_wrong_token_is_refused_and_with_the_token_recovers(
+    topology: LocalTopology,
+) -> None:
+    client, first = _connected_with_the_token(topology)
+    try:
         client.send("drop")
         client.wait_for("disconnect")
         missed = notify_numbered(topology, "checked", 10)
@@ -96,11 +105,8 @@ def test_a_session_recovered_on_another_pod_is_dropped_where_it_was_and_recovers
 def test_a_recovered_client_gets_only_its_rooms_messages_and_is_back_in_its_rooms(
     topology: LocalTopology,
 ) -> None:
-    client = NodeClient(NODE, topology.pods[0].url, transport="websocket", manual=True)
+    client, first = _connected_with_the_token(topology)
     try:
-        client.send(f"token {TOKEN}")
-        client.send("reconnect")
-        first = client.wait_for("connect")
         client.send("join team")
         assert client.wait_for("joined")["ok"]
         client.send("drop")
