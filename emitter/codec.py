@@ -11,8 +11,10 @@ annotation.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
+from array import array
 from collections import Counter
 from itertools import accumulate
 from typing import Any
@@ -75,29 +77,40 @@ def check_size(payload: str, limit: int = DEFAULT_MAX_PAYLOAD_BYTES) -> int:
     return size
 
 
-# Strings (the unrolled form, which the regex engine runs without backtracking per character)
-# are removed first, then everything but brackets; what is left is only structure.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+# Escapes first (an escaped quote or bracket is not structure), then strings — with no
+# escape left a string is '"[^"]*"', which the regex engine matches in linear time (the
+# escape-aware form rescans the rest of the text from every escaped quote: a 16 KB payload
+# of \" took 1.6 s) — then everything but brackets.
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_STRING = re.compile(r'"[^"]*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_STEP = str.maketrans({"[": "\x01", "{": "\x01", "]": "\xff", "}": "\xff"})
+
+
+@functools.cache
+def _opener_run(limit: int) -> re.Pattern[str]:
+    return re.compile(r"[\[{]{" + str(limit + 1) + "}")
 
 
 def json_depth_exceeds(text: str | bytes, limit: int = MAX_PAYLOAD_DEPTH) -> bool:
     """True when ``text`` nests arrays/objects deeper than ``limit``, found without parsing.
 
     A parser recurses once per level (``json.loads`` raises ``RecursionError`` at ~1,000); this
-    scan does not. The common case — fewer opening brackets than the limit — costs two
-    ``str.count`` calls; otherwise two regex passes and a running sum, all in C (a batched
-    Event of 100 messages: ~0.4 ms, a third of a token-by-token loop).
+    scan does not, and has no Python loop per character. The common case — fewer opening
+    brackets than the limit — costs two ``str.count`` calls; otherwise three regex passes
+    leave only brackets, a run of openers longer than the limit (the usual attack) answers at
+    once, and the depth is the largest running sum of +1/-1 (``itertools.accumulate`` over a
+    byte array, in C). Used for bus Events here and for client packets by the server.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     if text.count("[") + text.count("{") <= limit:
         return False
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    if re.search("[\\[{]{" + str(limit + 1) + "}", brackets):
-        return True  # the usual attack, a run of openers: no need to add them up
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text)))
+    if _opener_run(limit).search(brackets):
+        return True
+    steps = array("b", brackets.translate(_STEP).encode("latin-1"))
+    return max(accumulate(steps), default=0) > limit
 
 
 def summary(envelope: Envelope, size: int) -> str:

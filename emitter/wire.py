@@ -14,6 +14,7 @@ from emitter.codec import (
     CHANNEL_LABEL,
     MAX_MESSAGES_PER_EVENT,
     decode_event,
+    json_depth_exceeds,
     label_selector,
 )
 from emitter.errors import (
@@ -52,6 +53,7 @@ __all__ = [
     "decode_event",
     "events_path",
     "forbidden_message",
+    "json_depth_exceeds",
     "label_selector",
     "raw_request",
     "retry_after_seconds",

@@ -56,18 +56,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import io
 import ipaddress
 import logging
-import re
 import socket as _socket
 import struct
 import time
-from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -78,6 +74,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import gevent as eio_gevent
 from socketio import packet as sio_packet
 
+from emitter.wire import json_depth_exceeds
 from pushsvc import metrics
 from pushsvc.settings import Settings
 
@@ -125,34 +122,10 @@ class EngineLimits:
 
 # --- JSON depth ----------------------------------------------------------------------
 
-_ESCAPE = re.compile(r"\\.", re.DOTALL)
-_STRING = re.compile(r'"[^"]*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-
-
 def json_too_deep(text: str, max_depth: int) -> bool:
-    """True if the JSON in ``text`` nests deeper than ``max_depth``, or cannot be JSON.
-
-    No recursion and no Python loop per character: escapes and strings are cut out with
-    regexes, only brackets are kept, then the depth is the largest running sum of +1/-1
-    (``itertools.accumulate`` over a byte array, in C). A run of openers longer than the
-    limit (the usual attack) answers before that.
-    """
-    if text.count("[") + text.count("{") <= max_depth:
-        return False
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text)))
-    if _opener_run(max_depth).search(brackets):
-        return True
-    steps = array("b", brackets.translate(_STEP).encode("latin-1"))
-    return max(accumulate(steps), default=0) > max_depth
-
-
-_STEP = str.maketrans({"[": "\x01", "{": "\x01", "]": "\xff", "}": "\xff"})
-
-
-@functools.cache
-def _opener_run(max_depth: int) -> re.Pattern[str]:
-    return re.compile(r"[\[{]{" + str(max_depth + 1) + "}")
+    """True if the JSON in ``text`` nests deeper than ``max_depth`` (the bus's own check,
+    ``emitter.wire.json_depth_exceeds``: no recursion, linear time)."""
+    return json_depth_exceeds(text, max_depth)
 
 
 # --- Socket.IO packets -----------------------------------------------------------------

@@ -13,14 +13,18 @@ from tests.bus.cluster import Cluster, finish, numbered, wait_stream_delivered
 from tests.support.sio_client import wait_until
 
 NESTED = '{"v": 1, "messages": [' + "[" * 20_000 + "]" * 20_000 + "]}"
+#: 101 openers, then an unterminated string of 100,000 escaped quotes (200 KB): an
+#: escape-aware string regex rescans the rest of the text from each of them (quadratic:
+#: minutes of a pod's CPU for this one Event).
+ESCAPED = "[" * 101 + '"' + '\\"' * 100_000
 
 
-def poison_event(cluster: Cluster) -> dict:
+def poison_event(cluster: Cluster, payload: str = NESTED) -> dict:
     return {
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": f"poison-{uuid.uuid4().hex[:8]}",
                      "labels": {CHANNEL_LABEL: "pushsvc"},
-                     "annotations": {PAYLOAD_ANNOTATION: NESTED}},
+                     "annotations": {PAYLOAD_ANNOTATION: payload}},
         "involvedObject": {"kind": "Pod", "name": "attacker", "namespace": cluster.namespace},
         "reason": REASON, "message": "poison", "type": "Normal",
     }
@@ -51,6 +55,19 @@ def test_a_poison_event_in_the_watch_is_skipped_and_the_next_notifications_arriv
     for pod in cluster.pods:
         assert "Handler error\n" not in pod.read_log()
         assert "RecursionError" not in pod.read_log()
+    cluster.close_clients()
+
+
+def test_an_event_of_escaped_quotes_costs_no_pod_its_watch_and_the_next_notifications_arrive(
+    cluster,
+):
+    cluster.wait_all_watching()
+    clients = [cluster.connect(k) for k in range(3)]
+    skipped = total(cluster, 'pushsvc_bus_events_skipped_total{reason="too_deep"}')
+    assert cluster.post_event(poison_event(cluster, ESCAPED)) == 201
+    send_and_check(cluster, clients, "after-escapes")
+    wait_until(lambda: total(cluster, 'pushsvc_bus_events_skipped_total{reason="too_deep"}')
+               == skipped + 3, what="each pod to count the Event once")
     cluster.close_clients()
 
 
