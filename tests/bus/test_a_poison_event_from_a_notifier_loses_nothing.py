@@ -59,8 +59,11 @@ def test_a_poison_event_in_the_watch_is_skipped_and_the_next_notifications_arriv
 
 
 def test_an_event_of_escaped_quotes_costs_no_pod_its_watch_and_the_next_notifications_arrive(
-    cluster,
+    kubeapi_factory, cluster_factory,
 ):
+    # A cluster of its own: the 200 KB Event would stay in the shared one and weigh on the
+    # relists of every later test there.
+    cluster = cluster_factory(kubeapi_factory(), pods=3)
     cluster.wait_all_watching()
     clients = [cluster.connect(k) for k in range(3)]
     skipped = total(cluster, 'pushsvc_bus_events_skipped_total{reason="too_deep"}')
