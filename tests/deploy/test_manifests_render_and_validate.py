@@ -48,7 +48,7 @@ def test_rbac_files_pass_strict_validation() -> None:
 
 def test_strict_validation_rejects_an_unknown_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    text = (REPO_ROOT / "manifests" / "pdb.yaml").read_text()
+    text = (REPO_ROOT / "manifests" / "base" / "pdb.yaml").read_text()
     bad.write_text(text.replace("  maxUnavailable: 1", "  maxUnavailable: 1\n  maxUnavaliable: 1"))
     tool = str(Path(sys.executable).parent / "kubernetes-validate")
     done = run([tool, "--strict", "-k", K8S_VERSION, str(bad)])
