@@ -13,15 +13,17 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psutil
 import pytest
+import yaml
 
 from pushsvc.testing.topology import LocalTopology
 
@@ -42,6 +44,44 @@ def require_tool(name: str) -> str:
 
 def run(cmd: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+#: The Kubernetes version whose OpenAPI schemas kubernetes-validate checks against.
+K8S_VERSION = "1.33.0"
+#: prometheus-operator's CRDs: kubernetes-validate has no schema for them.
+OPERATOR_API = "monitoring.coreos.com/v1"
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    """``kubectl kustomize DIRECTORY``: the rendered objects (fails the test if it fails)."""
+    done = run([require_tool("kubectl"), "kustomize", str(directory)])
+    assert done.returncode == 0, f"kubectl kustomize {directory}: {done.stderr}"
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def overlay_of(workdir: Path, *, components: list[Path], namespace: str | None = None,
+               base: Path = REPO_ROOT / "manifests" / "base") -> Path:
+    """An overlay of the user's own in ``workdir``: the base plus ``components``."""
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        # kustomize wants relative paths to other kustomizations.
+        "resources": [os.path.relpath(base, workdir)],
+        "components": [os.path.relpath(c, workdir) for c in components],
+    }
+    if namespace is not None:
+        kustomization["namespace"] = namespace
+    (workdir / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return workdir
+
+
+def strict_validation(objects: list[dict[str, Any]],
+                      workdir: Path) -> subprocess.CompletedProcess[str]:
+    """kubernetes-validate --strict over every object (but prometheus-operator's CRDs)."""
+    path = workdir / "objects.yaml"
+    path.write_text(yaml.safe_dump_all([o for o in objects if o["apiVersion"] != OPERATOR_API]))
+    tool = str(Path(sys.executable).parent / "kubernetes-validate")
+    return run([tool, "--strict", "-k", K8S_VERSION, str(path)])
 
 
 @pytest.fixture(scope="session")
