@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 #: Agreed with the deployment helper: which file grants which ServiceAccount what.
 RBAC_NOTIFIER = ("rbac/notifier.yaml", "pushsvc-notifier", "create")
 RBAC_API = ("rbac/api.yaml", "pushsvc-api", "list/watch/create/delete")
+#: A notifier whose ServiceAccount lives in another namespace than the bus: this kustomize
+#: component binds it (rbac/notifier.yaml only grants the bus namespace's own account).
+RBAC_REMOTE_NOTIFIER = "manifests/remote-notifier"
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
@@ -323,21 +326,35 @@ def status_message(exc: ApiException) -> str:
     return (text or str(exc.reason or "")).strip()[:300]
 
 
+def _service_account(exc: ApiException) -> tuple[str, str] | None:
+    """(namespace, name) of the ServiceAccount a 403 Status message names, if one."""
+    match = _USER.search(status_message(exc)) or _USER.search(exc.body or "")
+    if not match or not match.group(1).startswith("system:serviceaccount:"):
+        return None
+    ns, _, name = match.group(1).removeprefix("system:serviceaccount:").partition(":")
+    return ns, name
+
+
 def who(exc: ApiException) -> str:
     """'ServiceAccount ns/name' (or the user) from a 403 Status message."""
+    account = _service_account(exc)
+    if account is not None:
+        return f"ServiceAccount {account[0]}/{account[1]}"
     match = _USER.search(status_message(exc)) or _USER.search(exc.body or "")
-    if not match:
-        return "this identity"
-    user = match.group(1)
-    if user.startswith("system:serviceaccount:"):
-        ns, _, name = user.removeprefix("system:serviceaccount:").partition(":")
-        return f"ServiceAccount {ns}/{name}"
-    return f"user {user!r}"
+    return f"user {match.group(1)!r}" if match else "this identity"
 
 
 def forbidden_message(exc: ApiException, *, verb: str, namespace: str,
                       grant: tuple[str, str, str]) -> str:
     rbac_file, sa, verbs = grant
+    account = _service_account(exc)
+    if grant == RBAC_NOTIFIER and account is not None and account[0] != namespace:
+        return (
+            f"forbidden: {who(exc)} cannot {verb} events in namespace {namespace!r}; it is not "
+            f"in the bus namespace: apply {RBAC_REMOTE_NOTIFIER} (a Role in the bus namespace "
+            f"granting create on events, bound to ServiceAccount {account[0]}/{account[1]}: "
+            f"set that subject in its rolebinding.yaml)"
+        )
     return (
         f"forbidden: {who(exc)} cannot {verb} events in namespace {namespace!r}; apply "
         f"{rbac_file} (grants {verbs} on events to ServiceAccount {sa}) and run as that "

@@ -81,6 +81,17 @@ def test_a_403_names_verb_resource_namespace_serviceaccount_and_rbac_file():
     assert isinstance(error, PermissionDeniedError)
     assert str(error) == (
         "forbidden: ServiceAccount jobs/builder cannot create events in namespace 'bus'; "
+        "it is not in the bus namespace: apply manifests/remote-notifier (a Role in the bus "
+        "namespace granting create on events, bound to ServiceAccount jobs/builder: set that "
+        "subject in its rolebinding.yaml)"
+    )
+    same_namespace = api_error(403, '{"kind":"Status","message":"events is forbidden: User '
+                                    '\\"system:serviceaccount:bus:builder\\" cannot create '
+                                    'resource \\"events\\" in API group \\"\\" in the '
+                                    'namespace \\"bus\\"","code":403}')
+    assert str(convert(same_namespace, verb="create", namespace="bus",
+                       grant=RBAC_NOTIFIER)) == (
+        "forbidden: ServiceAccount bus/builder cannot create events in namespace 'bus'; "
         "apply rbac/notifier.yaml (grants create on events to ServiceAccount "
         "pushsvc-notifier) and run as that ServiceAccount"
     )
