@@ -36,7 +36,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--kubeconfig-out", type=Path, required=True)
     p.add_argument("--state-file", type=Path)
-    p.add_argument("--rbac-dir", type=Path)
+    p.add_argument("--rbac-dir", type=Path,
+                   help="a folder of RBAC YAML (rbac/), or one multi-document file such as "
+                        "`kubectl kustomize` output; other kinds in it are skipped")
     p.add_argument("--anonymous", action="store_true",
                    help="let requests without a token in as system:anonymous")
     p.add_argument("--compaction-interval", type=float, default=300.0)

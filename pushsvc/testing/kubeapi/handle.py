@@ -41,7 +41,8 @@ class KubeAPI:
     :param workdir: where the kubeconfigs, the state file and the log go.
     :param compaction_interval: seconds between automatic compactions.
     :param event_ttl: seconds an Event lives.
-    :param rbac_dir: a directory of Role/RoleBinding YAML loaded at start.
+    :param rbac_dir: a directory of Role/RoleBinding YAML loaded at start, or one
+        multi-document file (``kubectl kustomize`` output).
     :param anonymous: accept requests without a token as ``system:anonymous``.
     :param state_file: defaults to ``workdir/state.jsonl``.
     :param persist: keep the state in ``state_file`` across restarts; without it nothing

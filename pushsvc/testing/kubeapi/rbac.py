@@ -1,7 +1,9 @@
 """Authentication (bearer tokens) and RBAC authorization, for Events and Leases.
 
-Roles, ClusterRoles, RoleBindings and ClusterRoleBindings are read from multi-document YAML;
-other kinds are skipped with a log line. ``system:admin`` and members of ``system:masters``
+Roles, ClusterRoles, RoleBindings and ClusterRoleBindings are read from multi-document YAML:
+a folder of files (``rbac/``) or one file, such as what ``kubectl kustomize`` renders for an
+overlay, so the emulator enforces exactly what an admin applies. Other kinds are skipped with
+a log line. ``system:admin`` and members of ``system:masters``
 bypass RBAC like cluster-admin. ServiceAccount users get the groups the real token
 authenticator gives them, so bindings to ``system:serviceaccounts[:NS]`` work.
 """
@@ -99,12 +101,19 @@ class Authorizer:
                 self._add(doc, source)
         self._cache.clear()
 
-    def load_dir(self, directory: Path) -> None:
-        for path in sorted(directory.rglob("*")):
-            if path.suffix in (".yaml", ".yml") and path.is_file():
-                self.load_text(path.read_text(), source=str(path))
-        log.info("loaded RBAC from %s: %d roles, %d cluster roles, %d bindings", directory,
+    def load_path(self, path: Path) -> None:
+        """Load a folder of YAML files (recursively), or one multi-document YAML file."""
+        if not path.exists():
+            raise FileNotFoundError(f"RBAC path {path} does not exist")
+        files = [path] if path.is_file() else [
+            p for p in sorted(path.rglob("*")) if p.suffix in (".yaml", ".yml") and p.is_file()]
+        for file in files:
+            self.load_text(file.read_text(), source=str(file))
+        log.info("loaded RBAC from %s: %d roles, %d cluster roles, %d bindings", path,
                  len(self.roles), len(self.cluster_roles), len(self.bindings))
+
+    def load_dir(self, directory: Path) -> None:
+        self.load_path(directory)
 
     def replace(self, text: str) -> None:
         self.roles.clear()

@@ -66,7 +66,7 @@ class Emulator:
         self.store.listeners.append(self.hub)
         self.authz = Authorizer()
         if options.rbac_dir is not None:
-            self.authz.load_dir(options.rbac_dir)
+            self.authz.load_path(options.rbac_dir)
         for token, user in options.tokens.items():
             if self.store.tokens.get(token) != user:
                 self.store.add_token(token, user)
