@@ -1,6 +1,6 @@
 """Headless Chromium on the demo page through HAProxy: two browsers on different pods,
 echo, a room message that crosses pods over the Events bus, and the example notifier
-Job's message (its command and args read from manifests/notifier-job.yaml) reaching
+Job's message (its command and args read from manifests/base/notifier-job.yaml) reaching
 both, and the pod each page shows, also after a reconnect to another pod. Screenshots go to
 artifacts/deploy/.
 """
@@ -23,7 +23,7 @@ BROWSER_DEMO = Path(__file__).with_name("browser_demo.js")
 
 def _notifier_job_command(topology: LocalTopology) -> tuple[list[str], dict[str, str]]:
     """The example Job's container command, run locally as the notifier ServiceAccount."""
-    job = yaml.safe_load((REPO_ROOT / "manifests" / "notifier-job.yaml").read_text())
+    job = yaml.safe_load((REPO_ROOT / "manifests" / "base" / "notifier-job.yaml").read_text())
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["pushsvc-notify"]
     executable = str(Path(sys.executable).parent / "pushsvc-notify")
