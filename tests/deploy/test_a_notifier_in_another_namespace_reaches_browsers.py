@@ -40,7 +40,7 @@ def _one(objs: list[Obj], kind: str, name: str) -> Obj:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[Obj]:
+def rendered() -> list[Obj]:
     return kustomize(MANIFESTS / "overlays" / "full")
 
 
