@@ -1,11 +1,11 @@
 """pushsvc's notifier library: push Socket.IO messages to every pushsvc pod via core/v1 Events.
 
 >>> import emitter
->>> emitter.notify("job_done", {"id": 42}, room="team-a")
->>> em = emitter.Emitter()
+>>> emitter.notify("job_done", {"id": 42}, to="team-a")
+>>> em = emitter.Emitter(bus_namespace="pushsvc")
 >>> with em.batch():  # one Event for up to 50 notifications
 ...     for row in rows:
-...         em.notify("row_done", row, room="team-a")
+...         em.notify("row_done", row, to="team-a")
 
 Depends on ``kubernetes`` and ``pydantic`` only (no Flask, no gevent).
 """

@@ -15,7 +15,7 @@ import emitter
 
 
 def main():
-    emitter.notify("report_ready", {"id": 42}, room="finance")
+    emitter.notify("report_ready", {"id": 42}, to="finance")
 
 
 def peek():
@@ -30,7 +30,7 @@ def peek():
 
 # The README's ten-line example, verbatim below its import.
 README_EXAMPLE = '''
-import myjob  # your Job: emitter.notify("report_ready", {"id": 42}, room="finance")
+import myjob  # your Job: emitter.notify("report_ready", {"id": 42}, to="finance")
 
 
 def test_the_job_tells_the_finance_room(kube_api, monkeypatch):
