@@ -35,6 +35,10 @@ from emitter.errors import (
 )
 from emitter.model import SCHEMA_VERSION, Envelope, Message
 
+#: The same as ``pushsvc.__version__`` (the one the package metadata reads; a test keeps them
+#: equal): the notifier library may not import the server package.
+__version__ = "0.1.0"
+
 __all__ = [
     "CHANNEL_LABEL",
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -54,6 +58,7 @@ __all__ = [
     "PushError",
     "SchemaVersionError",
     "WireError",
+    "__version__",
     "decode_event",
     "default_emitter",
     "encode_event",
