@@ -1,4 +1,5 @@
-"""A user's notifier Job, tested with the ``kube_api`` fixture — the README's example, run.
+"""A user's notifier Job, tested with the ``kube_api`` fixture: docs/testing-toolkit.md's
+example, run.
 
 The user's project has a Job calling ``emitter.notify`` and tests that only install pushsvc:
 the fixture gives the emulator with pushsvc's RBAC, the notifier ServiceAccount's
@@ -28,7 +29,7 @@ def peek():
     return client.CoreV1Api().list_namespaced_event("pushsvc")
 '''
 
-# The README's ten-line example, verbatim below its import.
+# docs/testing-toolkit.md's example, verbatim below its import.
 README_EXAMPLE = '''
 import myjob  # your Job: emitter.notify("report_ready", {"id": 42}, to="finance")
 
