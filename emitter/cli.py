@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--room", metavar="ROOM", help="alias of --to")
     p.add_argument("--user", action="append", default=None, metavar="SUB",
                    help="a user (token subject) to notify on every connection, any pod: the "
-                   "room user:SUB; repeatable; with --room, both; with --stdin, for lines "
+                   "room user:SUB; repeatable; with --to, both; with --stdin, for lines "
                    "without one")
     p.add_argument("--skip-sid", help="a client sid that must not receive it")
     p.add_argument("--sio-namespace", default="/", help="Socket.IO namespace (default /)")

@@ -30,7 +30,7 @@ def peek():
 '''
 
 # docs/testing-toolkit.md's example, verbatim below its import.
-README_EXAMPLE = '''
+DOCS_EXAMPLE = '''
 import myjob  # your Job: emitter.notify("report_ready", {"id": 42}, to="finance")
 
 
@@ -72,9 +72,9 @@ def test_each_test_gets_a_fresh_emulator(kube_api):
 '''
 
 
-def test_the_readme_example_and_a_users_other_kube_api_tests_pass(user_suite: UserSuite) -> None:
+def test_the_docs_example_and_a_users_other_kube_api_tests_pass(user_suite: UserSuite) -> None:
     done = user_suite(
-        {"myjob.py": MYJOB, "test_readme_example.py": README_EXAMPLE,
+        {"myjob.py": MYJOB, "test_docs_example.py": DOCS_EXAMPLE,
          "test_more.py": MORE_TESTS},
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
@@ -82,7 +82,7 @@ def test_the_readme_example_and_a_users_other_kube_api_tests_pass(user_suite: Us
 
 
 def test_a_failing_user_assertion_fails_the_users_suite(user_suite: UserSuite) -> None:
-    wrong = README_EXAMPLE.replace('message.room == "finance"', 'message.room == "sales"')
+    wrong = DOCS_EXAMPLE.replace('message.room == "finance"', 'message.room == "sales"')
     done = user_suite({"myjob.py": MYJOB, "test_wrong.py": wrong})
     assert done.returncode == 1, done.stdout[-4000:]
     assert "1 failed" in done.stdout
