@@ -38,11 +38,11 @@ def _kube_sender(kubeconfig: str, namespace: str, channel: str, room: str,
                  batch_window: float) -> tuple[Callable[[str], str], Callable[[], None]]:
     from emitter import Emitter
 
-    em = Emitter(kubeconfig=kubeconfig, namespace=namespace, channel=channel,
+    em = Emitter(kubeconfig=kubeconfig, bus_namespace=namespace, channel=channel,
                  batch_window_seconds=batch_window)
 
     def send(data: str) -> str:
-        return em.notify(EVENT, {"data": data}, room=room)
+        return em.notify(EVENT, {"data": data}, to=room)
 
     return send, em.flush
 

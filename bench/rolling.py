@@ -63,7 +63,7 @@ class _Notifier:
         self.sent = 0
         self._stop = threading.Event()
         self._emitter = Emitter(kubeconfig=str(topology.notifier_kubeconfig),
-                                namespace=BUS_NAMESPACE, batch_window_seconds=0.005)
+                                bus_namespace=BUS_NAMESPACE, batch_window_seconds=0.005)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 

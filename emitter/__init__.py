@@ -1,11 +1,11 @@
 """pushsvc's notifier library: push Socket.IO messages to every pushsvc pod via core/v1 Events.
 
 >>> import emitter
->>> emitter.notify("job_done", {"id": 42}, room="team-a")
->>> em = emitter.Emitter()
+>>> emitter.notify("job_done", {"id": 42}, to="team-a")
+>>> em = emitter.Emitter(bus_namespace="pushsvc")
 >>> with em.batch():  # one Event for up to 50 notifications
 ...     for row in rows:
-...         em.notify("row_done", row, room="team-a")
+...         em.notify("row_done", row, to="team-a")
 
 Depends on ``kubernetes`` and ``pydantic`` only (no Flask, no gevent).
 """
@@ -35,6 +35,10 @@ from emitter.errors import (
 )
 from emitter.model import SCHEMA_VERSION, Envelope, Message
 
+#: The same as ``pushsvc.__version__`` (the one the package metadata reads; a test keeps them
+#: equal): the notifier library may not import the server package.
+__version__ = "0.1.0"
+
 __all__ = [
     "CHANNEL_LABEL",
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -54,6 +58,7 @@ __all__ = [
     "PushError",
     "SchemaVersionError",
     "WireError",
+    "__version__",
     "decode_event",
     "default_emitter",
     "encode_event",

@@ -4,8 +4,11 @@ Exit status 0 on success; otherwise one clear line on stderr and a non-zero stat
 (2 bad usage or input, 3 configuration, 4 permission, 5 API unavailable or refused).
 
 ``--stdin`` sends many notifications: one JSON object per line,
-``{"event": ..., "data": ..., "room": ..., "user": ..., "skip_sid": ..., "namespace": ...}``
-(only ``event`` is required; ``--room`` / ``--user`` / ``--sio-namespace`` are the defaults).
+``{"event": ..., "data": ..., "to": ..., "user": ..., "skip_sid": ..., "namespace": ...}``
+(only ``event`` is required; ``"room"`` is the alias of ``"to"``, as ``--room`` is of ``--to``;
+``--to`` / ``--user`` / ``--sio-namespace`` are the defaults). The keys are ``notify()``'s
+arguments, so ``"namespace"`` there is the Socket.IO namespace; ``--namespace`` is the
+Kubernetes one, as in kubectl.
 Lines are read as they come and share Events (a batch window; at most 50 messages per
 Event). A bad line stops the run: every line before it is sent, it and everything after it are
 not, and the error names its line number (exit 2). When an Event cannot be created the run
@@ -35,7 +38,7 @@ from emitter.errors import (
 
 #: --stdin: notifications issued within this window share an Event.
 STDIN_BATCH_WINDOW_SECONDS = 0.005
-_LINE_KEYS = frozenset({"event", "data", "room", "user", "skip_sid", "namespace"})
+_LINE_KEYS = frozenset({"event", "data", "to", "room", "user", "skip_sid", "namespace"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,15 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--event", help="Socket.IO event name, e.g. nuke_response")
     what.add_argument("--stdin", action="store_true",
                       help='read notifications from stdin, one JSON object per line: '
-                      '{"event": ..., "data": ..., "room": ..., "skip_sid": ..., '
-                      '"namespace": ...}; they share Events')
+                      '{"event": ..., "data": ..., "to": ..., "user": ..., "skip_sid": ..., '
+                      '"namespace": ...} ("room" is the alias of "to"); they share Events')
     p.add_argument("--data", default=None,
                    help="JSON value, or @FILE to read JSON from FILE ('@-' = stdin). Default null.")
-    p.add_argument("--room", help="room to notify (default: every client; with --stdin, for "
-                   "lines without one)")
+    p.add_argument("--to", metavar="ROOM", help="room to notify (default: every client; "
+                   "with --stdin, for lines without one)")
+    p.add_argument("--room", metavar="ROOM", help="alias of --to")
     p.add_argument("--user", action="append", default=None, metavar="SUB",
                    help="a user (token subject) to notify on every connection, any pod: the "
-                   "room user:SUB; repeatable; with --room, both; with --stdin, for lines "
+                   "room user:SUB; repeatable; with --to, both; with --stdin, for lines "
                    "without one")
     p.add_argument("--skip-sid", help="a client sid that must not receive it")
     p.add_argument("--sio-namespace", default="/", help="Socket.IO namespace (default /)")
@@ -107,6 +111,8 @@ def _notification(line: str) -> dict[str, Any]:
                          f"{', '.join(sorted(_LINE_KEYS))})")
     if not isinstance(value.get("event"), str):
         raise ValueError('"event" must be a non-empty string')
+    if "to" in value and "room" in value:
+        raise ValueError('"to" and "room" given: pass "to" only ("room" is its alias)')
     return value
 
 
@@ -122,7 +128,7 @@ class StoppedError(PushError):
         self.__cause__ = failure.__cause__
 
 
-def send_lines(emitter: Emitter, lines: Iterable[str], *, room: str | None,
+def send_lines(emitter: Emitter, lines: Iterable[str], *, to: str | None,
                sio_namespace: str, user: list[str] | None = None) -> tuple[int, int]:
     """Notify one message per line (blank lines skipped); returns (messages, Events).
 
@@ -137,7 +143,7 @@ def send_lines(emitter: Emitter, lines: Iterable[str], *, room: str | None,
         try:
             item = _notification(line)
             name = emitter.notify(item["event"], item.get("data"),
-                                  room=item.get("room", room),
+                                  to=item.get("to", item.get("room", to)),
                                   namespace=item.get("namespace", sio_namespace),
                                   skip_sid=item.get("skip_sid"),
                                   user=item.get("user", user))
@@ -173,20 +179,24 @@ def _read_lines(stream: TextIO) -> Iterable[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.to is not None and args.room is not None:
+        parser.error("--to and --room given: pass --to only (--room is its alias)")
+    to = args.to if args.to is not None else args.room
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.stdin:
         if args.data is not None or args.skip_sid is not None:
             print("pushsvc-notify: error: --data and --skip-sid go in each line with --stdin",
                   file=sys.stderr)
             return 2
-        return _main_stdin(args)
+        return _main_stdin(args, to)
     try:
         data = _load_data(args.data if args.data is not None else "null")
-        emitter = Emitter(namespace=args.namespace, channel=args.channel,
+        emitter = Emitter(bus_namespace=args.namespace, channel=args.channel,
                           kubeconfig=args.kubeconfig, retry_deadline_seconds=args.deadline)
         with emitter:
-            name = emitter.notify(args.event, data, room=args.room,
+            name = emitter.notify(args.event, data, to=to,
                                   namespace=args.sio_namespace, skip_sid=args.skip_sid,
                                   user=args.user)
     except MessageError as exc:
@@ -198,17 +208,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ApiError, PushError) as exc:
         return _fail(exc, 5)
     if not args.quiet:
-        print(f"sent {name} to namespace {emitter.namespace} channel {emitter.channel}")
+        print(f"sent {name} to namespace {emitter.bus_namespace} channel {emitter.channel}")
     return 0
 
 
-def _main_stdin(args: argparse.Namespace) -> int:
+def _main_stdin(args: argparse.Namespace, to: str | None) -> int:
     try:
-        emitter = Emitter(namespace=args.namespace, channel=args.channel,
+        emitter = Emitter(bus_namespace=args.namespace, channel=args.channel,
                           kubeconfig=args.kubeconfig, retry_deadline_seconds=args.deadline,
                           batch_window_seconds=STDIN_BATCH_WINDOW_SECONDS)
         with emitter:
-            sent, events = send_lines(emitter, _read_lines(sys.stdin), room=args.room,
+            sent, events = send_lines(emitter, _read_lines(sys.stdin), to=to,
                                       sio_namespace=args.sio_namespace, user=args.user)
     except StoppedError as exc:
         return _fail(exc, 4 if isinstance(exc.failure.__cause__, PermissionDeniedError) else 5)
@@ -220,7 +230,7 @@ def _main_stdin(args: argparse.Namespace) -> int:
         return _fail(exc, 5)
     if not args.quiet:
         print(f"sent {sent} notification(s) in {events} Event(s) to namespace "
-              f"{emitter.namespace} channel {emitter.channel}")
+              f"{emitter.bus_namespace} channel {emitter.channel}")
     return 0
 
 

@@ -9,6 +9,12 @@ Bursts can share Events (:mod:`emitter.batching`): inside ``with em.batch():``, 
 promises: unbatched, it returns once the Event exists and raises the API's error itself;
 batched, API errors arrive later (leaving the ``with`` block, at ``flush()``, or from the next
 ``notify()``), which a caller has to opt into.
+
+Names follow Flask-SocketIO's ``emit()``: ``to=`` is the target room (``room=`` its alias) and
+``namespace=`` in ``notify()``, ``close_room()`` and ``disconnect()`` is the Socket.IO
+namespace. The Kubernetes namespace the Events live in is ``Emitter(bus_namespace=...)``,
+named after ``PUSHSVC_BUS_NAMESPACE``; ``Emitter(namespace=...)`` is its deprecated old name,
+so that ``namespace`` means one thing in this API.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -24,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from emitter import codec, config
 from emitter.batching import Batcher, Packer, Packet, send_all
-from emitter.errors import BatchError, MessageError
+from emitter.errors import BatchError, ConfigError, MessageError
 from emitter.kube import (
     RBAC_NOTIFIER,
     Backoff,
@@ -48,8 +55,9 @@ logger = logging.getLogger(__name__)
 class Emitter:
     """Publishes Socket.IO messages to every pushsvc pod through core/v1 Events.
 
-    :param namespace: bus namespace (default ``$PUSHSVC_BUS_NAMESPACE``, the pod's or the
-        kubeconfig context's namespace, else ``default``).
+    :param bus_namespace: the Kubernetes namespace of the bus Events (default
+        ``$PUSHSVC_BUS_NAMESPACE``, the pod's or the kubeconfig context's namespace, else
+        ``default``); must match the servers' ``PUSHSVC_BUS_NAMESPACE``.
     :param channel: bus channel, the label value (default ``$PUSHSVC_BUS_CHANNEL`` or
         ``pushsvc``); must match the servers' ``PUSHSVC_BUS_CHANNEL``.
     :param kubeconfig: kubeconfig path; default in-cluster config, then ``$KUBECONFIG``, then
@@ -68,12 +76,14 @@ class Emitter:
     :param max_messages_per_event: most messages one batched Event carries (1-50).
     :param max_queued_messages: window mode: ``notify()`` blocks (up to the retry deadline)
         while this many messages wait to be sent.
+    :param namespace: deprecated name of ``bus_namespace`` (a DeprecationWarning); passing
+        both is a :class:`~emitter.errors.ConfigError`.
     """
 
     def __init__(
         self,
         *,
-        namespace: str | None = None,
+        bus_namespace: str | None = None,
         channel: str | None = None,
         kubeconfig: str | None = None,
         api_client: ApiClient | None = None,
@@ -86,7 +96,18 @@ class Emitter:
         batch_window_seconds: float | None = None,
         max_messages_per_event: int = codec.MAX_MESSAGES_PER_EVENT,
         max_queued_messages: int = 10_000,
+        namespace: str | None = None,
     ) -> None:
+        if namespace is not None:
+            if bus_namespace is not None:
+                raise ConfigError(
+                    f"Emitter got bus_namespace={bus_namespace!r} and namespace={namespace!r}: "
+                    "pass bus_namespace= only (namespace= is its deprecated old name)")
+            warnings.warn(
+                "Emitter(namespace=...) is deprecated: pass bus_namespace= (the Kubernetes "
+                "namespace of the bus Events); in notify(), namespace= is the Socket.IO "
+                "namespace", DeprecationWarning, stacklevel=2)
+            bus_namespace = namespace
         if not 0 < max_payload_bytes <= codec.HARD_MAX_PAYLOAD_BYTES:
             raise ValueError(f"max_payload_bytes must be in 1..{codec.HARD_MAX_PAYLOAD_BYTES}")
         if not 1 <= max_messages_per_event <= codec.MAX_MESSAGES_PER_EVENT:
@@ -99,7 +120,7 @@ class Emitter:
             target = config.load_api_client(kubeconfig)
             api_client = target.api_client
         self.api_client = api_client
-        self.namespace = config.resolve_namespace(namespace, target)
+        self.bus_namespace = config.resolve_namespace(bus_namespace, target)
         self.max_payload_bytes = max_payload_bytes
         self.retry_deadline_seconds = retry_deadline_seconds
         self.request_timeout = request_timeout
@@ -115,22 +136,34 @@ class Emitter:
             max_messages=max_messages_per_event, max_queued=max_queued_messages,
             block_seconds=retry_deadline_seconds)
 
+    @property
+    def namespace(self) -> str:
+        """Deprecated: :attr:`bus_namespace`."""
+        warnings.warn("Emitter.namespace is deprecated: read Emitter.bus_namespace",
+                      DeprecationWarning, stacklevel=2)
+        return self.bus_namespace
+
     # --- the notifier API ---------------------------------------------------------
     def notify(
         self,
         event: str,
         data: Any = None,
         *,
+        to: str | list[str] | None = None,
         room: str | list[str] | None = None,
         namespace: str = "/",
         skip_sid: str | list[str] | None = None,
         user: str | list[str] | None = None,
     ) -> str:
-        """Emit ``event`` with ``data`` to ``room`` (None = every client) on every pod.
+        """Emit ``event`` with ``data`` to the room ``to`` (None = every client) on every pod.
 
-        ``user="alice"`` (or a list) sends to every connection of that user — the token
-        subject's room ``user:alice`` on every pod — in addition to ``room`` if given, and
-        to nobody else when ``room`` is None.
+        :param to: a room or a list of rooms (a client's sid is a room too); ``room=`` is
+            its alias, as in Flask-SocketIO — pass one of them (both: MessageError).
+        :param namespace: the Socket.IO namespace (default ``/``).
+        :param skip_sid: a client sid (or list) that must not receive it.
+        :param user: ``"alice"`` (or a list) sends to every connection of that user — the
+            token subject's room ``user:alice`` on every pod — in addition to ``to`` if
+            given, and to nobody else when ``to`` is None.
 
         A tuple ``data`` becomes several arguments, as with ``socketio.Server.emit``; bytes
         anywhere in ``data`` travel as binary attachments. Returns the Event's name.
@@ -138,7 +171,7 @@ class Emitter:
         Batched (inside ``with batch()`` or with a batch window) it returns at once with the
         name of the Event the message will travel in; a bad message still raises here.
         """
-        message = emit_message(event, data, host_id=self.host_id, room=room,
+        message = emit_message(event, data, host_id=self.host_id, room=target(to, room),
                                namespace=namespace, skip_sid=skip_sid, user=user)
         return self._submit(message)
 
@@ -231,16 +264,17 @@ class Emitter:
         """
         envelope = (Envelope(messages=list(messages)) if ts is None
                     else Envelope(messages=list(messages), ts=ts))
+        namespace = self.bus_namespace
         body = codec.encode_event(
             envelope,
-            namespace=self.namespace,
+            namespace=namespace,
             channel=self.channel,
             involved_object=self.involved_object,
             name=name,
             max_payload_bytes=self.max_payload_bytes,
         )
         event_name: str = body["metadata"]["name"]
-        path = events_path(self.namespace)
+        path = events_path(namespace)
 
         def create() -> None:
             response = raw_request(self.api_client, "POST", path, body=body,
@@ -253,7 +287,7 @@ class Emitter:
         try:
             call_with_retries(
                 create,
-                what=f"create event in namespace {self.namespace!r}",
+                what=f"create event in namespace {namespace!r}",
                 deadline_seconds=self.retry_deadline_seconds,
                 backoff=Backoff(initial=0.2, maximum=5.0),
                 # A retried create that meets 409 AlreadyExists means an earlier attempt
@@ -261,7 +295,7 @@ class Emitter:
                 on_retry=lambda exc: isinstance(exc, ApiException) and exc.status == 409,
             )
         except ApiException as exc:
-            raise convert(exc, verb="create", namespace=self.namespace, grant=self.grant) from exc
+            raise convert(exc, verb="create", namespace=namespace, grant=self.grant) from exc
         return event_name
 
     def close(self) -> None:
@@ -285,6 +319,16 @@ class Emitter:
                 self.close()
 
 
+def target(to: str | list[str] | None, room: str | list[str] | None) -> str | list[str] | None:
+    """The room(s) of ``to=`` or of its alias ``room=``; both given is a MessageError."""
+    if room is None:
+        return to
+    if to is not None:
+        raise MessageError(f"got to={to!r} and room={room!r}: pass to= only (room= is its "
+                           "alias); nothing was sent")
+    return room
+
+
 def codec_message_error(what: str, exc: Exception) -> MessageError:
     return MessageError(f"{what}: {exc}; nothing was sent")
 
@@ -300,7 +344,7 @@ def default_emitter() -> Emitter:
         if _default is None:
             _default = Emitter()
             logger.info("pushsvc emitter: namespace %s, channel %s",
-                        _default.namespace, _default.channel)
+                        _default.bus_namespace, _default.channel)
         return _default
 
 
@@ -308,13 +352,17 @@ def notify(
     event: str,
     data: Any = None,
     *,
+    to: str | list[str] | None = None,
     room: str | list[str] | None = None,
     namespace: str = "/",
     skip_sid: str | list[str] | None = None,
     user: str | list[str] | None = None,
 ) -> str:
-    """Emit to pushsvc clients on every pod; see :meth:`Emitter.notify`."""
-    return default_emitter().notify(event, data, room=room, namespace=namespace,
+    """Emit ``event`` to the room ``to`` (None = every client) on every pod, through the
+    process-wide :func:`default_emitter`; see :meth:`Emitter.notify` (``room=`` is the alias
+    of ``to=``; ``namespace=`` is the Socket.IO namespace)."""
+    rooms = target(to, room)  # before building the default Emitter: a bad call is the caller's
+    return default_emitter().notify(event, data, to=rooms, namespace=namespace,
                                     skip_sid=skip_sid, user=user)
 
 

@@ -1,6 +1,6 @@
 """The codec between an :class:`~emitter.model.Envelope` and a core/v1 Event body.
 
-The wire contract (README "Wire contract"): one Event per envelope, created without
+The wire contract (docs/bus.md, "Wire contract"): one Event per envelope, created without
 ``eventTime`` (so neither the 1024-character ``message`` limit nor the reporting fields apply);
 a label names the channel (watches use a label selector and never see kubelet events); a fixed
 ``reason`` makes ``kubectl get events --field-selector reason=PushsvcMessage`` show the bus; the
@@ -151,7 +151,7 @@ def name_prefix_for(first: Message) -> str:
 
 
 def event_name(envelope: Envelope) -> str:
-    """A readable, client-chosen unique name (see README: why not ``generateName``)."""
+    """A readable, client-chosen unique name (docs/bus.md says why not ``generateName``)."""
     return _name_prefix(envelope) + uuid.uuid4().hex[:16]
 
 

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
     from pushsvc.settings import Settings
 
-__all__ = ["create_app", "init_app"]
+#: The package's version: the one place it is written. pyproject.toml reads it (setuptools
+#: parses this file for the literal, importing nothing); ``emitter.__version__`` equals it.
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "create_app", "init_app"]
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -40,7 +40,7 @@ def settings_help() -> str:
 
 
 def settings_markdown() -> str:
-    """The same table in Markdown, for the README."""
+    """The same table in Markdown, for docs/configuration.md (scripts/gen_configuration_docs.py)."""
     rows = ["| env var | default | unit/type | meaning |", "|---|---|---|---|"]
     for row in settings_docs():
         desc = row.description.replace("|", "\\|")

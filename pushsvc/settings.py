@@ -698,7 +698,7 @@ class Settings(BaseSettings):
 
 @dataclass(frozen=True)
 class SettingDoc:
-    """One row of the configuration table (``pushsvc serve --help``, the README)."""
+    """One row of the configuration table (``pushsvc serve --help``, docs/configuration.md)."""
 
     env: str
     kind: str

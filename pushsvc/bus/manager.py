@@ -123,7 +123,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         self.outbox_max_bytes = outbox_max_bytes
         self.publisher = Emitter(
             api_client=api_client,
-            namespace=namespace,
+            bus_namespace=namespace,
             channel=channel,
             host_id=self.host_id,
             involved_object=involved_object,

@@ -1,6 +1,6 @@
 """The bus watcher: list, then watch core/v1 Events from the list's version, forever.
 
-Rules (README "Watcher"): list with the channel's label selector and remember the list's
+Rules (docs/bus.md, "Watcher"): list with the channel's label selector and remember the list's
 resourceVersion — Events that existed before start are never replayed; watch from it with a
 server ``timeoutSeconds`` *and* a client read timeout (a half-open connection otherwise hangs
 forever); resume from the last resourceVersion seen in the stream; on 410 (HTTP status or an

@@ -446,7 +446,7 @@ class LocalTopology:
                user: str | None = None) -> None:
         """Run ``pushsvc-notify`` once as the notifier ServiceAccount (like the example Job)."""
         run_notifier(self.notifier_env(), ["--event", event, "--data", data]
-                     + (["--room", room] if room else []) + (["--user", user] if user else []))
+                     + (["--to", room] if room else []) + (["--user", user] if user else []))
 
     def notifier_env(self) -> dict[str, str]:
         """Environment of a notifier Job pod, pointed at the emulator."""

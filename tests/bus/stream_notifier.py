@@ -32,12 +32,12 @@ def main() -> int:
 
     def worker(k: int) -> None:
         nonlocal sent
-        emitter = Emitter(kubeconfig=args.kubeconfig, namespace=args.namespace,
+        emitter = Emitter(kubeconfig=args.kubeconfig, bus_namespace=args.namespace,
                           retry_deadline_seconds=args.deadline)
         with emitter:
             for n in range(k, args.count, args.threads):
                 try:
-                    emitter.notify("seq", {"tag": args.tag, "n": n}, room=args.room)
+                    emitter.notify("seq", {"tag": args.tag, "n": n}, to=args.room)
                 except PushError as exc:
                     failures.append(f"{n}: {exc}")
                     return

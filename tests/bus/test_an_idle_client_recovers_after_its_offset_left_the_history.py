@@ -33,10 +33,10 @@ ELSEWHERE = 300
 
 
 def _notify(cluster: Cluster, texts: list[str], room: str | None = None) -> None:
-    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace,
+    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), bus_namespace=cluster.namespace,
                  batch_window_seconds=0.005) as emitter:
         for text in texts:
-            emitter.notify("nuke_response", {"data": text}, room=room)
+            emitter.notify("nuke_response", {"data": text}, to=room)
 
 
 def _dropped(cluster: Cluster, pod: int) -> float:

@@ -32,7 +32,8 @@ COUNT = 60
 
 
 def _notify(cluster: Cluster, texts: list[str]) -> None:
-    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace) as em:
+    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig),
+                 bus_namespace=cluster.namespace) as em:
         for text in texts:
             em.notify("nuke_response", {"data": text})  # one Event each
 

@@ -65,7 +65,7 @@ def test_the_emitter_writes_the_given_time_into_the_envelope(monkeypatch):
         return Response()
 
     monkeypatch.setattr(emitter.client, "raw_request", fake_request)
-    publisher = Emitter(api_client=_NoApi(), namespace="bus",  # type: ignore[arg-type]
+    publisher = Emitter(api_client=_NoApi(), bus_namespace="bus",  # type: ignore[arg-type]
                         channel="pushsvc", involved_object={"kind": "Pod", "name": "p"})
     publisher.publish([EmitMessage(event="e", data=[1], host_id="h")], ts=1234.5)
     assert decode_event(bodies[0]).ts == 1234.5

@@ -27,7 +27,7 @@ class CountingTransport(KubeTransport):
 
 def test_the_first_list_reads_one_event_and_a_relist_one_page_at_a_time(kubeapi):
     api_client = load_api_client(str(kubeapi.kubeconfig)).api_client
-    with Emitter(api_client=api_client, namespace="bus", channel="pushsvc") as notifier:
+    with Emitter(api_client=api_client, bus_namespace="bus", channel="pushsvc") as notifier:
         for n in range(7):
             notifier.notify("old", {"n": n})
         transport = CountingTransport(api_client, namespace="bus",
@@ -69,7 +69,7 @@ def test_the_first_list_reads_one_event_and_a_relist_one_page_at_a_time(kubeapi)
 
 def test_pages_of_large_events_shrink_to_a_few_megabytes(kubeapi):
     api_client = load_api_client(str(kubeapi.kubeconfig)).api_client
-    with Emitter(api_client=api_client, namespace="bus", channel="pushsvc") as notifier:
+    with Emitter(api_client=api_client, bus_namespace="bus", channel="pushsvc") as notifier:
         for n in range(70):
             notifier.notify("big", {"n": n, "pad": "y" * 100_000})
     transport = KubeTransport(api_client, namespace="bus",

@@ -13,8 +13,9 @@ def data_of(client) -> list:
 def test_a_room_notification_reaches_exactly_the_members_on_every_pod_once(cluster):
     members = [cluster.connect(k, rooms=("team-a",)) for k in range(3)]
     outsiders = [cluster.connect(k) for k in range(3)]
-    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace) as em:
-        em.notify("nuke_response", {"data": "to team-a"}, room="team-a")
+    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig),
+                 bus_namespace=cluster.namespace) as em:
+        em.notify("nuke_response", {"data": "to team-a"}, to="team-a")
         em.notify("nuke_response", {"data": "to everyone"})
     for c in members + outsiders:
         c.wait_for(predicate=lambda p: p.get("data") == "to everyone")
@@ -29,9 +30,10 @@ def test_a_room_notification_reaches_exactly_the_members_on_every_pod_once(clust
 def test_skip_sid_leaves_out_one_client_on_another_pod(cluster):
     clients = [cluster.connect(k, rooms=("skippers",)) for k in range(3)]
     skipped = clients[2].sio.get_sid()
-    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace) as em:
-        em.notify("nuke_response", {"data": "not you"}, room="skippers", skip_sid=skipped)
-        em.notify("nuke_response", {"data": "marker"}, room="skippers")
+    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig),
+                 bus_namespace=cluster.namespace) as em:
+        em.notify("nuke_response", {"data": "not you"}, to="skippers", skip_sid=skipped)
+        em.notify("nuke_response", {"data": "marker"}, to="skippers")
     for c in clients:
         c.wait_for(predicate=lambda p: p.get("data") == "marker")
     assert data_of(clients[0]).count("not you") == 1
@@ -60,8 +62,9 @@ def test_close_room_from_pod_1_empties_the_room_on_pods_2_and_3(cluster):
     # once pod 1's close_room Event exists, a later room message reaches nobody who was in it
     wait_until(lambda: any("close_room 'closing'" in e["message"]
                            for e in cluster.bus_events()), what="the close_room Event")
-    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace) as em:
-        em.notify("nuke_response", {"data": "after close"}, room="closing")
+    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig),
+                 bus_namespace=cluster.namespace) as em:
+        em.notify("nuke_response", {"data": "after close"}, to="closing")
         em.notify("nuke_response", {"data": "marker-close"})
     for c in [closer, *remote]:
         c.wait_for(predicate=lambda p: p.get("data") == "marker-close")
@@ -70,7 +73,8 @@ def test_close_room_from_pod_1_empties_the_room_on_pods_2_and_3(cluster):
 
 def test_disconnect_of_a_client_on_another_pod_works(cluster):
     victim = cluster.connect(2)
-    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace) as em:
+    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig),
+                 bus_namespace=cluster.namespace) as em:
         em.disconnect(victim.sio.get_sid())
     wait_until(lambda: not victim.connected, what="the remote client disconnected")
 
@@ -89,8 +93,9 @@ def test_replies_to_a_local_client_create_no_event_but_broadcasts_do(cluster):
 
 
 def test_kubectl_get_events_shows_the_bus_traffic_readably(cluster):
-    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig), namespace=cluster.namespace) as em:
-        em.notify("build_done", {"secret": "never shown"}, room="ops")
+    with Emitter(kubeconfig=str(cluster.notifier_kubeconfig),
+                 bus_namespace=cluster.namespace) as em:
+        em.notify("build_done", {"secret": "never shown"}, to="ops")
     out = cluster.kubectl("get", "events", "-n", cluster.namespace,
                           "--field-selector", "reason=PushsvcMessage")
     assert "PushsvcMessage" in out

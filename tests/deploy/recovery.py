@@ -92,7 +92,7 @@ def notify_numbered(topology: LocalTopology, prefix: str, count: int,
     """``count`` notifications "<prefix> #i" to everyone (or ``room``), from one
     pushsvc-notify --stdin."""
     texts = [f"{prefix} #{i}" for i in range(1, count + 1)]
-    lines = "".join(json.dumps({"event": "nuke_response", "data": {"data": t}, "room": room})
+    lines = "".join(json.dumps({"event": "nuke_response", "data": {"data": t}, "to": room})
                     + "\n" for t in texts)
     done = subprocess.run([console_script("pushsvc-notify"), "--stdin"], input=lines.encode(),
                           env=topology.notifier_env(), capture_output=True, timeout=60,

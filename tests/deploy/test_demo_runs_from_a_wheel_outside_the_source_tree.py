@@ -98,7 +98,7 @@ import emitter
 
 def test_a_job_notifies(kube_api, monkeypatch):
     kube_api.use_as_notifier(monkeypatch)
-    emitter.notify("report_ready", {"id": 42}, room="finance")
+    emitter.notify("report_ready", {"id": 42}, to="finance")
     assert [m.event for m in kube_api.messages()] == ["report_ready"]
 """
 

@@ -38,7 +38,7 @@ class NoCallsClient:
 
 @pytest.fixture
 def offline_emitter() -> Emitter:
-    return Emitter(api_client=NoCallsClient(), namespace="bus", channel="pushsvc",  # type: ignore[arg-type]
+    return Emitter(api_client=NoCallsClient(), bus_namespace="bus", channel="pushsvc",  # type: ignore[arg-type]
                    involved_object={"kind": "Pod", "name": "job-pod"})
 
 
@@ -59,7 +59,7 @@ class Bus:
         """An Emitter as the notifier (or as ``serviceaccount``, which has no grant)."""
         kubeconfig = (self.notifier_kubeconfig if serviceaccount is None
                       else self.api.kubeconfig_for(NAMESPACE, serviceaccount))
-        return Emitter(kubeconfig=str(kubeconfig), namespace=NAMESPACE, **options)
+        return Emitter(kubeconfig=str(kubeconfig), bus_namespace=NAMESPACE, **options)
 
     def events(self) -> list[dict[str, Any]]:
         """Every bus Event in the namespace, oldest first (read as the admin)."""

@@ -17,7 +17,7 @@ def test_forty_notifications_in_a_batch_are_one_event_and_arrive_in_order(bus, b
         client.wait_for(predicate=lambda p: "team" in str(p.get("data")))
         with bus.emitter() as em:
             with em.batch():
-                names = {em.notify("seq", {"n": n}, room="team") for n in range(40)}
+                names = {em.notify("seq", {"n": n}, to="team") for n in range(40)}
         assert len(names) == 1
         events = bus.events()
         assert [e["metadata"]["name"] for e in events] == list(names)

@@ -17,9 +17,9 @@ def test_one_create_is_one_tls_write_to_the_api_server(bus, monkeypatch):
         return real(self, data, *args)
 
     with bus.emitter() as em:
-        em.notify("nuke_response", {"data": "first"}, room="r")  # connects
+        em.notify("nuke_response", {"data": "first"}, to="r")  # connects
         monkeypatch.setattr(ssl.SSLSocket, "sendall", counting)
-        em.notify("nuke_response", {"data": "second"}, room="r")
+        em.notify("nuke_response", {"data": "second"}, to="r")
         monkeypatch.undo()
     assert len(writes) == 1, writes
     assert [e.messages[0].data for e in bus.envelopes()] == [[{"data": "first"}],

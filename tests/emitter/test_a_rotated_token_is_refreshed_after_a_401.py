@@ -11,7 +11,7 @@ from pushsvc.testing.kubeapi import KubeAPI
 def test_a_stale_cached_token_is_refreshed_and_the_notification_goes_through(
     kubeapi: KubeAPI,
 ) -> None:
-    emitter = Emitter(namespace="bus", channel="pushsvc", kubeconfig=str(kubeapi.kubeconfig))
+    emitter = Emitter(bus_namespace="bus", channel="pushsvc", kubeconfig=str(kubeapi.kubeconfig))
     emitter.notify("warm_up", {"n": 0})
     headers, _expires = emitter.api_client._pushsvc_headers  # type: ignore[attr-defined]
     stale = {**headers, "authorization": "Bearer rotated-away"}

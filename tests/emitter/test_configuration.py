@@ -24,7 +24,7 @@ def test_namespace_and_channel_come_from_the_environment(monkeypatch, kubeapi):
     monkeypatch.setenv("PUSHSVC_BUS_NAMESPACE", "from-env")
     monkeypatch.setenv("PUSHSVC_BUS_CHANNEL", "chan-1")
     with Emitter(kubeconfig=str(kubeapi.kubeconfig)) as em:
-        assert (em.namespace, em.channel) == ("from-env", "chan-1")
+        assert (em.bus_namespace, em.channel) == ("from-env", "chan-1")
 
 
 def test_a_channel_that_is_not_a_label_value_is_refused(kubeapi):

@@ -25,7 +25,7 @@ def nested(levels: int) -> Any:
 
 
 def test_data_nested_past_the_limit_is_refused_with_the_limit_in_the_message():
-    notifier = Emitter(api_client=NoCalls(), namespace="bus", channel="pushsvc",  # type: ignore
+    notifier = Emitter(api_client=NoCalls(), bus_namespace="bus", channel="pushsvc",  # type: ignore
                        involved_object={"kind": "Pod", "name": "p"})
     with pytest.raises(MessageError, match=f"deeper than {MAX_PAYLOAD_DEPTH} levels"):
         notifier.notify("deep", nested(MAX_PAYLOAD_DEPTH + 1))

@@ -15,7 +15,7 @@ from pushsvc.testing.procs import console_script
 def test_notify_to_a_user_is_an_emit_to_its_user_room(kube_api, monkeypatch):
     kube_api.use_as_notifier(monkeypatch)
     emitter.notify("report_ready", {"id": 1}, user="alice")
-    emitter.notify("report_ready", {"id": 2}, user=["alice", "bob"], room="finance")
+    emitter.notify("report_ready", {"id": 2}, user=["alice", "bob"], to="finance")
     first, second = kube_api.messages()
     assert first.room == "user:alice"
     assert second.room == ["finance", "user:alice", "user:bob"]

@@ -28,7 +28,7 @@ def test_the_gauge_counts_new_and_expired_events_on_a_real_pod(kubeapi_factory, 
     api = kubeapi_factory(event_ttl=8)
     api.set_rbac(RBAC)
     with Emitter(kubeconfig=str(api.kubeconfig_for("pushsvc", "pushsvc-notifier")),
-                 namespace="pushsvc") as em:
+                 bus_namespace="pushsvc") as em:
         em.notify("before", 1)  # exists before the pod starts: not read by its first list
         env = {"PUSHSVC_BUS": "kubernetes", "PUSHSVC_BUS_NAMESPACE": "pushsvc",
                "PUSHSVC_KUBECONFIG": str(api.kubeconfig_for("pushsvc", "pushsvc-api"))}

@@ -1,4 +1,4 @@
-"""An existing Flask app that adds push with ``pushsvc.init_app`` (the README's example).
+"""An existing Flask app that adds push with ``pushsvc.init_app`` (docs/flask-app.md's example).
 
 Served by gunicorn in tests/server/test_init_app_adds_push_to_an_existing_flask_app.py.
 """

@@ -1,4 +1,4 @@
-"""The README's "Authentication" example: an existing Flask app mints the push token in its own
+"""docs/authentication.md's example: an existing Flask app mints the push token in its own
 login view, and its own Socket.IO handler puts a user in a room after its own check.
 
 Served by gunicorn in tests/server/test_an_apps_login_view_mints_the_push_token.py, with

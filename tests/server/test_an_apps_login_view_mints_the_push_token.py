@@ -1,7 +1,8 @@
-"""An existing Flask app (tests/server/login_app.py, the README's example) mints the token in
-its login view; the client connects with it; the app's own handler puts the client in a room
-its token does not name (server code always may) and lists the user's sessions on this pod;
-no token or secret reaches the log, even with the app logging request lines at INFO."""
+"""An existing Flask app (tests/server/login_app.py, docs/authentication.md's example) mints
+the token in its login view; the client connects with it; the app's own handler puts the
+client in a room its token does not name (server code always may) and lists the user's
+sessions on this pod; no token or secret reaches the log, even with the app logging request
+lines at INFO."""
 
 from __future__ import annotations
 

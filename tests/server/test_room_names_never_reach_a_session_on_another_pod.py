@@ -49,8 +49,8 @@ def test_a_victims_sid_on_pod_a_is_refused_from_pod_b(
 
     # A push to the victim's sid still reaches it, and nothing from the attacker did;
     # the attacker, who could not join the victim's sid room, does not get it.
-    with Emitter(kubeconfig=str(kubeapi.kubeconfig), namespace="pushsvc") as emitter:
-        emitter.notify("nuke_response", {"data": "for the victim"}, room=victim_sid)
+    with Emitter(kubeconfig=str(kubeapi.kubeconfig), bus_namespace="pushsvc") as emitter:
+        emitter.notify("nuke_response", {"data": "for the victim"}, to=victim_sid)
         emitter.notify("nuke_response", {"data": "marker"})
     victim.wait_for_reply("for the victim")
     attacker.wait_for_reply("marker")
@@ -68,8 +68,8 @@ def test_only_a_member_closes_a_room_when_close_room_is_on(
     ack = outsider.call("close_room", {"room": "finance"})
     assert ack["ok"] is False and ack["code"] == "not_in_room"
 
-    with Emitter(kubeconfig=str(kubeapi.kubeconfig), namespace="pushsvc") as emitter:
-        emitter.notify("nuke_response", {"data": "finance push 1"}, room="finance")
+    with Emitter(kubeconfig=str(kubeapi.kubeconfig), bus_namespace="pushsvc") as emitter:
+        emitter.notify("nuke_response", {"data": "finance push 1"}, to="finance")
         member.wait_for_reply("finance push 1")
 
         closer = clients(transports=["websocket"]).connect(pod_b.url)
@@ -78,7 +78,7 @@ def test_only_a_member_closes_a_room_when_close_room_is_on(
         member.wait_for_reply("Room finance is closing.")
         closer.wait_for_reply("Room finance is closing.")
         # The room is empty on both pods now.
-        emitter.notify("nuke_response", {"data": "finance push 2"}, room="finance")
+        emitter.notify("nuke_response", {"data": "finance push 2"}, to="finance")
         emitter.notify("nuke_response", {"data": "marker"})
     member.wait_for_reply("marker")
     closer.wait_for_reply("marker")

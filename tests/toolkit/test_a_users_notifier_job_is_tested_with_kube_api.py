@@ -1,4 +1,5 @@
-"""A user's notifier Job, tested with the ``kube_api`` fixture — the README's example, run.
+"""A user's notifier Job, tested with the ``kube_api`` fixture: docs/testing-toolkit.md's
+example, run.
 
 The user's project has a Job calling ``emitter.notify`` and tests that only install pushsvc:
 the fixture gives the emulator with pushsvc's RBAC, the notifier ServiceAccount's
@@ -15,7 +16,7 @@ import emitter
 
 
 def main():
-    emitter.notify("report_ready", {"id": 42}, room="finance")
+    emitter.notify("report_ready", {"id": 42}, to="finance")
 
 
 def peek():
@@ -28,9 +29,9 @@ def peek():
     return client.CoreV1Api().list_namespaced_event("pushsvc")
 '''
 
-# The README's ten-line example, verbatim below its import.
-README_EXAMPLE = '''
-import myjob  # your Job: emitter.notify("report_ready", {"id": 42}, room="finance")
+# docs/testing-toolkit.md's example, verbatim below its import.
+DOCS_EXAMPLE = '''
+import myjob  # your Job: emitter.notify("report_ready", {"id": 42}, to="finance")
 
 
 def test_the_job_tells_the_finance_room(kube_api, monkeypatch):
@@ -71,9 +72,9 @@ def test_each_test_gets_a_fresh_emulator(kube_api):
 '''
 
 
-def test_the_readme_example_and_a_users_other_kube_api_tests_pass(user_suite: UserSuite) -> None:
+def test_the_docs_example_and_a_users_other_kube_api_tests_pass(user_suite: UserSuite) -> None:
     done = user_suite(
-        {"myjob.py": MYJOB, "test_readme_example.py": README_EXAMPLE,
+        {"myjob.py": MYJOB, "test_docs_example.py": DOCS_EXAMPLE,
          "test_more.py": MORE_TESTS},
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
@@ -81,7 +82,7 @@ def test_the_readme_example_and_a_users_other_kube_api_tests_pass(user_suite: Us
 
 
 def test_a_failing_user_assertion_fails_the_users_suite(user_suite: UserSuite) -> None:
-    wrong = README_EXAMPLE.replace('message.room == "finance"', 'message.room == "sales"')
+    wrong = DOCS_EXAMPLE.replace('message.room == "finance"', 'message.room == "sales"')
     done = user_suite({"myjob.py": MYJOB, "test_wrong.py": wrong})
     assert done.returncode == 1, done.stdout[-4000:]
     assert "1 failed" in done.stdout
