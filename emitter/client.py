@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from kubernetes.client import ApiClient
@@ -68,6 +68,9 @@ class Emitter:
     :param max_messages_per_event: most messages one batched Event carries (1-50).
     :param max_queued_messages: window mode: ``notify()`` blocks (up to the retry deadline)
         while this many messages wait to be sent.
+    :param on_retry: called with (cause, seconds) before each retry wait of a create (cause
+        ``throttled`` for a 429, whose Retry-After is always waited out, ``server_error`` or
+        ``connection``); :attr:`retries` counts them by cause either way.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class Emitter:
         batch_window_seconds: float | None = None,
         max_messages_per_event: int = codec.MAX_MESSAGES_PER_EVENT,
         max_queued_messages: int = 10_000,
+        on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
         if not 0 < max_payload_bytes <= codec.HARD_MAX_PAYLOAD_BYTES:
             raise ValueError(f"max_payload_bytes must be in 1..{codec.HARD_MAX_PAYLOAD_BYTES}")
@@ -106,6 +110,9 @@ class Emitter:
         self.host_id = host_id or new_host_id()
         self.involved_object = involved_object or config.notifier_object()
         self.grant = grant
+        #: Retries of creates so far, by cause (``throttled``, ``server_error``, ``connection``).
+        self.retries: dict[str, int] = {}
+        self._on_retry = on_retry
         self.max_messages_per_event = max_messages_per_event
         self.batch_window_seconds = window
         self._owns_client = target is not None
@@ -259,10 +266,16 @@ class Emitter:
                 # A retried create that meets 409 AlreadyExists means an earlier attempt
                 # reached the server (e.g. the response was lost): done, and no duplicate.
                 on_retry=lambda exc: isinstance(exc, ApiException) and exc.status == 409,
+                on_wait=self._retrying,
             )
         except ApiException as exc:
             raise convert(exc, verb="create", namespace=self.namespace, grant=self.grant) from exc
         return event_name
+
+    def _retrying(self, cause: str, seconds: float) -> None:
+        self.retries[cause] = self.retries.get(cause, 0) + 1
+        if self._on_retry is not None:
+            self._on_retry(cause, seconds)
 
     def close(self) -> None:
         """Send what the batch window still holds (BatchError if that fails), then let go of
