@@ -28,6 +28,7 @@ retries: a pod's watcher, publisher and janitor share one ServiceAccount.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -36,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .rbac import User, user_for
+
+log = logging.getLogger(__name__)
 
 BODY = b"Too many requests, please try again later.\n"
 EXEMPT_GROUP = "system:masters"
@@ -121,6 +124,8 @@ class Limiter:
         early_until = self._waits.pop(key, None)
         if early_until is not None and now < early_until:
             bucket.early_retries += 1
+            log.warning("APF: %s repeated %s %s %.2f s before its Retry-After ran out",
+                        user.name, key[1], key[2], early_until - now)
         bucket.tokens = min(float(bucket.burst),
                             bucket.tokens + (now - bucket.updated) * bucket.rate)
         bucket.updated = now
