@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from kubernetes.client import ApiClient
@@ -78,6 +78,9 @@ class Emitter:
         while this many messages wait to be sent.
     :param namespace: deprecated name of ``bus_namespace`` (a DeprecationWarning); passing
         both is a :class:`~emitter.errors.ConfigError`.
+    :param on_retry: called with (cause, seconds) before each retry wait of a create (cause
+        ``throttled`` for a 429, whose Retry-After is always waited out, ``server_error`` or
+        ``connection``); :attr:`retries` counts them by cause either way.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class Emitter:
         max_messages_per_event: int = codec.MAX_MESSAGES_PER_EVENT,
         max_queued_messages: int = 10_000,
         namespace: str | None = None,
+        on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
         if namespace is not None:
             if bus_namespace is not None:
@@ -127,6 +131,9 @@ class Emitter:
         self.host_id = host_id or new_host_id()
         self.involved_object = involved_object or config.notifier_object()
         self.grant = grant
+        #: Retries of creates so far, by cause (``throttled``, ``server_error``, ``connection``).
+        self.retries: dict[str, int] = {}
+        self._on_retry = on_retry
         self.max_messages_per_event = max_messages_per_event
         self.batch_window_seconds = window
         self._owns_client = target is not None
@@ -293,10 +300,16 @@ class Emitter:
                 # A retried create that meets 409 AlreadyExists means an earlier attempt
                 # reached the server (e.g. the response was lost): done, and no duplicate.
                 on_retry=lambda exc: isinstance(exc, ApiException) and exc.status == 409,
+                on_wait=self._retrying,
             )
         except ApiException as exc:
             raise convert(exc, verb="create", namespace=namespace, grant=self.grant) from exc
         return event_name
+
+    def _retrying(self, cause: str, seconds: float) -> None:
+        self.retries[cause] = self.retries.get(cause, 0) + 1
+        if self._on_retry is not None:
+            self._on_retry(cause, seconds)
 
     def close(self) -> None:
         """Send what the batch window still holds (BatchError if that fails), then let go of

@@ -414,11 +414,17 @@ def call_with_retries(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     on_retry: Callable[[Exception], bool] | None = None,
+    on_wait: Callable[[str, float], None] | None = None,
 ) -> Any:
     """Call ``fn`` until it succeeds, retrying 429 / 5xx / connection errors until the deadline.
 
     ``on_retry(exc)`` may return True to stop retrying and treat the call as done (used for
     409 on a retried create: the earlier attempt did succeed). Other ApiExceptions propagate.
+    ``on_wait(cause, seconds)`` is told of each retry (cause ``throttled``, ``server_error`` or
+    ``connection``) before its wait.
+
+    A 429 is never retried before its ``Retry-After`` (API Priority and Fairness asks for
+    that wait); when the wait would end past the deadline, it gives up at once instead.
     """
     end = clock() + deadline_seconds
     attempt = 0
@@ -438,20 +444,26 @@ def call_with_retries(
                 delay = max(delay, 0.05)
             cause: BaseException = exc
             detail = f"HTTP {exc.status}"
+            kind = "throttled" if exc.status == 429 else "server_error"
         except CONNECTION_ERRORS as exc:
             # The first one is often a pooled keep-alive connection the server already
             # closed: retry at once on a fresh connection.
             delay = 0.0 if not connection_failed else None
             connection_failed = True
             cause, detail = exc, f"connection error ({type(exc).__name__})"
+            kind = "connection"
         wait = backoff.next() if delay is None else delay
         remaining = end - clock()
-        if remaining <= 0:
+        if remaining <= 0 or (kind == "throttled" and delay is not None and wait > remaining):
+            late = "" if remaining <= 0 else (
+                f" (the API server asked to retry in {wait:g} s, past the deadline)")
             raise ApiUnavailableError(
                 f"{what}: gave up after {attempt} attempt(s) in {deadline_seconds:g} s; "
-                f"last error: {detail}",
+                f"last error: {detail}{late}",
                 status=getattr(cause, "status", None),
             ) from cause
         logger.debug("%s: %s, retrying in %.2f s", what, detail, min(wait, remaining))
+        if on_wait is not None:
+            on_wait(kind, min(wait, remaining))
         if wait > 0:
             sleep(min(wait, remaining))

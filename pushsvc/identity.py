@@ -12,9 +12,12 @@ sweep touches only the connections that expired), so revocation takes effect wit
 token's lifetime, as in Centrifugo's refresh model.
 
 Keys are local: an HS256 secret (a setting), a PEM public key file or a JWKS file (mounted
-from a Secret or ConfigMap). Files are read at start-up and again when they change (checked
-at most every few seconds, during a verification); nothing is fetched over the network at
-connect time, so a slow or down identity provider never stalls a connect.
+from a Secret or ConfigMap). While an HS256 secret is rotated, the one it replaces
+(``PUSHSVC_JWT_SECRET_PREVIOUS``) still verifies — tried only when the current one does not
+match, and counted — but never signs; a JWKS rotates by ``kid``. Files are read at start-up
+and again when they change (checked at most every few seconds, during a verification);
+nothing is fetched over the network at connect time, so a slow or down identity provider
+never stalls a connect.
 
 The verified token becomes a :class:`Principal`: its ``sub`` (the client joins the room
 ``user:<sub>``, on every pod, so ``emitter.notify(..., user=sub)`` reaches all of a user's
@@ -54,6 +57,8 @@ from urllib.parse import unquote_plus
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from pushsvc import metrics
 
 if TYPE_CHECKING:
     from pushsvc.settings import Settings
@@ -190,12 +195,16 @@ class _Keys:
     """The verification keys: a secret, a PEM public key or a JWKS, reloaded on file change."""
 
     def __init__(self, *, secret: str | None, pem_file: str | None, jwks_file: str | None,
-                 algorithms: list[str]) -> None:
+                 algorithms: list[str], previous_secret: str | None = None) -> None:
         sources = [s for s in (secret, pem_file, jwks_file) if s]
         if len(sources) != 1:
             raise ValueError("JWT mode needs exactly one of PUSHSVC_JWT_SECRET, "
                              "PUSHSVC_JWT_PUBLIC_KEY_FILE, PUSHSVC_JWT_JWKS_FILE")
+        if previous_secret and not secret:
+            raise ValueError("PUSHSVC_JWT_SECRET_PREVIOUS needs PUSHSVC_JWT_SECRET")
         self._secret = secret
+        #: The secret being rotated out: verifies, never signs (None outside a rotation).
+        self.previous: str | None = previous_secret or None
         file_name = pem_file or jwks_file
         self._path = Path(file_name) if file_name else None
         self._jwks = jwks_file is not None
@@ -288,9 +297,11 @@ class Authenticator:
 
     def __init__(self, settings: Settings) -> None:
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        previous = (settings.jwt_secret_previous.get_secret_value()
+                    if settings.jwt_secret_previous else None)
         self._keys = _Keys(secret=secret, pem_file=settings.jwt_public_key_file,
                            jwks_file=settings.jwt_jwks_file,
-                           algorithms=list(settings.jwt_algorithms))
+                           algorithms=list(settings.jwt_algorithms), previous_secret=previous)
         self.required = settings.jwt_required
         self.audience = settings.jwt_audience
         self.issuer = settings.jwt_issuer
@@ -319,14 +330,8 @@ class Authenticator:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
             raise AuthRefused("token_invalid", "the token must be a non-empty string of at "
                               f"most {MAX_TOKEN_CHARS} characters")
-        required = ["sub", "exp"] if self.require_exp else ["sub"]
         try:
-            claims = jwt.decode(
-                token, self._keys.key_for(token), algorithms=self.algorithms,
-                audience=self.audience, issuer=self.issuer, leeway=self.leeway,
-                options={"require": required, "verify_aud": self.audience is not None,
-                         "verify_iss": self.issuer is not None, "verify_iat": True},
-            )
+            claims = self._decode(token)
         except jwt.ExpiredSignatureError as exc:
             raise AuthRefused("token_expired", "the token has expired; get a fresh one") from exc
         except jwt.ImmatureSignatureError as exc:
@@ -345,6 +350,29 @@ class Authenticator:
             raise AuthRefused("token_invalid", "the token is malformed or its signature does "
                               "not verify") from exc
         return principal_from(claims)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        required = ["sub", "exp"] if self.require_exp else ["sub"]
+
+        def decode(key: Any) -> dict[str, Any]:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=self.algorithms,
+                audience=self.audience, issuer=self.issuer, leeway=self.leeway,
+                options={"require": required, "verify_aud": self.audience is not None,
+                         "verify_iss": self.issuer is not None, "verify_iat": True},
+            )
+            return claims
+
+        try:
+            return decode(self._keys.key_for(token))
+        except jwt.InvalidSignatureError:
+            # PyJWT checks the signature before any claim, so only a token that the current
+            # secret did not sign is tried against the one being rotated out.
+            if self._keys.previous is None:
+                raise
+        claims = decode(self._keys.previous)
+        metrics.previous_secret_verified.labels(secret="jwt").inc()
+        return claims
 
 
 def principal_from(claims: Mapping[str, Any]) -> Principal:
@@ -476,7 +504,8 @@ def sweep_interval(settings: Settings) -> float:
 
 def describe(settings: Settings, authenticator: Authenticator) -> str:
     """One start-up line about the JWT configuration, without any key material."""
-    source = ("secret" if settings.jwt_secret else
+    source = ("secret" + (" (and the previous one, being rotated out)"
+                          if settings.jwt_secret_previous else "") if settings.jwt_secret else
               f"public key file {settings.jwt_public_key_file}" if settings.jwt_public_key_file
               else f"JWKS file {settings.jwt_jwks_file}")
     return (f"JWT connect authentication: {source}, algorithms {','.join(authenticator.algorithms)}"

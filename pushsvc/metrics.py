@@ -115,6 +115,14 @@ token_refreshes = Counter(
     registry=REGISTRY,
 )
 
+previous_secret_verified = Counter(
+    "pushsvc_previous_secret_verified",
+    "Tokens (secret=jwt) and session snapshots (secret=recovery) that verified only with "
+    "the *_SECRET_PREVIOUS value: while it is above zero, a rotation is not over.",
+    ["secret"],
+    registry=REGISTRY,
+)
+
 # --- recovery (connection state recovery, pushsvc.recovery) ---
 recoveries = Counter(
     "pushsvc_recoveries",

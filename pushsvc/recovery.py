@@ -25,7 +25,8 @@ How pushsvc does it, and why:
 - Snapshots (sid, a SHA-256 of the pid, rooms with the positions they were joined/left at,
   the auth data minus secrets, the bus positions) travel on the bus too, as emits to a
   namespace no client can join (pods without recovery apply them as no-ops), signed with
-  ``PUSHSVC_RECOVERY_SECRET`` because anyone with ``create`` on events could forge one. They
+  ``PUSHSVC_RECOVERY_SECRET`` because anyone with ``create`` on events could forge one (while
+  it is rotated, ``PUSHSVC_RECOVERY_SECRET_PREVIOUS`` verifies too, never signs). They
   are written at connect, on room changes and at disconnect (batched), and again every
   ``recovery_snapshot_interval_seconds`` — so a session idle for hours stays recoverable and a
   new pod learns it from Events younger than the retention window. A pod killed without
@@ -331,6 +332,9 @@ class Recovery:
         self.window = settings.recovery_window_seconds
         self.interval = settings.recovery_snapshot_interval_seconds
         self._secret = settings.recovery_secret.get_secret_value().encode()
+        # While the key is rotated, snapshots signed with the one it replaces still verify.
+        self._previous_secret = (settings.recovery_secret_previous.get_secret_value().encode()
+                                 if settings.recovery_secret_previous else None)
         self.history = History(
             max_messages=settings.recovery_history_max_messages,
             max_age_seconds=self.window + self.interval + 30.0,
@@ -392,9 +396,18 @@ class Recovery:
                 self._dirty[snapshot.key] = snapshot
 
     # --- snapshots on the bus ---------------------------------------------------------
-    def _sign(self, record: dict[str, Any]) -> str:
+    def _sign(self, record: dict[str, Any], secret: bytes | None = None) -> str:
         body = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
-        return hmac.new(self._secret, body, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(secret or self._secret, body, hashlib.sha256).hexdigest()[:32]
+
+    def _verified(self, signature: str, body: dict[str, Any]) -> bool:
+        if hmac.compare_digest(signature, self._sign(body)):
+            return True
+        if self._previous_secret is not None and hmac.compare_digest(
+                signature, self._sign(body, self._previous_secret)):
+            metrics.previous_secret_verified.labels(secret="recovery").inc()
+            return True
+        return False
 
     def _apply_records(self, data: Any) -> None:
         records = data[0] if isinstance(data, list) and data else None
@@ -404,7 +417,7 @@ class Recovery:
             if not isinstance(raw, dict) or not isinstance(raw.get("sig"), str):
                 continue
             body = {k: v for k, v in raw.items() if k != "sig"}
-            if not hmac.compare_digest(raw["sig"], self._sign(body)):
+            if not self._verified(raw["sig"], body):
                 metrics.recovery_dropped.labels(reason="bad_signature").inc()
                 continue
             snapshot = Snapshot.parse(body)

@@ -405,6 +405,12 @@ class Settings(BaseSettings):
         description="JWT mode: HS256 shared secret (32+ characters) the application signs "
         "tokens with. Never logged. One of this, jwt_public_key_file or jwt_jwks_file.",
     )
+    jwt_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="JWT mode, while rotating jwt_secret: the secret tokens were signed with "
+        "before it (32+ characters). Tokens signed with it still verify; it never signs. "
+        "Remove it once no token signed with it can be unexpired. Never logged.",
+    )
     jwt_public_key_file: str | None = Field(
         default=None,
         description="JWT mode: PEM file with the RSA or EC public key (RS256/ES256), e.g. "
@@ -467,6 +473,12 @@ class Settings(BaseSettings):
         description="Key (16+ characters, the same on every pod, e.g. from a Secret) that "
         "signs the session snapshots on the bus: anyone who may create Events could forge one "
         "otherwise. Required when recovery is on. Never logged.",
+    )
+    recovery_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="While rotating recovery_secret: another key (16+ characters) snapshots "
+        "may be signed with. Snapshots signed with it still verify; it never signs. Never "
+        "logged.",
     )
     recovery_window_seconds: float = Field(
         default=120.0,
@@ -596,6 +608,16 @@ class Settings(BaseSettings):
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("PUSHSVC_JWT_SECRET must be at least 32 characters (HS256 "
                              "needs a 256-bit key)")
+        if self.jwt_secret_previous is not None:
+            previous = self.jwt_secret_previous.get_secret_value()
+            if self.jwt_secret is None:
+                raise ValueError("PUSHSVC_JWT_SECRET_PREVIOUS needs PUSHSVC_JWT_SECRET (the "
+                                 "secret that signs now; a JWKS rotates by 'kid' instead)")
+            if len(previous) < 32:
+                raise ValueError("PUSHSVC_JWT_SECRET_PREVIOUS must be at least 32 characters")
+            if previous == self.jwt_secret.get_secret_value():
+                raise ValueError("PUSHSVC_JWT_SECRET_PREVIOUS is the same as "
+                                 "PUSHSVC_JWT_SECRET: unset it, or set the old secret")
         if self.demo_tokens:
             if not (self.demo_page and mode == "jwt" and self.jwt_secret is not None):
                 raise ValueError("PUSHSVC_DEMO_TOKENS needs PUSHSVC_DEMO_PAGE, "
@@ -693,6 +715,17 @@ class Settings(BaseSettings):
                 "PUSHSVC_RECOVERY_ENABLED is on but PUSHSVC_RECOVERY_SECRET is not set (16+ "
                 "characters, the same on every pod): session snapshots must be signed"
             )
+        if self.recovery_secret_previous is not None:
+            previous = self.recovery_secret_previous.get_secret_value()
+            if self.recovery_secret is None:
+                raise ValueError("PUSHSVC_RECOVERY_SECRET_PREVIOUS needs "
+                                 "PUSHSVC_RECOVERY_SECRET (the key that signs)")
+            if len(previous) < 16:
+                raise ValueError("PUSHSVC_RECOVERY_SECRET_PREVIOUS must be at least 16 "
+                                 "characters")
+            if previous == self.recovery_secret.get_secret_value():
+                raise ValueError("PUSHSVC_RECOVERY_SECRET_PREVIOUS is the same as "
+                                 "PUSHSVC_RECOVERY_SECRET: unset it, or set the other key")
         return self
 
 

@@ -21,6 +21,10 @@ a time deletes them after a few minutes instead:
   outcomes, counted, not errors.
 - **Paced**: at most ``deletes_per_second`` (a token bucket), page by page (bounded memory), so
   a backlog never bursts the API server.
+- **Throttled** (429, API Priority and Fairness): nothing is sent again before the answer's
+  ``Retry-After`` — the Lease round waits for it, the next pass waits for it, and deletes pause
+  for it (the throttled one is left for the next pass). Counted in
+  ``pushsvc_bus_api_retries_total{component="janitor"}``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from emitter.wire import (
     CONNECTION_ERRORS,
     events_path,
     raw_request,
+    retry_after_seconds,
     status_message,
 )
 from pushsvc.bus import metrics
@@ -123,6 +128,8 @@ class LeaseElector:
         self._observed_at = 0.0
         self._lease: dict[str, Any] | None = None  # as last read or written
         self.holder = ""  # the holder as last observed
+        #: After a 429: no Lease request before this (monotonic), the answer's Retry-After.
+        self.not_before = 0.0
 
     @property
     def _path(self) -> str:
@@ -138,6 +145,8 @@ class LeaseElector:
                 raise JanitorPermissionError(permission_message(
                     exc, verb=verb, resource="leases.coordination.k8s.io",
                     namespace=self.namespace, name=name)) from exc
+            if exc.status == 429:
+                self.not_before = self._clock() + throttled_for(exc)
             raise
         try:
             result: dict[str, Any] = orjson.loads(response.read())
@@ -277,6 +286,7 @@ class Janitor:
         self._leading = False
         self._threads: list[threading.Thread] = []
         self._next_delete = 0.0
+        self._not_before = 0.0  # after a throttled list: no pass before this (monotonic)
         self._forbidden_logged: set[str] = set()
         lease = self.options.lease_name
         # Until a first pass the series holds the janitor's start, so the "janitor not
@@ -346,9 +356,10 @@ class Janitor:
                 self._set_leading(True)
             elif self._leading and not self.leading:
                 self._set_leading(False)
-            # Candidates retry with jitter (client-go JitterUntil); the leader renews on time.
+            # Candidates retry with jitter (client-go JitterUntil); the leader renews on time,
+            # unless the API server asked it to wait (429 Retry-After).
             wait = retry if self._leading else retry * (1 + random.random() * _JITTER)
-            self._stop.wait(wait)
+            self._stop.wait(max(wait, self.elector.not_before - time.monotonic()))
 
     def _forbidden(self, message: str) -> None:
         if message not in self._forbidden_logged:
@@ -359,7 +370,8 @@ class Janitor:
     def _sweep_loop(self) -> None:
         last = -math.inf
         while not self._stop.is_set():
-            if self.leading and time.monotonic() - last >= self.options.interval_seconds:
+            if self.leading and time.monotonic() - last >= self.options.interval_seconds \
+                    and time.monotonic() >= self._not_before:
                 last = time.monotonic()
                 try:
                     self.sweep()
@@ -391,8 +403,12 @@ class Janitor:
             self._forbidden(str(exc))
             return result
         except ApiException as exc:
+            wait = self.options.interval_seconds
+            if exc.status == 429:
+                self._not_before = time.monotonic() + throttled_for(exc)
+                wait = max(wait, self._not_before - time.monotonic())
             logger.warning("janitor: listing bus Events failed: HTTP %s %s; next pass in "
-                           "%.0f s", exc.status, status_message(exc), self.options.interval_seconds)
+                           "%.0f s", exc.status, status_message(exc), wait)
             return result
         except CONNECTION_ERRORS as exc:
             logger.warning("janitor: cannot reach the API server: %s", exc)
@@ -460,7 +476,8 @@ class Janitor:
         """Delete one listed Event if unchanged; returns the outcome (also counted).
 
         ``deleted``; ``gone`` (404: TTL or another janitor first); ``conflict`` (409: updated
-        or re-created since the list); ``forbidden``; ``error``.
+        or re-created since the list); ``forbidden``; ``throttled`` (429: deletes pause for its
+        Retry-After, this one waits for the next pass); ``error``.
         """
         meta = item["metadata"]
         name = meta["name"]
@@ -483,6 +500,10 @@ class Janitor:
                 outcome = "forbidden"
                 self._forbidden(permission_message(exc, verb="delete", resource="events",
                                                    namespace=self.namespace))
+            elif exc.status == 429:
+                outcome = "throttled"
+                self._next_delete = max(self._next_delete,
+                                        time.monotonic() + throttled_for(exc))
             else:
                 outcome = "error"
                 logger.warning("janitor: deleting Event %s failed: HTTP %s %s", name,
@@ -492,6 +513,12 @@ class Janitor:
             logger.warning("janitor: deleting Event %s failed: %s", name, exc)
         metrics.janitor_deletions.labels(outcome=outcome).inc()
         return outcome
+
+
+def throttled_for(exc: ApiException) -> float:
+    """How long to send nothing after this 429: its Retry-After (1 s without one); counted."""
+    metrics.api_retries.labels(component="janitor", cause="throttled").inc()
+    return retry_after_seconds(exc) or 1.0
 
 
 class _DeletePool:

@@ -130,6 +130,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             retry_deadline_seconds=publish_deadline_seconds,
             grant=RBAC_API,
             batch_window_seconds=0.0,  # the outbox batches; never the notifiers' environment
+            on_retry=lambda cause, _seconds: metrics.api_retries.labels(
+                component="publisher", cause=cause).inc(),
         )
         self.watcher = EventWatcher(
             transport or KubeTransport(

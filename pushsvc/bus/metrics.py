@@ -55,6 +55,14 @@ relists = Counter(
     "Lists after a 410 Gone (the watch's resourceVersion was compacted).",
     registry=REGISTRY,
 )
+api_retries = Counter(
+    "pushsvc_bus_api_retries",
+    "API requests of this pod answered with a retryable error and tried again after a wait, "
+    "by component (watcher, publisher, janitor) and cause (throttled = 429, whose "
+    "Retry-After is always waited out; server_error; connection).",
+    ["component", "cause"],
+    registry=REGISTRY,
+)
 watch_up = Gauge(
     "pushsvc_bus_watch_up",
     "1 while the Events watch stream is open, else 0.",

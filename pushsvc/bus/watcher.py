@@ -373,6 +373,8 @@ class EventWatcher:
         if lived >= self.backoff_reset_seconds and self.status.up:
             self.backoff.reset()
         metrics.watch_restarts.labels(cause=restart.cause).inc()
+        if restart.cause == "throttled":
+            metrics.api_retries.labels(component="watcher", cause="throttled").inc()
         routine = restart.cause == "timeout" or (
             restart.cause == "closed" and lived >= 1.0
         ) or (restart.cause in ("expired", "rewound")
@@ -381,6 +383,7 @@ class EventWatcher:
             # a timeout end, an early close after a while, or a first 410: reconnect at once
             delay = 0.0
         elif restart.retry_after is not None:
+            # 429 (API Priority and Fairness): not a moment before its Retry-After.
             delay = max(restart.retry_after, 0.05)
             self.backoff.next()
         else:

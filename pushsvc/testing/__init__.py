@@ -23,6 +23,7 @@ from typing import Any
 _EXPORTS = {
     "KubeAPI": "pushsvc.testing.kubeapi",
     "start_kubeapi": "pushsvc.testing.kubeapi",
+    "serviceaccount_user": "pushsvc.testing.kubeapi",
     "EmulatedCluster": "pushsvc.testing.cluster",
     "LocalTopology": "pushsvc.testing.topology",
     "TopologyError": "pushsvc.testing.topology",

@@ -114,3 +114,23 @@ class EmulatedCluster:
         """Inject a fault (``429``, ``stall``, ``drop_watches``, ``compact``); see ``KubeAPI``."""
         return self.api.fault(kind, **params)
 
+    def rate_limit(self, rate: float | None, *, burst: int | None = None,
+                   retry_after: int | None = None,
+                   service_account: str = NOTIFIER_SERVICE_ACCOUNT) -> dict[str, Any]:
+        """API Priority and Fairness for a ServiceAccount of the bus namespace (the notifier
+        by default): past ``rate`` requests/s (and ``burst``) it gets APF's 429 with
+        ``Retry-After``; ``None`` lifts it. See ``KubeAPI.rate_limit``."""
+        from pushsvc.testing.kubeapi import serviceaccount_user
+
+        return self.api.rate_limit(serviceaccount_user(self.namespace, service_account), rate,
+                                   burst=burst, retry_after=retry_after)
+
+    def apf_stats(self, service_account: str = NOTIFIER_SERVICE_ACCOUNT) -> dict[str, Any]:
+        """``allowed``, ``throttled`` and ``early_retries`` (a request repeated before its
+        429's Retry-After ran out) of that ServiceAccount since its limit was set."""
+        from pushsvc.testing.kubeapi import serviceaccount_user
+
+        stats: dict[str, Any] = self.api.apf_stats().get(
+            serviceaccount_user(self.namespace, service_account), {})
+        return stats
+

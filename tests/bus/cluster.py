@@ -63,7 +63,17 @@ class Cluster:
     notifier_kubeconfig: Path
     log_dir: Path
     namespace: str = NAMESPACE
+    #: What every pod of this cluster was started with (``add_pod`` starts one more).
+    base_env: dict[str, str] = field(default_factory=dict)
     _clients: list[RecordingClient] = field(default_factory=list)
+
+    def add_pod(self, env: dict[str, str]) -> PushsvcProcess:
+        """Start one more pod with the cluster's settings plus ``env`` (a rolling update
+        leaves pods with different settings side by side); stopped with the others."""
+        pod = start_pushsvc(env={**self.base_env, "PUSHSVC_POD_NAME":
+                                 f"pushsvc-{len(self.pods)}", **env}, log_dir=self.log_dir)
+        self.pods.append(pod)
+        return pod
 
     def connect(self, pod: int, *, rooms: tuple[str, ...] = ()) -> RecordingClient:
         client = RecordingClient(transports=["websocket"]).connect(self.pods[pod].url)
@@ -187,7 +197,8 @@ def start_cluster(api: KubeAPI, *, pods: int, log_dir: Path,
         for pod in started:
             pod.stop()
         raise
-    return Cluster(api, started, api.kubeconfig_for(NAMESPACE, "pushsvc-notifier"), log_dir)
+    return Cluster(api, started, api.kubeconfig_for(NAMESPACE, "pushsvc-notifier"), log_dir,
+                   base_env=base)
 
 
 def stop_cluster(c: Cluster) -> None:

@@ -3,8 +3,9 @@ example, run.
 
 The user's project has a Job calling ``emitter.notify`` and tests that only install pushsvc:
 the fixture gives the emulator with pushsvc's RBAC, the notifier ServiceAccount's
-environment, the messages decoded, and faults. The Job's least privilege holds in the test
-as in the cluster: a Job that tries to read Events fails there with the real 403.
+environment, the messages decoded, faults, and API Priority and Fairness throttling. The
+Job's least privilege holds in the test as in the cluster: a Job that tries to read Events
+fails there with the real 403.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def test_the_job_survives_the_api_server_throttling_it(kube_api, monkeypatch):
     assert [m.event for m in kube_api.messages()] == ["report_ready"]
 
 
+def test_the_job_waits_out_api_priority_and_fairness(kube_api, monkeypatch):
+    kube_api.use_as_notifier(monkeypatch)
+    kube_api.rate_limit(1, burst=1)  # the notifier's ServiceAccount: 1 request/s
+    myjob.main()
+    myjob.main()
+    assert [m.event for m in kube_api.messages()] == ["report_ready", "report_ready"]
+    stats = kube_api.apf_stats()
+    assert stats["throttled"] >= 1 and stats["early_retries"] == 0
+
+
 def test_the_notifier_may_not_read_events(kube_api, monkeypatch):
     kube_api.use_as_notifier(monkeypatch)
     with pytest.raises(ApiException) as info:
@@ -78,7 +89,7 @@ def test_the_docs_example_and_a_users_other_kube_api_tests_pass(user_suite: User
          "test_more.py": MORE_TESTS},
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
 
 
 def test_a_failing_user_assertion_fails_the_users_suite(user_suite: UserSuite) -> None:

@@ -6,7 +6,8 @@ the part of the API pushsvc uses, faithfully enough (each fact proven in this pr
 tests/emulator/, see its README) that code proven against it works against a cluster: watch
 framing, one resourceVersion counter, compaction 410s, TTL, selectors, deletes with
 preconditions, Leases with optimistic concurrency (leader election), RBAC with resourceNames and
-the real 403 bodies, kubectl tables, persistence across restarts, and fault injection.
+the real 403 bodies, kubectl tables, persistence across restarts, API Priority and Fairness
+429s per user (``rate_limit``, :mod:`.apf`), and fault injection.
 
 >>> with start_kubeapi(rbac_dir=shipped_rbac_dir()) as api:  # doctest: +SKIP
 ...     kubeconfig = api.kubeconfig_for("pushsvc", "pushsvc-notifier")
@@ -18,6 +19,6 @@ It needs the ``pushsvc[testing]`` extra (gevent, orjson, PyYAML), not the server
 
 from __future__ import annotations
 
-from .handle import KubeAPI, start_kubeapi
+from .handle import KubeAPI, serviceaccount_user, start_kubeapi
 
-__all__ = ["KubeAPI", "start_kubeapi"]
+__all__ = ["KubeAPI", "serviceaccount_user", "start_kubeapi"]

@@ -21,6 +21,7 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 
+from .apf import parse_limit  # noqa: E402
 from .kubeconfig import write_kubeconfig  # noqa: E402
 from .rbac import ADMIN_USER  # noqa: E402
 from .server import Emulator, Options  # noqa: E402
@@ -49,6 +50,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--record-timings", action="store_true",
                    help="benchmarks: record when each Event was accepted and written to each "
                         "watch (GET /_emulator/timings); nothing is added to the Events")
+    p.add_argument("--rate-limit", action="append", default=[], metavar="USER=RATE[:BURST]",
+                   help="API Priority and Fairness: USER (e.g. system:serviceaccount:NS:SA) "
+                        "gets RATE requests/s with a BURST (default RATE); past it, 429 with "
+                        "Retry-After. Repeatable; also POST /_emulator/apf")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -67,10 +72,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--token wants TOKEN=USER, got {item!r}", file=sys.stderr)
             return 2
         tokens[token] = user
+    rate_limits: dict[str, tuple[float, int | None]] = {}
+    for item in args.rate_limit:
+        try:
+            name, rate, burst = parse_limit(item)
+        except ValueError as err:
+            print(str(err), file=sys.stderr)
+            return 2
+        rate_limits[name] = (rate, burst)
     options = Options(host=args.host, port=args.port, state_file=args.state_file,
                       rbac_dir=args.rbac_dir, anonymous=args.anonymous,
                       compaction_interval=args.compaction_interval, event_ttl=args.event_ttl,
-                      tokens=tokens, record_timings=args.record_timings)
+                      tokens=tokens, record_timings=args.record_timings,
+                      rate_limits=rate_limits)
     cert_dir = args.state_file.parent if args.state_file else args.kubeconfig_out.parent
     options.tls = ensure_certificate(cert_dir, args.host)
     emulator = Emulator(options)

@@ -47,13 +47,16 @@ class KubeAPI:
     :param state_file: defaults to ``workdir/state.jsonl``.
     :param persist: keep the state in ``state_file`` across restarts; without it nothing
         is written per request (benchmarks), and ``restart()`` starts empty.
+    :param rate_limits: API Priority and Fairness from the start: user name -> (requests per
+        second, burst or None); see :meth:`rate_limit`.
     """
 
     def __init__(self, workdir: Path, *, compaction_interval: float = 300.0,
                  event_ttl: float = 3600.0, rbac_dir: Path | None = None,
                  anonymous: bool = False, state_file: Path | None = None,
                  port: int = 0, extra_args: list[str] | None = None,
-                 persist: bool = True) -> None:
+                 persist: bool = True,
+                 rate_limits: dict[str, tuple[float, int | None]] | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_file = state_file or self.workdir / "state.jsonl"
@@ -69,6 +72,8 @@ class KubeAPI:
         self._rbac_dir = rbac_dir
         if anonymous:
             self._args.append("--anonymous")
+        for user, (rate, burst) in (rate_limits or {}).items():
+            self._args += ["--rate-limit", f"{user}={rate:g}" + (f":{burst}" if burst else "")]
         self._args += extra_args or []
         self.port = port
         self.url = ""
@@ -164,13 +169,29 @@ class KubeAPI:
             "POST", "fault", json.dumps({"kind": kind, **params}).encode())
         return result
 
+    def rate_limit(self, user: str, rate: float | None, *, burst: int | None = None,
+                   retry_after: int | None = None) -> dict[str, Any]:
+        """API Priority and Fairness for ``user`` (e.g. ``serviceaccount_user(ns, sa)``):
+        ``rate`` requests/s with ``burst``; past it every verb gets ``429`` with
+        ``Retry-After`` (the wait for the next token, or ``retry_after``) and APF's plain
+        text. ``rate=None`` lifts it. Not kept across ``restart()``: pass ``rate_limits``."""
+        result: dict[str, Any] = self._control("POST", "apf", json.dumps(
+            {"user": user, "rate": rate, "burst": burst, "retry_after": retry_after}).encode())
+        return result
+
+    def apf_stats(self) -> dict[str, dict[str, Any]]:
+        """Per limited user: rate, burst, allowed, throttled and ``early_retries`` (the same
+        request again before its 429's Retry-After ran out)."""
+        result: dict[str, dict[str, Any]] = self._control("GET", "apf")
+        return result
+
     def add_token(self, token: str, user: str) -> None:
         self._control("POST", "tokens", json.dumps({"token": token, "user": user}).encode())
 
     def kubeconfig_for(self, namespace: str, serviceaccount: str) -> Path:
         """A kubeconfig authenticating as ``system:serviceaccount:NS:SA``, in that namespace."""
         token = secrets.token_urlsafe(24)
-        user = f"system:serviceaccount:{namespace}:{serviceaccount}"
+        user = serviceaccount_user(namespace, serviceaccount)
         self.add_token(token, user)
         path = self.workdir / f"kubeconfig-{namespace}-{serviceaccount}"
         server, ca = read_cluster(self.kubeconfig)
@@ -204,6 +225,11 @@ class KubeAPI:
     def admin_token(self) -> str:
         doc = yaml.safe_load(self.kubeconfig.read_text())
         return str(doc["users"][0]["user"]["token"])
+
+
+def serviceaccount_user(namespace: str, serviceaccount: str) -> str:
+    """The user name the API server gives a ServiceAccount's token."""
+    return f"system:serviceaccount:{namespace}:{serviceaccount}"
 
 
 @contextlib.contextmanager

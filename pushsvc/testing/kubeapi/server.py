@@ -1,4 +1,4 @@
-"""The HTTP side of the emulator: routing, authentication, RBAC, faults and discovery.
+"""The HTTP side of the emulator: routing, authentication, APF, RBAC, faults and discovery.
 
 Served by gevent.pywsgi: one OS thread, cooperative greenlets, so every store operation is
 atomic without locks, and a watch stream is a generator that pywsgi writes chunk by chunk.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import logging
 import random
 import resource
@@ -24,7 +25,7 @@ import gevent
 import orjson
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from . import discovery, leases, tls, wire
+from . import apf, discovery, leases, tls, wire
 from . import table as tables
 from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
@@ -53,6 +54,8 @@ class Options:
     tokens: dict[str, str] = field(default_factory=dict)
     tls: tuple[Path, Path] | None = None  # (cert, key) to also serve HTTPS on the port
     record_timings: bool = False  # benchmarks: accept/write times per Event (timings.py)
+    #: API Priority and Fairness: user name -> (requests per second, burst or None) (apf.py)
+    rate_limits: dict[str, tuple[float, int | None]] = field(default_factory=dict)
 
 
 class Emulator:
@@ -70,6 +73,9 @@ class Emulator:
         for token, user in options.tokens.items():
             if self.store.tokens.get(token) != user:
                 self.store.add_token(token, user)
+        self.apf = apf.Limiter()
+        for name, (rate, burst) in options.rate_limits.items():
+            self.apf.configure(name, rate=rate, burst=burst)
         self.fail_next = 0
         self.retry_after = 1
         self._snapshot: Any = None
@@ -131,6 +137,15 @@ class Emulator:
             return [body]
         try:
             user = self._authenticate(environ)
+            if self.apf.limited(user):
+                # After authentication, before authorization, as APF's filter sits.
+                key = apf.request_key(user.name, environ, _object_name(environ))
+                retry = self.apf.admit(user, key)
+                if retry is not None:
+                    self.counts["throttled"] += 1
+                    _drain(environ)
+                    start_response("429 Too Many Requests", apf.headers(retry))
+                    return [apf.BODY]
             return self._route(environ, start_response, path, user)
         except ApiError as err:
             if err.code == 413:
@@ -483,6 +498,18 @@ class Emulator:
             self.store.add_token(str(spec["token"]), str(spec["user"]))
             log.info("registered a token for user %s", spec["user"])
             return _json(start_response, 200, {"user": spec["user"]})
+        if action == "apf" and method == "GET":
+            return _json(start_response, 200, self.apf.stats())
+        if action == "apf" and method == "POST":
+            spec = orjson.loads(body or b"{}")
+            try:
+                result = self.apf.configure(
+                    str(spec["user"]), rate=spec.get("rate"), burst=spec.get("burst"),
+                    retry_after=spec.get("retry_after"))
+            except (KeyError, TypeError, ValueError) as err:
+                raise bad_request(f"bad APF limit {spec!r}: {err}") from None
+            log.info("APF: %s", result)
+            return _json(start_response, 200, result)
         if action == "rbac" and method == "PUT":
             try:
                 self.authz.replace(body.decode())
@@ -525,6 +552,7 @@ class Emulator:
         return {
             **self.counts,
             "open_watches": len(self.hub.watchers),
+            "apf": self.apf.stats(),
             "watch_seconds_left": sorted(round(w.deadline - time.monotonic(), 1)
                                          for w in self.hub.watchers),
             "stored_events": self.store.count,
@@ -611,6 +639,20 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     if len(data) > MAX_BODY:
         raise ApiError(413, f"Request entity too large: limit is {MAX_BODY}")
     return data
+
+
+def _object_name(environ: dict[str, Any]) -> str:
+    """The name of the object a create or update carries (read, then put back)."""
+    if environ.get("REQUEST_METHOD") not in ("POST", "PUT"):
+        return ""
+    body = _read_body(environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    try:
+        meta = orjson.loads(body).get("metadata") or {}
+        return str(meta.get("name") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
 
 
 def _drain(environ: dict[str, Any]) -> None:
