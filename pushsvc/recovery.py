@@ -18,16 +18,18 @@ How pushsvc does it, and why:
   The price: direct replies cost an API round trip and etcd writes (shared Events, batched
   by the outbox), only while recovery is on; ``error`` and ``server_shutdown`` stay volatile.
 - History: every pod watches every bus Event already. Each keeps the recent recoverable
-  messages in memory (bounded by count and age), filled at start by one paged list of the bus
-  Events, then by its watch; a recovery replays from there, in order, each once, and live
-  delivery takes over with no gap (the replay runs in one step with no greenlet switch and
-  live packets to the recovering sid are held back until the CONNECT reply).
+  messages in memory (bounded by count, bytes and age: pushsvc.recovery_bounds), filled at
+  start by one paged list of the bus Events, then by its watch; a recovery replays from
+  there, in order, each once, and live delivery takes over with no gap (the replay runs in
+  one step with no greenlet switch and live packets to the recovering sid are held back
+  until the CONNECT reply).
 - Snapshots (sid, a SHA-256 of the pid, rooms with the positions they were joined/left at,
-  the auth data minus secrets, the bus positions) travel on the bus too, as emits to a
+  the bus positions; nothing of the client's auth) travel on the bus too, as emits to a
   namespace no client can join (pods without recovery apply them as no-ops), signed with
   ``PUSHSVC_RECOVERY_SECRET`` because anyone with ``create`` on events could forge one. They
-  are written at connect, on room changes and at disconnect (batched), and again every
-  ``recovery_snapshot_interval_seconds`` — so a session idle for hours stays recoverable and a
+  are written at connect, on room changes and at disconnect (batched, charged to the client's
+  and the pod's budgets), and again every ``recovery_snapshot_interval_seconds`` (spread over
+  it) — so a session idle for hours stays recoverable and a
   new pod learns it from Events younger than the retention window. A pod killed without
   notice wrote nothing at disconnect: its last snapshot says "up" and expires
   interval + window after it was written.

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 SNAPSHOT_AUTH_KEYS: frozenset[str] = frozenset()
 
 # What one snapshot costs in memory beyond its rooms and data, and each room more than its
-# name (measured with tracemalloc on CPython 3.12: 920 B with no room, +225 B per room of
+# name (measured with tracemalloc on CPython 3.11: 920 B with no room, +225 B per room of
 # 12 characters; see tests/unit/test_recovery_bounds.py).
 SNAPSHOT_BASE_BYTES = 960
 SNAPSHOT_ROOM_BYTES = 230
