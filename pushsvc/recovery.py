@@ -100,6 +100,8 @@ SNAPSHOT_EVENT = "snapshots"
 #: Delivered at once, without an offset, never replayed (socket.io's ``volatile``).
 VOLATILE_EVENTS = frozenset({"error", "server_shutdown"})
 _CHUNK_BYTES = 64 * 1024
+#: Refreshes that came due are gathered this long: one bus Event a second, not one a flush.
+_REFRESH_TICK_SECONDS = 1.0
 _MAX_ROOMS_IN_RECORD = 1000
 _NONE: Position = (0, 0)
 
@@ -558,17 +560,20 @@ class Recovery:
         """The background task: start-up list, then batched snapshot writes and refreshes."""
         self._preload()
         next_sweep = time.monotonic() + 10.0
+        next_refresh = 0.0
         while True:
             self.server.sleep(self.settings.recovery_flush_seconds)
             try:
                 now = time.monotonic()
-                for sid in self.refreshes.due():  # spread over the interval, paced
-                    snapshot = self.local.get(sid)
-                    if snapshot is None:
-                        self.refreshes.forget(sid)
-                    elif snapshot.key not in self._dirty:
-                        self._dirty[snapshot.key] = snapshot
-                        self._refreshing.add(snapshot.key)
+                if now >= next_refresh:  # spread over the interval, paced, a batch a second
+                    next_refresh = now + _REFRESH_TICK_SECONDS
+                    for sid in self.refreshes.due():
+                        snapshot = self.local.get(sid)
+                        if snapshot is None:
+                            self.refreshes.forget(sid)
+                        elif snapshot.key not in self._dirty:
+                            self._dirty[snapshot.key] = snapshot
+                            self._refreshing.add(snapshot.key)
                 if now >= next_sweep:
                     next_sweep = now + 10.0
                     self.history.trim(now)

@@ -26,7 +26,7 @@ of recoverable bus messages. Without bounds in bytes, both were an attacker's st
   of Event writes per pod that every pod then had to read. :class:`RefreshSchedule`
   spreads them: a session's first refresh falls anywhere in its first interval, later
   ones an interval (minus up to a tenth) after its last write, at most
-  ``per_second`` a second.
+  ``per_second`` a second (recovery gathers the due ones once a second into one Event).
 """
 
 from __future__ import annotations
