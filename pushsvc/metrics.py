@@ -132,13 +132,13 @@ recovery_replayed = Counter(
 recovery_sessions = Gauge(
     "pushsvc_recovery_sessions",
     "Session snapshots this pod knows (its own and other pods'), bounded by "
-    "PUSHSVC_RECOVERY_MAX_SESSIONS.",
+    "PUSHSVC_RECOVERY_MAX_SESSIONS and PUSHSVC_RECOVERY_SESSIONS_MAX_BYTES.",
     registry=REGISTRY,
 )
 recovery_history = Gauge(
     "pushsvc_recovery_history_messages",
     "Bus messages kept in memory for recoveries, bounded by "
-    "PUSHSVC_RECOVERY_HISTORY_MAX_MESSAGES.",
+    "PUSHSVC_RECOVERY_HISTORY_MAX_MESSAGES and PUSHSVC_RECOVERY_HISTORY_MAX_BYTES.",
     registry=REGISTRY,
 )
 recovery_sessions_bytes = Gauge(

@@ -150,14 +150,16 @@ class SnapshotBudget:
 
     def charge(self, sid: str, size: int) -> str | None:
         """Spend ``size`` bytes, or nothing and say whose budget was short ("client",
-        "pod")."""
+        "pod"). A write larger than a bucket costs the whole bucket (it waits for a full
+        one), so a small budget delays it and never blocks it for good."""
         client = self.client_budget(sid)
-        if client is not None and not client.publish_bytes.can_take(size):
+        mine = None if client is None else min(float(size), client.publish_bytes.burst)
+        if client is not None and mine is not None and not client.publish_bytes.can_take(mine):
             return "client"
-        if not self.pod_bytes.take(size):
+        if not self.pod_bytes.take(min(float(size), self.pod_bytes.burst)):
             return "pod"
-        if client is not None:
-            client.publish_bytes.spend(size)
+        if client is not None and mine is not None:
+            client.publish_bytes.spend(mine)
         return None
 
 

@@ -125,6 +125,9 @@ def test_a_snapshot_write_costs_the_clients_publish_bytes_and_the_pods_or_nothin
     assert budget.charge("gone", 50) is None  # a disconnected client's: the pod's alone
     clock.now = 10.0
     assert budget.charge("b", 900) is None
+    clock.now = 100.0  # larger than either bucket: it waits for a full one, then passes
+    assert budget.charge("a", 5000) is None
+    assert budget.charge("a", 5000) == "client"
 
 
 def test_refreshes_spread_over_the_interval_and_never_pass_the_pace() -> None:
