@@ -3,10 +3,12 @@
 Scenarios: capacity, fanout, bus, ingest, emitter, footprint (default: all, in that
 order; footprint takes 10 minutes, ``--minutes`` shortens it); ``rolling`` (a rolling restart
 under load with connection state recovery, several minutes at full size) runs only when
-named, e.g. ``python -m bench rolling``. Writes ``latest.json``, ``table.md`` and the PNG
-plots to the output folder (default bench/results/) and prints the table. ``--smoke`` runs
-every scenario at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/,
-git-ignored) so the committed full-run figures are never overwritten by a smoke run.
+named, e.g. ``python -m bench rolling``; so does ``snapshots`` (the bus lag per second
+across snapshot refreshes, three pods with recovery on, a minute or two). Writes
+``latest.json``, ``table.md`` and the PNG plots to the output folder (default
+bench/results/) and prints the table. ``--smoke`` runs every scenario at a tiny size (CI)
+and writes to ``--out`` (default artifacts/bench/smoke/, git-ignored) so the committed
+full-run figures are never overwritten by a smoke run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bench import (
     procs,
     report,
     rolling,
+    snapshots,
 )
 from bench.common import FULL, ROOT, SMOKE, Context, ScenarioResult
 
@@ -45,6 +48,7 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
 #: Run only when named (long at full size).
 EXTRA_SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "rolling": rolling.run,
+    "snapshots": snapshots.run,
 }
 
 
@@ -70,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
                         "socket.io-client's; the first attempt comes 50-150 %% of it after a drop)")
     p.add_argument("--rolling-without-recovery", action="store_true",
                    help="rolling: recovery off (the same run without it, to compare)")
+    p.add_argument("--snapshots-clients", type=int,
+                   help="snapshots: clients (default 2000)")
+    p.add_argument("--snapshots-seconds", type=float,
+                   help="snapshots: seconds watched (default 100)")
+    p.add_argument("--snapshots-interval", type=float,
+                   help="snapshots: PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS (default 30)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.smoke else logging.WARNING,
@@ -88,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rolling_reconnect_delay_ms:
         sizes = dataclasses.replace(sizes,
                                     rolling_reconnect_delay_ms=args.rolling_reconnect_delay_ms)
+    for name in ("clients", "seconds", "interval"):
+        value = getattr(args, f"snapshots_{name}")
+        if value:
+            sizes = dataclasses.replace(sizes, **{f"snapshots_{name}": value})
     if args.rolling_without_recovery:
         sizes = dataclasses.replace(sizes, rolling_recovery=False)
     ctx = Context(sizes=sizes, out_dir=out,

@@ -38,6 +38,11 @@ class Sizes:
     rolling_recovery: bool = True
     rolling_rooms: int = 0  # 0: every notification to everyone; K: to one of K rooms in turn
     rolling_reconnect_delay_ms: int = 1000  # socket.io-client's reconnectionDelay default
+    # snapshots: clients over three pods, recovery on, this snapshot interval, watched this long
+    snapshots_clients: int = 2000
+    snapshots_interval: float = 30.0
+    snapshots_seconds: float = 100.0
+    snapshots_rate: int = 5
 
 
 FULL = Sizes()
@@ -62,6 +67,9 @@ SMOKE = Sizes(
     footprint_batched_seconds=1.0,
     rolling_clients=20,
     rolling_rate=20,
+    snapshots_clients=20,
+    snapshots_interval=2.0,
+    snapshots_seconds=4.0,
 )
 
 

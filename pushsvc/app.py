@@ -64,11 +64,13 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     identity = Identity(settings)
     install_log_redaction()  # ?token= never reaches a request log line
     app.extensions[IDENTITY_KEY] = identity
-    register_handlers(socketio, settings=settings, service=service, identity=identity)
+    client_budget = register_handlers(socketio, settings=settings, service=service,
+                                      identity=identity)
     register_demo_tokens(app, settings)  # off unless PUSHSVC_DEMO_TOKENS
     if identity.authenticator is not None:
         log.info("%s", describe(settings, identity.authenticator))
-    install_recovery(settings=settings, server=socketio.server, manager=manager)
+    install_recovery(settings=settings, server=socketio.server, manager=manager,
+                     client_budget=client_budget)
     register_routes(app, settings)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI

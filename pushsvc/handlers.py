@@ -85,8 +85,13 @@ def token_matches(given: object, expected: str) -> bool:
 
 
 def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushService,
-                      identity: ids.Identity | None = None) -> None:
-    """Register connect/disconnect, the demo events and the unknown-event catch-all."""
+                      identity: ids.Identity | None = None,
+                      ) -> Callable[[str], ClientBudget | None]:
+    """Register connect/disconnect, the demo events and the unknown-event catch-all.
+
+    Returns how to find a connected client's budget by sid (recovery charges the snapshot
+    writes a client causes to its publish byte budget).
+    """
     identity = identity if identity is not None else ids.Identity(settings)
     reply = settings.reply_event
     limit = settings.max_message_bytes
@@ -396,6 +401,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         return reject(name, ProtocolError("unknown_event", f"unknown event {name!r}"))
 
     socketio.on_event("*", unknown_event)
+    return budgets.get
 
 
 def _refuse_connect_on_error(server: Any) -> None:

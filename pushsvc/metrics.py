@@ -140,13 +140,32 @@ recovery_replayed = Counter(
 recovery_sessions = Gauge(
     "pushsvc_recovery_sessions",
     "Session snapshots this pod knows (its own and other pods'), bounded by "
-    "PUSHSVC_RECOVERY_MAX_SESSIONS.",
+    "PUSHSVC_RECOVERY_MAX_SESSIONS and PUSHSVC_RECOVERY_SESSIONS_MAX_BYTES.",
     registry=REGISTRY,
 )
 recovery_history = Gauge(
     "pushsvc_recovery_history_messages",
     "Bus messages kept in memory for recoveries, bounded by "
-    "PUSHSVC_RECOVERY_HISTORY_MAX_MESSAGES.",
+    "PUSHSVC_RECOVERY_HISTORY_MAX_MESSAGES and PUSHSVC_RECOVERY_HISTORY_MAX_BYTES.",
+    registry=REGISTRY,
+)
+recovery_sessions_bytes = Gauge(
+    "pushsvc_recovery_sessions_bytes",
+    "Estimated memory of the session snapshots this pod keeps, bounded by "
+    "PUSHSVC_RECOVERY_SESSIONS_MAX_BYTES.",
+    registry=REGISTRY,
+)
+recovery_history_bytes = Gauge(
+    "pushsvc_recovery_history_bytes",
+    "Estimated memory of the bus messages kept for recoveries, bounded by "
+    "PUSHSVC_RECOVERY_HISTORY_MAX_BYTES.",
+    registry=REGISTRY,
+)
+recovery_snapshots_deferred = Counter(
+    "pushsvc_recovery_snapshots_deferred",
+    "Snapshot writes a client caused that waited for a budget, by scope (client: its publish "
+    "byte budget; pod: PUSHSVC_RECOVERY_SNAPSHOT_POD_BYTES_PER_SECOND), counted each time.",
+    ["scope"],
     registry=REGISTRY,
 )
 recovery_snapshots_published = Counter(
@@ -157,8 +176,8 @@ recovery_snapshots_published = Counter(
 )
 recovery_dropped = Counter(
     "pushsvc_recovery_dropped",
-    "Recovery state given up, by reason (sessions_full, snapshot_too_large, "
-    "history_full, preload_pages).",
+    "Recovery state given up, by reason (sessions_full, sessions_bytes, snapshot_too_large, "
+    "history_full, history_bytes, preload_pages, bad_signature).",
     ["reason"],
     registry=REGISTRY,
 )

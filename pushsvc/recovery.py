@@ -18,17 +18,19 @@ How pushsvc does it, and why:
   The price: direct replies cost an API round trip and etcd writes (shared Events, batched
   by the outbox), only while recovery is on; ``error`` and ``server_shutdown`` stay volatile.
 - History: every pod watches every bus Event already. Each keeps the recent recoverable
-  messages in memory (bounded by count and age), filled at start by one paged list of the bus
-  Events, then by its watch; a recovery replays from there, in order, each once, and live
-  delivery takes over with no gap (the replay runs in one step with no greenlet switch and
-  live packets to the recovering sid are held back until the CONNECT reply).
+  messages in memory (bounded by count, bytes and age: pushsvc.recovery_bounds), filled at
+  start by one paged list of the bus Events, then by its watch; a recovery replays from
+  there, in order, each once, and live delivery takes over with no gap (the replay runs in
+  one step with no greenlet switch and live packets to the recovering sid are held back
+  until the CONNECT reply).
 - Snapshots (sid, a SHA-256 of the pid, rooms with the positions they were joined/left at,
-  the auth data minus secrets, the bus positions) travel on the bus too, as emits to a
+  the bus positions; nothing of the client's auth) travel on the bus too, as emits to a
   namespace no client can join (pods without recovery apply them as no-ops), signed with
   ``PUSHSVC_RECOVERY_SECRET`` because anyone with ``create`` on events could forge one (while
   it is rotated, ``PUSHSVC_RECOVERY_SECRET_PREVIOUS`` verifies too, never signs). They
-  are written at connect, on room changes and at disconnect (batched), and again every
-  ``recovery_snapshot_interval_seconds`` — so a session idle for hours stays recoverable and a
+  are written at connect, on room changes and at disconnect (batched, charged to the client's
+  and the pod's budgets), and again every ``recovery_snapshot_interval_seconds`` (spread over
+  it) — so a session idle for hours stays recoverable and a
   new pod learns it from Events younger than the retention window. A pod killed without
   notice wrote nothing at disconnect: its last snapshot says "up" and expires
   interval + window after it was written.
@@ -66,6 +68,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +77,16 @@ from socketio import packet as sio_packet
 from socketio.packet import Packet
 
 from pushsvc import metrics
+from pushsvc.budget import ClientBudget, TokenBucket
 from pushsvc.bus.contract import Position
+from pushsvc.recovery_bounds import (
+    HISTORY_ENTRY_BYTES,
+    RefreshSchedule,
+    SessionStore,
+    SnapshotBudget,
+    json_cost,
+    snapshot_data,
+)
 from pushsvc.settings import Settings
 
 if TYPE_CHECKING:  # the Kubernetes stack is imported only when that bus is in use
@@ -88,11 +100,9 @@ SNAPSHOT_NAMESPACE = "/pushsvc.recovery"
 SNAPSHOT_EVENT = "snapshots"
 #: Delivered at once, without an offset, never replayed (socket.io's ``volatile``).
 VOLATILE_EVENTS = frozenset({"error", "server_shutdown"})
-#: Auth keys never kept in a snapshot: the protocol's own, and anything that looks secret.
-_PROTOCOL_KEYS = frozenset({"pid", "offset"})
-_SECRET_HINTS = ("token", "secret", "password", "passwd", "jwt", "key", "cred", "auth",
-                 "cookie", "session")
 _CHUNK_BYTES = 64 * 1024
+#: Refreshes that came due are gathered this long: one bus Event a second, not one a flush.
+_REFRESH_TICK_SECONDS = 1.0
 _MAX_ROOMS_IN_RECORD = 1000
 _NONE: Position = (0, 0)
 
@@ -207,6 +217,7 @@ class _Entry:
     at: float  # monotonic seconds when this pod saw it
     message: dict[str, Any]
     frame: bytes | None = None  # its replayed WebSocket frame, built once for every client
+    cost: int = 0  # about the bytes it holds (pushsvc.recovery_bounds.json_cost)
 
 
 def _entry_pos(entry: _Entry) -> Position:
@@ -223,7 +234,7 @@ def _targets(message: dict[str, Any]) -> list[str | None]:
 
 
 class History:
-    """The recent recoverable bus messages, in bus order, bounded by count and age.
+    """The recent recoverable bus messages, in bus order, bounded by count, bytes and age.
 
     ``complete_from``: every recoverable message after this position is here (None: not
     known yet — the start-up list has not finished). Each message is also indexed by its
@@ -233,9 +244,12 @@ class History:
     recoveries would cost N² (it did: most of a pod's CPU in a rolling restart).
     """
 
-    def __init__(self, *, max_messages: int, max_age_seconds: float) -> None:
+    def __init__(self, *, max_messages: int, max_age_seconds: float,
+                 max_bytes: int = 1 << 62) -> None:
         self.max_messages = max_messages
         self.max_age_seconds = max_age_seconds
+        self.max_bytes = max_bytes
+        self.bytes = 0  # the entries' estimated memory, bounded by max_bytes
         self.entries: list[_Entry] = []
         self._positions: list[Position] = []
         self._by_target: dict[str | None, list[_Entry]] = {}
@@ -246,7 +260,7 @@ class History:
         self.dropped_upto: Position | None = None  # the newest message dropped by a bound
 
     def add(self, position: Position, message: dict[str, Any], *, at: float) -> None:
-        entry = _Entry(position, at, message)
+        entry = _Entry(position, at, message, cost=HISTORY_ENTRY_BYTES + json_cost(message))
         if not self._positions or position > self._positions[-1]:
             self._positions.append(position)
             self.entries.append(entry)
@@ -260,8 +274,29 @@ class History:
             self.entries.insert(index, entry)
             for target in _targets(message):
                 bisect.insort(self._by_target.setdefault(target, []), entry, key=_entry_pos)
+        self.bytes += entry.cost
         if len(self.entries) > self.max_messages + self.max_messages // 10:
             self._drop(len(self.entries) - self.max_messages, reason="history_full")
+        if self.bytes > self.max_bytes:
+            self._drop_bytes(self.max_bytes - self.max_bytes // 10)
+
+    def charge_frame(self, entry: _Entry, frame: bytes) -> None:
+        """``entry``'s replay frame was built: it is held as long as the entry."""
+        entry.frame = frame
+        entry.cost += len(frame)
+        self.bytes += len(frame)
+        if self.bytes > self.max_bytes:
+            self._drop_bytes(self.max_bytes - self.max_bytes // 10)
+
+    def _drop_bytes(self, goal: int) -> None:
+        """The oldest messages go until at most ``goal`` bytes are held (a tenth below the
+        bound, so a flood does not drop one at a time)."""
+        count, held = 0, self.bytes
+        while count < len(self.entries) and held > goal:
+            held -= self.entries[count].cost
+            count += 1
+        if count:
+            self._drop(count, reason="history_bytes")
 
     def trim(self, now: float) -> None:
         cut = 0
@@ -272,6 +307,7 @@ class History:
 
     def _drop(self, count: int, *, reason: str) -> None:
         last = self._positions[count - 1]
+        self.bytes -= sum(entry.cost for entry in self.entries[:count])
         del self.entries[:count]
         del self._positions[:count]
         for target in list(self._by_target):
@@ -338,8 +374,16 @@ class Recovery:
         self.history = History(
             max_messages=settings.recovery_history_max_messages,
             max_age_seconds=self.window + self.interval + 30.0,
+            max_bytes=settings.recovery_history_max_bytes,
         )
-        self.sessions: dict[str, Snapshot] = {}  # every pod's, by pid key
+        self.sessions = SessionStore()  # every pod's, by pid key; bytes estimated
+        self.refreshes = RefreshSchedule(
+            interval=self.interval, per_second=settings.recovery_snapshot_refreshes_per_second)
+        self.budget = SnapshotBudget(
+            pod_bytes=TokenBucket(rate=settings.recovery_snapshot_pod_bytes_per_second,
+                                  burst=settings.recovery_snapshot_pod_burst_bytes),
+            client_budget=lambda sid: None)
+        self._refreshing: set[str] = set()  # dirty keys only a refresh made dirty (free)
         self.local: dict[str, Snapshot] = {}  # this pod's connected ones, by sid
         self.ready = False
         self.floor: Position = _NONE
@@ -360,6 +404,8 @@ class Recovery:
         self._ready_event: Any = None
         metrics.recovery_sessions.set_function(lambda: len(self.sessions))
         metrics.recovery_history.set_function(lambda: len(self.history.entries))
+        metrics.recovery_sessions_bytes.set_function(lambda: self.sessions.bytes)
+        metrics.recovery_history_bytes.set_function(lambda: self.history.bytes)
 
     # --- the manager's tap ------------------------------------------------------------
     def recoverable(self, event: str, namespace: str, callback: object) -> bool:
@@ -437,19 +483,26 @@ class Recovery:
             self._taken.add(snapshot.sid)
             self.server.start_background_task(self.server.disconnect, snapshot.sid, "/",
                                               ignore_queue=True)
-        if len(self.sessions) > self.settings.recovery_max_sessions:
+        if self.sessions.over(max_count=self.settings.recovery_max_sessions,
+                              max_bytes=self.settings.recovery_sessions_max_bytes):
             self._sweep(time.time(), force=True)
 
     def _write(self, snapshot: Snapshot) -> None:
         self._dirty[snapshot.key] = snapshot
+        self._refreshing.discard(snapshot.key)  # a change the client caused: charged
 
     def _publish_dirty(self) -> None:
         dirty, self._dirty = self._dirty, {}
+        refreshing, self._refreshing = self._refreshing, set()
         chunk: list[dict[str, Any]] = []
         size = 0
         now = time.time()
         seen = self.manager.position or self.manager.start_position() or _NONE
+        pod_short = False
         for snapshot in dirty.values():
+            if pod_short and snapshot.key not in refreshing:
+                self._dirty.setdefault(snapshot.key, snapshot)  # the pod's budget is spent
+                continue
             snapshot.at = now
             snapshot.seen = max(snapshot.seen, seen)
             eio_sid = self._eio_of(snapshot.sid) if snapshot.state == "up" else None
@@ -462,6 +515,17 @@ class Recovery:
             if encoded > self.settings.recovery_max_snapshot_bytes:
                 metrics.recovery_dropped.labels(reason="snapshot_too_large").inc()
                 continue
+            if snapshot.key not in refreshing:
+                short = self.budget.charge(snapshot.sid, encoded)
+                if short is not None:  # waits, coalesced with its later changes
+                    metrics.recovery_snapshots_deferred.labels(scope=short).inc()
+                    self._dirty.setdefault(snapshot.key, snapshot)
+                    pod_short = short == "pod"
+                    continue
+            if snapshot.state == "up" and snapshot.sid in self.local:
+                self.refreshes.written(snapshot.sid)
+            else:
+                self.refreshes.forget(snapshot.sid)
             self._learn(snapshot)
             if chunk and size + encoded > _CHUNK_BYTES:
                 self._send_records(chunk)
@@ -497,26 +561,32 @@ class Recovery:
                     if s.state == "ended" or self._expired(s, now)]:
             if self.sessions[key].sid not in self.local:
                 del self.sessions[key]
-        excess = len(self.sessions) - self.settings.recovery_max_sessions
-        if excess > 0 and force:
-            oldest = sorted(self.sessions.values(), key=lambda s: s.at)[:excess]
-            for snapshot in oldest:
-                del self.sessions[snapshot.key]
-            metrics.recovery_dropped.labels(reason="sessions_full").inc(len(oldest))
+        bounds = dict(max_count=self.settings.recovery_max_sessions,
+                      max_bytes=self.settings.recovery_sessions_max_bytes)
+        if force and self.sessions.over(**bounds):
+            oldest, reason = self.sessions.oldest_beyond(**bounds)
+            for key in oldest:
+                del self.sessions[key]
+            metrics.recovery_dropped.labels(reason=reason).inc(len(oldest))
 
     def run(self) -> None:
         """The background task: start-up list, then batched snapshot writes and refreshes."""
         self._preload()
-        next_full = time.monotonic() + self.interval
         next_sweep = time.monotonic() + 10.0
+        next_refresh = 0.0
         while True:
             self.server.sleep(self.settings.recovery_flush_seconds)
             try:
                 now = time.monotonic()
-                if now >= next_full:
-                    next_full = now + self.interval
-                    for snapshot in self.local.values():
-                        self._dirty[snapshot.key] = snapshot
+                if now >= next_refresh:  # spread over the interval, paced, a batch a second
+                    next_refresh = now + _REFRESH_TICK_SECONDS
+                    for sid in self.refreshes.due():
+                        snapshot = self.local.get(sid)
+                        if snapshot is None:
+                            self.refreshes.forget(sid)
+                        elif snapshot.key not in self._dirty:
+                            self._dirty[snapshot.key] = snapshot
+                            self._refreshing.add(snapshot.key)
                 if now >= next_sweep:
                     next_sweep = now + 10.0
                     self.history.trim(now)
@@ -685,7 +755,7 @@ class Recovery:
 
         def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
             if (namespace or "/") == "/":
-                self._auth[eio_sid] = clean_auth(data)
+                self._auth[eio_sid] = snapshot_data(data)
                 if isinstance(data, dict) and isinstance(data.get("pid"), str):
                     plan = self._plan(data)
                     if plan is not None:
@@ -876,7 +946,9 @@ class Recovery:
                         frames = []
                     send(eio_sid, pkt)
                     continue
-                entry.frame = encode_frame(eio_packet.Packet(eio_packet.MESSAGE, data=encoded))
+                self.history.charge_frame(entry, encode_frame(
+                    eio_packet.Packet(eio_packet.MESSAGE, data=encoded)))
+            assert entry.frame is not None
             frames.append(entry.frame)
         if frames:
             writer.write(b"".join(frames))
@@ -900,15 +972,9 @@ class Recovery:
                       data=[message.get("event"), *data, offset_text(entry.pos)])
 
 
-def clean_auth(auth: Any) -> dict[str, Any]:
-    """The auth data a snapshot may keep: no protocol keys, nothing that looks secret."""
-    if not isinstance(auth, dict):
-        return {}
-    return {k: v for k, v in auth.items() if isinstance(k, str) and k not in _PROTOCOL_KEYS
-            and not any(hint in k.lower() for hint in _SECRET_HINTS)}
-
-
-def install(*, settings: Settings, server: Any, manager: Any) -> Recovery | None:
+def install(*, settings: Settings, server: Any, manager: Any,
+            client_budget: Callable[[str], ClientBudget | None] | None = None,
+            ) -> Recovery | None:
     """Turn recovery on for this server if the settings ask and the bus can carry it."""
     if not settings.recovery_enabled:
         return None
@@ -918,6 +984,8 @@ def install(*, settings: Settings, server: Any, manager: Any) -> Recovery | None
         logger.warning("recovery: PUSHSVC_RECOVERY_ENABLED needs the Kubernetes bus; off")
         return None
     recovery = Recovery(settings=settings, server=server, manager=manager)
+    if client_budget is not None:  # snapshot writes a client causes cost its publish budget
+        recovery.budget.client_budget = client_budget
     recovery.install()
     logger.info("recovery on: window %.0f s, snapshots every %.0f s", recovery.window,
                 recovery.interval)

@@ -493,8 +493,31 @@ class Settings(BaseSettings):
         description="Every connected session's snapshot is published again this often, so "
         "an idle session stays recoverable and a new pod learns it within the Events' "
         "retention; each session then has about retention / interval snapshots in etcd "
-        "(about 350 bytes each). A pod killed without notice: its sessions stay recoverable "
-        "for at most this plus the window after its last snapshot.",
+        "(about 350 bytes each). The refreshes are spread over the interval (a session's "
+        "first anywhere in it), not sent at once. A pod killed without notice: its sessions "
+        "stay recoverable for at most this plus the window after its last snapshot.",
+    )
+    recovery_snapshot_refreshes_per_second: float = Field(
+        default=500.0,
+        gt=0,
+        description="Most periodic snapshot refreshes this pod publishes per second (they "
+        "are spread over the interval; this bounds a backlog). Keep it above this pod's "
+        "sessions / interval (20,000 / 150 s = 134), or refreshes come late and idle "
+        "sessions may expire.",
+    )
+    recovery_snapshot_pod_bytes_per_second: int = Field(
+        default=256 * 1024,
+        ge=1,
+        description="Bytes per second (JSON size) of the snapshots that clients cause (at "
+        "connect, room changes, disconnect, recovery) this pod may publish; each is also "
+        "charged to that client's publish byte budget. Over: the write waits, and a "
+        "reconnect elsewhere before it is written gets a new session.",
+    )
+    recovery_snapshot_pod_burst_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=4096,
+        description="Snapshot bytes clients may make this pod publish at once (bucket size; "
+        "about 6,000 connects).",
     )
     recovery_flush_seconds: float = Field(
         default=0.05,
@@ -506,20 +529,36 @@ class Settings(BaseSettings):
         default=200000,
         ge=1,
         description="Session snapshots this pod keeps (its own and other pods'); past it "
-        "the oldest is forgotten (that client gets a new session) and counted.",
+        "the oldest are forgotten (those clients get a new session) and counted.",
+    )
+    recovery_sessions_max_bytes: int = Field(
+        default=96 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Memory (estimated) for the session snapshots this pod keeps (its own and "
+        "other pods', about 1.2 KB each with a room); past it the oldest are forgotten (those "
+        "clients get a new session) and counted. 96 MiB: about 80,000 sessions, and with the "
+        "history's 128 MiB and 20,000 connections at 31 KB it fits the Deployment's 1 GiB.",
     )
     recovery_max_snapshot_bytes: int = Field(
         default=4096,
         ge=256,
-        description="Largest snapshot of one session (sid, rooms, auth data without "
-        "secrets); a bigger one is not written and that client cannot recover (counted).",
+        description="Largest snapshot of one session (sid, rooms and positions; nothing from "
+        "the client's auth); a bigger one is not written and that client cannot recover "
+        "(counted).",
     )
     recovery_history_max_messages: int = Field(
         default=200000,
         ge=100,
         description="Bus messages this pod keeps in memory for recoveries (also bounded by "
-        "age: window plus snapshot interval); past it the oldest go and recoveries from "
-        "before them get a new session.",
+        "age: window plus snapshot interval, and by bytes); past it the oldest go and "
+        "recoveries from before them get a new session.",
+    )
+    recovery_history_max_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Memory (estimated, parsed objects and replay frames) for the bus "
+        "messages this pod keeps for recoveries; past it the oldest go (counted) and "
+        "recoveries that needed them get a new session, never a partial one.",
     )
     recovery_history_max_pages: int = Field(
         default=200,

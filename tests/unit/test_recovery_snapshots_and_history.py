@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pushsvc.recovery import History, Snapshot, clean_auth, offset_text, parse_offset, pid_key
+from pushsvc.recovery import History, Snapshot, offset_text, parse_offset, pid_key
+from pushsvc.recovery_bounds import snapshot_data
 
 
 def _snapshot(**changes: object) -> Snapshot:
@@ -73,34 +74,8 @@ def test_the_history_is_bounded_by_count() -> None:
     assert history.complete_from is not None and history.complete_from >= (89, 0)
 
 
-def test_a_snapshot_keeps_no_secret_looking_auth_data() -> None:
-    auth = {"token": "t", "pid": "p", "offset": "1-0", "accessKey": "k", "Password": "x",
-            "user": "ann", "theme": "dark"}
-    assert clean_auth(auth) == {"user": "ann", "theme": "dark"}
-    assert clean_auth("not a dict") == {}
-
-
-def test_what_a_session_missed_comes_from_its_rooms_its_sid_and_the_broadcasts_in_order() -> None:
-    snapshot = _snapshot()  # in "team" since 12-0, in "old" from 11-0 to 15-1
-    sid = snapshot.sid
-    history = History(max_messages=100, max_age_seconds=60)
-    messages = {
-        (13, 0): {"room": None},
-        (13, 1): {"room": "team"},
-        (14, 0): {"room": "other-sid-AAAAAAAAAA"},  # another session's reply
-        (15, 0): {"room": ["old", "team"]},  # once, though it is in two of its rooms
-        (16, 0): {"room": "old"},  # after it left
-        (17, 0): {"room": sid},
-        (18, 0): {"room": None, "skip_sid": sid},
-        (20, 0): {"room": "team"},
-    }
-    for position, message in messages.items():
-        if position != (16, 0):
-            history.add(position, message, at=0.0)
-    history.add((16, 0), messages[(16, 0)], at=0.0)  # late, from a relist
-    assert [e.pos for e in history.missed_by(snapshot, (12, 0), (19, 0))] == [
-        (13, 0), (13, 1), (15, 0), (17, 0)]
-    assert [e.pos for e in history.missed_by(snapshot, (15, 0), (99, 0))] == [(17, 0), (20, 0)]
-    history.add((21, 0), {"room": None}, at=100.0)
-    history.trim(now=100.0)
-    assert [e.pos for e in history.missed_by(snapshot, (0, 0), (99, 0))] == [(21, 0)]
+def test_a_snapshot_keeps_nothing_of_the_clients_auth() -> None:
+    auth = {"token": "t", "pid": "p", "offset": "1-0", "pass": "x", "bearer": "b",
+            "user": "ann", "pad": "x" * 3500}
+    assert snapshot_data(auth) == {}
+    assert snapshot_data("not a dict") == {}
