@@ -68,7 +68,8 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     register_demo_tokens(app, settings)  # off unless PUSHSVC_DEMO_TOKENS
     if identity.authenticator is not None:
         log.info("%s", describe(settings, identity.authenticator))
-    install_recovery(settings=settings, server=socketio.server, manager=manager)
+    install_recovery(settings=settings, server=socketio.server, manager=manager,
+                     identity=identity)
     register_routes(app, settings)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI
