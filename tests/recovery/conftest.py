@@ -95,11 +95,16 @@ class Observers:
 
     def __init__(self, topology: LocalTopology, token: str) -> None:
         self.topology = topology
+        self.token = token
         self.sockets: list[RawWebSocket] = []
         for pod in topology.pods:
-            ws = RawWebSocket(pod.url)
-            self.sockets.append(ws)
-            ws.sio_connect(auth={"token": token})
+            self.watch(pod.url)
+
+    def watch(self, url: str) -> None:
+        """Count the pod at ``url`` (one started beside the topology's) in ``synced`` too."""
+        ws = RawWebSocket(url)
+        self.sockets.append(ws)
+        ws.sio_connect(auth={"token": self.token})
 
     def recorded(self, pid: str, what: str, check: Callable[[dict[str, Any]], bool]) -> None:
         """Wait until the session's newest record on the bus passes ``check``, then until every
