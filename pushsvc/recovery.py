@@ -455,9 +455,14 @@ class Recovery:
             return  # an ended session stays ended, whatever record comes after
         self.sessions[snapshot.key] = snapshot
         mine = self.local.get(snapshot.sid)
-        if mine is not None and mine.key == snapshot.key and snapshot.gen > mine.gen \
-                and snapshot.owner != self.manager.host_id:
-            # Recovered on another pod: this copy is stale (its connection is gone).
+        if mine is not None and mine.key == snapshot.key and snapshot.owner != \
+                self.manager.host_id and snapshot.sid not in self._taken and (
+                    snapshot.gen > mine.gen or (snapshot.gen == mine.gen and (
+                        snapshot.at, snapshot.owner) > (mine.at, mine.owner))):
+            # Recovered on another pod: this copy is stale (its connection is gone). Two
+            # reconnects with one pid recovered at once on two pods (the same gen): the
+            # later record keeps the session, on both pods' reading, so one sid never has
+            # two live connections.
             self._taken.add(snapshot.sid)
             self.server.start_background_task(self.server.disconnect, snapshot.sid, "/",
                                               ignore_queue=True)
@@ -641,6 +646,15 @@ class Recovery:
         """(auth mode, sub, permissions) of a connect, as its connect handler will see it;
         None for a token the connect handler will refuse."""
         identity = self.identity
+        expected = self.settings.auth_token
+        if identity.mode == "token" and expected is not None:
+            # The shared token, as the connect handler checks it: a pid without it must not
+            # even make this pod drop the session's live connection (pre_connect does).
+            given = auth.get("token") if isinstance(auth, dict) else None
+            if not isinstance(given, str) or not hmac.compare_digest(
+                    given.encode("utf-8", "surrogatepass"),
+                    expected.get_secret_value().encode("utf-8", "surrogatepass")):
+                return None
         try:
             principal = identity.authenticate(auth, environ)
         except AuthRefused:
