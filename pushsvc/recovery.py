@@ -450,19 +450,20 @@ class Recovery:
 
     def _learn(self, snapshot: Snapshot) -> None:
         known = self.sessions.get(snapshot.key)
-        if known is not None and (known.state == "ended" or snapshot.gen < known.gen or (
-                snapshot.gen == known.gen and snapshot.at < known.at)):
+        # Newer: a higher gen; at one gen, the record of the higher owner (two recoveries at
+        # once on two pods: every pod reads the same winner), then the later one.
+        if known is not None and (known.state == "ended" or (
+                snapshot.gen, snapshot.owner, snapshot.at) < (known.gen, known.owner, known.at)):
             return  # an ended session stays ended, whatever record comes after
         self.sessions[snapshot.key] = snapshot
         mine = self.local.get(snapshot.sid)
         if mine is not None and mine.key == snapshot.key and snapshot.owner != \
                 self.manager.host_id and snapshot.sid not in self._taken and (
-                    snapshot.gen > mine.gen or (snapshot.gen == mine.gen and (
-                        snapshot.at, snapshot.owner) > (mine.at, mine.owner))):
+                    snapshot.gen, snapshot.owner) > (mine.gen, mine.owner):
             # Recovered on another pod: this copy is stale (its connection is gone). Two
             # reconnects with one pid recovered at once on two pods (the same gen): the
-            # later record keeps the session, on both pods' reading, so one sid never has
-            # two live connections.
+            # higher owner keeps the session on both pods' reading, so one sid never has two
+            # live connections.
             self._taken.add(snapshot.sid)
             self.server.start_background_task(self.server.disconnect, snapshot.sid, "/",
                                               ignore_queue=True)
