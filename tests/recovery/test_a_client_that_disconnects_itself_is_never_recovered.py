@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from pushsvc.testing.topology import LocalTopology
 from tests.deploy.recovery import NodeClient, notify_numbered
 from tests.recovery.conftest import ALICE_ROOMS, Observers, texts
@@ -19,9 +21,11 @@ from tests.support.tokens import Tokens
 
 
 def _alice_in_team_then_gone(topology: LocalTopology, tokens: Tokens,
-                             node_client: Callable[..., NodeClient],
-                             observers: Observers) -> tuple[NodeClient, dict[str, object]]:
-    tab = node_client(topology.pods[0].url, tokens.mint("alice", rooms=ALICE_ROOMS))
+                             node_client: Callable[..., NodeClient], observers: Observers,
+                             transport: str = "websocket",
+                             ) -> tuple[NodeClient, dict[str, object]]:
+    tab = node_client(topology.pods[0].url, tokens.mint("alice", rooms=ALICE_ROOMS),
+                      transport=transport)
     alice = tab.wait_for("connect")
     tab.send("join team")
     assert tab.wait_for("joined")["ok"]
@@ -32,11 +36,13 @@ def _alice_in_team_then_gone(topology: LocalTopology, tokens: Tokens,
     return tab, alice
 
 
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
 def test_after_alice_disconnects_bob_in_the_same_tab_gets_a_session_of_his_own(
-    topology: LocalTopology, tokens: Tokens, node_client: Callable[..., NodeClient],
-    observers: Observers,
+    transport: str, topology: LocalTopology, tokens: Tokens,
+    node_client: Callable[..., NodeClient], observers: Observers,
 ) -> None:
-    tab, alice = _alice_in_team_then_gone(topology, tokens, node_client, observers)
+    # Over polling the DISCONNECT and the Engine.IO close travel in one request.
+    tab, alice = _alice_in_team_then_gone(topology, tokens, node_client, observers, transport)
     notify_numbered(topology, "team while alice was away", 2, room="team")
     notify_numbered(topology, "alice's own while away", 2, room="user:alice")
 
