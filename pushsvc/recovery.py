@@ -381,7 +381,8 @@ class Recovery:
         # the connect handler put that sid in (with the bus position of each join).
         self._connecting: dict[str, str] = {}
         self._joining: dict[str, dict[str, Position]] = {}
-        self._who: dict[str, _Who] = {}  # eio sid -> who its connect is
+        self._who: dict[str, _Who] = {}  # eio sid -> who its connect is (reconnects)
+        self._raw_auth: dict[str, Any] = {}  # eio sid -> its CONNECT's auth data
         # After a recovery, live packets the client already has are dropped: those replayed
         # with the CONNECT reply, and any at or before its own offset (this pod's watch may be
         # behind the pod that sent it). eio sid -> (drop nothing after, replayed, its offset).
@@ -755,10 +756,11 @@ class Recovery:
         def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
             if (namespace or "/") == "/":
                 self._auth[eio_sid] = clean_auth(data)
-                who = self._identify(data, server.environ.get(eio_sid))
-                if who is not None:
-                    self._who[eio_sid] = who
+                self._raw_auth[eio_sid] = data
                 if isinstance(data, dict) and isinstance(data.get("pid"), str):
+                    who = self._identify(data, server.environ.get(eio_sid))
+                    if who is not None:
+                        self._who[eio_sid] = who
                     plan = self._plan(data, who)
                     if plan is not None:
                         self._pending[eio_sid] = plan
@@ -770,6 +772,7 @@ class Recovery:
                 self._connect_pos.pop(eio_sid, None)
                 self._auth.pop(eio_sid, None)
                 self._who.pop(eio_sid, None)
+                self._raw_auth.pop(eio_sid, None)
                 connecting = self._connecting.pop(eio_sid, None)
                 if connecting is not None:
                     self._joining.pop(connecting, None)
@@ -921,8 +924,7 @@ class Recovery:
         connect_pos = self._connect_pos.pop(eio_sid, None)
         auth = self._auth.pop(eio_sid, {})
         joined = self._joining.pop(sid, {})
-        who = self._who.get(eio_sid)
-        mode, user = (who[0], who[1]) if who is not None else (self.identity.mode, None)
+        mode, user = self._owner(eio_sid, sid)
         upto = self.manager.position or self.manager.start_position() or _NONE
         if plan is not None and plan.snapshot.sid == sid:
             plan.snapshot = self._as_reconnected(plan.snapshot, joined)
@@ -971,6 +973,20 @@ class Recovery:
         self.local[sid] = snapshot
         self._write(snapshot)
         pkt.data = {"sid": sid, "pid": pid}
+
+    def _owner(self, eio_sid: str, sid: str) -> tuple[str, str | None]:
+        """(auth mode, sub) of a connect being accepted: what the recovery check found, or
+        the Principal the connect handler registered (the same check; no second token
+        verification per connect), or — an app's own connect handler — the check itself."""
+        who = self._who.get(eio_sid)
+        if who is None:
+            principal = self.identity.principal(sid)
+            if principal is not None:
+                return self.identity.mode, principal.sub
+            if self.identity.jwt:
+                who = self._identify(self._raw_auth.get(eio_sid),
+                                     self.server.environ.get(eio_sid))
+        return (who[0], who[1]) if who is not None else (self.identity.mode, None)
 
     def _as_reconnected(self, old: Snapshot, joined: dict[str, Position]) -> Snapshot:
         """The session as this reconnect restores it: its connect rooms are the ones the
