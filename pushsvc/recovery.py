@@ -661,6 +661,10 @@ class Recovery:
             principal = identity.authenticate(auth, environ)
         except AuthRefused:
             return None
+        except Exception as exc:  # the connect handler refuses it too ("connection check failed")
+            logger.warning("recovery: %s while checking a reconnect's token; a new session",
+                           type(exc).__name__)
+            return None
         return (identity.mode, None if principal is None else principal.sub,
                 identity.permissions_of(principal))
 
