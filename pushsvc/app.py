@@ -70,7 +70,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     if identity.authenticator is not None:
         log.info("%s", describe(settings, identity.authenticator))
     install_recovery(settings=settings, server=socketio.server, manager=manager,
-                     client_budget=client_budget)
+                     client_budget=client_budget, identity=identity)
     register_routes(app, settings)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI

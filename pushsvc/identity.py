@@ -583,9 +583,12 @@ class Identity:
 
     def permissions(self, sid: str) -> Permissions:
         """What ``sid`` may do: unrestricted outside JWT mode, else its token's claims."""
+        return self.permissions_of(self.sessions.principal(sid))
+
+    def permissions_of(self, principal: Principal | None) -> Permissions:
+        """What a connection with this Principal (None: anonymous) may do."""
         if self.authenticator is None:
             return UNRESTRICTED
-        principal = self.sessions.principal(sid)
         return principal.permissions if principal is not None else Permissions()
 
     def principal(self, sid: str) -> Principal | None:

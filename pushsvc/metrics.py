@@ -128,7 +128,8 @@ recoveries = Counter(
     "pushsvc_recoveries",
     "Reconnects that asked for connection state recovery, by result: recovered, or why a "
     "new session was given (unknown, expired, ended, behind, history_gone, too_many, "
-    "out_of_order, refused).",
+    "out_of_order, refused, identity: another auth mode or token subject than the "
+    "session's, forbidden_room: a restored room the token no longer allows).",
     ["result"],
     registry=REGISTRY,
 )

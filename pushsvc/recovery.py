@@ -34,6 +34,16 @@ How pushsvc does it, and why:
   new pod learns it from Events younger than the retention window. A pod killed without
   notice wrote nothing at disconnect: its last snapshot says "up" and expires
   interval + window after it was written.
+- A session belongs to whoever made it: its snapshot holds the auth mode and the token's
+  ``sub``, and a reconnect is recovered only with the same (checked before the sid is
+  restored, on the same auth data the connect handler reads), with every restored room
+  either one the token's claims allow now or one the connect handler joins again (the user
+  room, an app's own joins there: recorded from the connect, so what was sent to them while
+  the client was away is replayed too). Anything else is a new session, never a partial one.
+  A client's own ``socket.disconnect()`` (a Socket.IO DISCONNECT) ends the session on every
+  pod: its "ended" record is a tombstone kept longer than any record it supersedes.
+- Nothing from before the session is replayed, whatever offset a client sends: what it
+  missed starts at the session's connect position at the earliest.
 - No offset yet (socket.io #4888): the snapshot's connect position is used. An old offset of
   an idle client (#5282): the snapshot tells the last position sent to it; if the client has
   it, only what came after the snapshot matters. A session recovered elsewhere is taken over:
@@ -49,6 +59,7 @@ tests/unit/test_engine_limits_match_the_pinned_libraries.py: ``Server._handle_co
 a recovery before the connect handler runs), ``Server._send_packet`` (the CONNECT reply: the
 replay, then ``{sid, pid}``), ``Server._send_eio_packet`` (live packets to a recovering sid are
 held back), ``Server.disconnect`` (a session the server ends is not recoverable),
+``Server._handle_disconnect`` (a session the client ends is not recoverable either),
 ``BaseManager.pre_connect`` (the recovered sid), ``BaseManager.basic_enter_room`` and
 ``BaseManager.basic_leave_room`` (rooms in the snapshot; ``BaseManager.basic_close_room`` goes
 through the latter), ``BaseManager.basic_disconnect`` (the snapshot at disconnect). Relied on,
@@ -79,6 +90,7 @@ from socketio.packet import Packet
 from pushsvc import metrics
 from pushsvc.budget import ClientBudget, TokenBucket
 from pushsvc.bus.contract import Position
+from pushsvc.identity import AuthRefused, Identity, Permissions
 from pushsvc.recovery_bounds import (
     HISTORY_ENTRY_BYTES,
     RefreshSchedule,
@@ -152,13 +164,21 @@ class Snapshot:
     floor: Position  # offsets below are not trusted (its pod delivered out of order)
     rooms: dict[str, list[Position | None]] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    #: Whose session it is: the auth mode it was made under and its token's ``sub`` (None:
+    #: no token). A recovery must present the same (an older record without them: "").
+    mode: str = ""
+    user: str | None = None
+    #: Rooms the server's connect handler put it in (the user room too): at a recovery the
+    #: connect handler decides them again; every other room is checked against the claims.
+    connect_rooms: set[str] = field(default_factory=set)
 
     def record(self) -> dict[str, Any]:
         return {
             "k": self.key, "sid": self.sid, "o": self.owner, "g": self.gen, "s": self.state,
             "at": round(self.at, 3), "p": offset_text(self.pos), "sn": offset_text(self.seen),
             "l": None if self.last is None else offset_text(self.last),
-            "f": offset_text(self.floor), "d": self.data,
+            "f": offset_text(self.floor), "d": self.data, "m": self.mode, "u": self.user,
+            "cr": sorted(room for room in self.connect_rooms if room in self.rooms),
             "r": {room: [offset_text(span[0]), None if span[1] is None else offset_text(span[1])]
                   for room, span in self.rooms.items() if span[0] is not None},
         }
@@ -184,12 +204,17 @@ class Snapshot:
                 rooms[room] = span
             key, sid, owner, gen, state, at, data = (
                 raw["k"], raw["sid"], raw["o"], raw["g"], raw["s"], raw["at"], raw.get("d", {}))
+            mode, user, connect_rooms = raw.get("m", ""), raw.get("u"), raw.get("cr", [])
             if not (isinstance(key, str) and isinstance(sid, str) and isinstance(owner, str)
                     and isinstance(gen, int) and state in ("up", "down", "ended")
-                    and isinstance(at, int | float) and isinstance(data, dict)):
+                    and isinstance(at, int | float) and isinstance(data, dict)
+                    and isinstance(mode, str) and (user is None or isinstance(user, str))
+                    and isinstance(connect_rooms, list)
+                    and all(isinstance(room, str) and room in rooms for room in connect_rooms)):
                 return None
             return cls(key=key, sid=sid, owner=owner, gen=gen, state=state, at=float(at),
-                       pos=pos, seen=seen, last=last, floor=floor, rooms=rooms, data=data)
+                       pos=pos, seen=seen, last=last, floor=floor, rooms=rooms, data=data,
+                       mode=mode, user=user, connect_rooms=set(connect_rooms))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -349,6 +374,11 @@ class History:
                 if snapshot.wants(pos, found[pos].message)]
 
 
+#: Who a connect is, as its connect handler sees it: (auth mode, token ``sub`` or None, what
+#: the token allows).
+_Who = tuple[str, str | None, Permissions]
+
+
 @dataclass
 class _Plan:
     snapshot: Snapshot
@@ -360,11 +390,13 @@ class _Plan:
 class Recovery:
     """Connection state recovery for one python-socketio server and its Kubernetes manager."""
 
-    def __init__(self, *, settings: Settings, server: Any, manager: KubernetesManager) -> None:
+    def __init__(self, *, settings: Settings, server: Any, manager: KubernetesManager,
+                 identity: Identity | None = None) -> None:
         assert settings.recovery_secret is not None
         self.settings = settings
         self.server = server
         self.manager = manager
+        self.identity = identity if identity is not None else Identity(settings)
         self.window = settings.recovery_window_seconds
         self.interval = settings.recovery_snapshot_interval_seconds
         self._secret = settings.recovery_secret.get_secret_value().encode()
@@ -393,6 +425,12 @@ class Recovery:
         self._recovering: dict[str, _Plan] = {}
         self._connect_pos: dict[str, Position | None] = {}
         self._auth: dict[str, dict[str, Any]] = {}
+        # Between pre_connect and the CONNECT reply: the sid of each eio sid, and the rooms
+        # the connect handler put that sid in (with the bus position of each join).
+        self._connecting: dict[str, str] = {}
+        self._joining: dict[str, dict[str, Position]] = {}
+        self._who: dict[str, _Who] = {}  # eio sid -> who its connect is (reconnects)
+        self._raw_auth: dict[str, Any] = {}  # eio sid -> its CONNECT's auth data
         # After a recovery, live packets the client already has are dropped: those replayed
         # with the CONNECT reply, and any at or before its own offset (this pod's watch may be
         # behind the pod that sent it). eio sid -> (drop nothing after, replayed, its offset).
@@ -472,14 +510,20 @@ class Recovery:
 
     def _learn(self, snapshot: Snapshot) -> None:
         known = self.sessions.get(snapshot.key)
-        if known is not None and (snapshot.gen < known.gen or (
-                snapshot.gen == known.gen and snapshot.at < known.at)):
-            return
+        # Newer: a higher gen; at one gen, the record of the higher owner (two recoveries at
+        # once on two pods: every pod reads the same winner), then the later one.
+        if known is not None and (known.state == "ended" or (
+                snapshot.gen, snapshot.owner, snapshot.at) < (known.gen, known.owner, known.at)):
+            return  # an ended session stays ended, whatever record comes after
         self.sessions[snapshot.key] = snapshot
         mine = self.local.get(snapshot.sid)
-        if mine is not None and mine.key == snapshot.key and snapshot.gen > mine.gen \
-                and snapshot.owner != self.manager.host_id:
-            # Recovered on another pod: this copy is stale (its connection is gone).
+        if mine is not None and mine.key == snapshot.key and snapshot.owner != \
+                self.manager.host_id and snapshot.sid not in self._taken and (
+                    snapshot.gen, snapshot.owner) > (mine.gen, mine.owner):
+            # Recovered on another pod: this copy is stale (its connection is gone). Two
+            # reconnects with one pid recovered at once on two pods (the same gen): the
+            # higher owner keeps the session on both pods' reading, so one sid never has two
+            # live connections.
             self._taken.add(snapshot.sid)
             self.server.start_background_task(self.server.disconnect, snapshot.sid, "/",
                                               ignore_queue=True)
@@ -554,11 +598,14 @@ class Recovery:
     def _expired(self, snapshot: Snapshot, now: float) -> bool:
         if snapshot.state == "up":
             return now > snapshot.at + self.interval + self.window + 1.0
+        if snapshot.state == "ended":
+            # A tombstone: kept as long as any "up" record it supersedes could still be
+            # recoverable, so a late or replayed one cannot bring the session back.
+            return now > snapshot.at + self.interval + self.window + 2.0
         return now > snapshot.at + self.window
 
     def _sweep(self, now: float, *, force: bool = False) -> None:
-        for key in [k for k, s in self.sessions.items()
-                    if s.state == "ended" or self._expired(s, now)]:
+        for key in [k for k, s in self.sessions.items() if self._expired(s, now)]:
             if self.sessions[key].sid not in self.local:
                 del self.sessions[key]
         bounds = dict(max_count=self.settings.recovery_max_sessions,
@@ -665,8 +712,8 @@ class Recovery:
         except KeyError:
             return None
 
-    def _plan(self, auth: dict[str, Any]) -> _Plan | None:
-        result = self._decide(auth)
+    def _plan(self, auth: dict[str, Any], who: _Who | None) -> _Plan | None:
+        result = self._decide(auth, who)
         if isinstance(result, str):
             metrics.recoveries.labels(result=result).inc()
             logger.info("recovery refused (%s): a new session instead", result)
@@ -680,7 +727,31 @@ class Recovery:
             self._ready_event = self.server.eio.create_event()
         self._ready_event.wait(max(0.0, deadline - time.monotonic()))
 
-    def _decide(self, auth: dict[str, Any]) -> _Plan | str:
+    def _identify(self, auth: Any, environ: Any) -> _Who | None:
+        """(auth mode, sub, permissions) of a connect, as its connect handler will see it;
+        None for a token the connect handler will refuse."""
+        identity = self.identity
+        expected = self.settings.auth_token
+        if identity.mode == "token" and expected is not None:
+            # The shared token, as the connect handler checks it: a pid without it must not
+            # even make this pod drop the session's live connection (pre_connect does).
+            given = auth.get("token") if isinstance(auth, dict) else None
+            if not isinstance(given, str) or not hmac.compare_digest(
+                    given.encode("utf-8", "surrogatepass"),
+                    expected.get_secret_value().encode("utf-8", "surrogatepass")):
+                return None
+        try:
+            principal = identity.authenticate(auth, environ)
+        except AuthRefused:
+            return None
+        except Exception as exc:  # the connect handler refuses it too ("connection check failed")
+            logger.warning("recovery: %s while checking a reconnect's token; a new session",
+                           type(exc).__name__)
+            return None
+        return (identity.mode, None if principal is None else principal.sub,
+                identity.permissions_of(principal))
+
+    def _decide(self, auth: dict[str, Any], who: _Who | None) -> _Plan | str:
         pid = auth["pid"]
         wait_until = time.monotonic() + self.settings.recovery_catch_up_seconds
         self._wait_ready(wait_until)
@@ -693,12 +764,27 @@ class Recovery:
             return "ended"
         if self._expired(snapshot, time.time()):
             return "expired"
+        # A session belongs to the token it was made with: the same auth mode and ``sub``, and
+        # every room it gets back without the connect handler deciding it again is one the
+        # claims allow now (a pid is no key to somebody else's session, nor to a room the
+        # token no longer grants). The sid is restored before the connect handler runs, so
+        # this is checked here, on the same auth data.
+        if who is None:
+            return "refused"
+        mode, sub, permissions = who
+        if snapshot.mode != mode or snapshot.user != sub:
+            return "identity"
+        if any(span[1] is None and room not in snapshot.connect_rooms
+               and not permissions.may_join(room) for room, span in snapshot.rooms.items()):
+            return "forbidden_room"
         offset = None
         if auth.get("offset") is not None:
             offset = parse_offset(auth.get("offset"))
             if offset is None:
                 return "unknown"
-        base = offset if offset is not None else snapshot.pos
+        # Nothing from before the session: whatever offset the client sends ("0-0", an old
+        # session's, a made-up one), what it missed starts at its connect position.
+        base = snapshot.pos if offset is None else max(offset, snapshot.pos)
         if base < snapshot.floor:
             return "out_of_order"
         # An offset ahead of this pod's watch (the pod that sent it was a moment ahead) needs
@@ -748,6 +834,7 @@ class Recovery:
         original_send = server._send_packet
         original_send_eio = server._send_eio_packet
         original_disconnect = server.disconnect
+        original_handle_disconnect = server._handle_disconnect
         original_pre_connect = manager.pre_connect
         original_enter = manager.basic_enter_room
         original_leave = manager.basic_leave_room
@@ -756,8 +843,12 @@ class Recovery:
         def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
             if (namespace or "/") == "/":
                 self._auth[eio_sid] = snapshot_data(data)
+                self._raw_auth[eio_sid] = data
                 if isinstance(data, dict) and isinstance(data.get("pid"), str):
-                    plan = self._plan(data)
+                    who = self._identify(data, server.environ.get(eio_sid))
+                    if who is not None:
+                        self._who[eio_sid] = who
+                    plan = self._plan(data, who)
                     if plan is not None:
                         self._pending[eio_sid] = plan
             try:
@@ -767,6 +858,11 @@ class Recovery:
                 self._recovering.pop(eio_sid, None)
                 self._connect_pos.pop(eio_sid, None)
                 self._auth.pop(eio_sid, None)
+                self._who.pop(eio_sid, None)
+                self._raw_auth.pop(eio_sid, None)
+                connecting = self._connecting.pop(eio_sid, None)
+                if connecting is not None:
+                    self._joining.pop(connecting, None)
 
         def pre_connect(eio_sid: str, namespace: str) -> Any:
             if (namespace or "/") != "/":
@@ -786,10 +882,14 @@ class Recovery:
                     del server.eio.generate_id
                 if sid is None:
                     return None
+                # The connect handler puts the session in its connect rooms again (or not).
                 for room, span in plan.snapshot.rooms.items():
-                    if span[1] is None:
+                    if span[1] is None and room not in plan.snapshot.connect_rooms:
                         original_enter(sid, "/", room, eio_sid=eio_sid)
                 self._recovering[eio_sid] = plan
+            if sid is not None:
+                self._connecting[eio_sid] = sid
+                self._joining[sid] = {}
             self._connect_pos[eio_sid] = manager.position or manager.start_position()
             return sid
 
@@ -828,17 +928,41 @@ class Recovery:
             finally:
                 self._kicked.discard(sid)
 
+        def handle_disconnect(eio_sid: str, namespace: str | None, reason: Any = None) -> Any:
+            # A Socket.IO DISCONNECT from the client (``socket.disconnect()``) ends the session
+            # for good, as in Node's socket.io: socket.io-client keeps its pid afterwards, so
+            # the next connect from that tab — maybe another user's — would recover it. The
+            # same reason from a closing Engine.IO connection (its CLOSE packet, a network
+            # cut) arrives with the Engine.IO socket already closing: that one is recoverable.
+            if (namespace or "/") == "/" and reason == server.reason.CLIENT_DISCONNECT:
+                socket = server.eio.sockets.get(eio_sid)
+                sid = manager.sid_from_eio_sid(eio_sid, "/")
+                if socket is not None and not socket.closing and not socket.closed \
+                        and sid is not None and manager.is_connected(sid, "/"):
+                    self._ending.add(sid)
+            return original_handle_disconnect(eio_sid, namespace, reason)
+
         def basic_enter_room(sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
             result = original_enter(sid, namespace, room, eio_sid=eio_sid)
-            snapshot = self.local.get(sid) if namespace == "/" else None
-            if snapshot is not None and isinstance(room, str) and room != sid:
+            if namespace != "/" or not isinstance(room, str) or room == sid:
+                return result
+            joining = self._joining.get(sid)
+            if joining is not None:  # the connect handler's (the snapshot does not exist yet)
+                joining.setdefault(room, manager.position or _NONE)
+                return result
+            snapshot = self.local.get(sid)
+            if snapshot is not None:
                 span = snapshot.rooms.get(room)
                 if span is None or span[1] is not None:
                     snapshot.rooms[room] = [manager.position or _NONE, None]
+                    snapshot.connect_rooms.discard(room)  # joined later: the claims decide
                     self._write(snapshot)
             return result
 
         def basic_leave_room(sid: str, namespace: str, room: Any) -> Any:
+            joining = self._joining.get(sid) if namespace == "/" else None
+            if joining is not None and isinstance(room, str):
+                joining.pop(room, None)
             snapshot = self.local.get(sid) if namespace == "/" else None
             if snapshot is not None and isinstance(room, str):
                 span = snapshot.rooms.get(room)
@@ -868,6 +992,7 @@ class Recovery:
         server._send_packet = send_packet
         server._send_eio_packet = send_eio_packet
         server.disconnect = disconnect
+        server._handle_disconnect = handle_disconnect
         manager.pre_connect = pre_connect
         manager.basic_enter_room = basic_enter_room  # type: ignore[method-assign]
         manager.basic_leave_room = basic_leave_room  # type: ignore[method-assign]
@@ -885,8 +1010,11 @@ class Recovery:
         plan = self._recovering.pop(eio_sid, None)
         connect_pos = self._connect_pos.pop(eio_sid, None)
         auth = self._auth.pop(eio_sid, {})
+        joined = self._joining.pop(sid, {})
+        mode, user = self._owner(eio_sid, sid)
         upto = self.manager.position or self.manager.start_position() or _NONE
         if plan is not None and plan.snapshot.sid == sid:
+            plan.snapshot = self._as_reconnected(plan.snapshot, joined)
             missed = self._missed(plan, upto)
             complete = self.history.complete_from
             if complete is not None and complete <= plan.start:
@@ -905,7 +1033,8 @@ class Recovery:
                     state="up", at=time.time(), pos=upto if plan.offset is None and last is None
                     else old.pos, seen=upto, last=last, floor=max(self.floor, _NONE),
                     rooms={r: s for r, s in old.rooms.items() if s[1] is None},
-                    data=old.data)
+                    data=old.data, mode=old.mode, user=old.user,
+                    connect_rooms=set(old.connect_rooms))
                 self.local[sid] = snapshot
                 self._write(snapshot)
                 self._learn(snapshot)
@@ -916,13 +1045,49 @@ class Recovery:
             metrics.recoveries.labels(result="history_gone").inc()
         pid = secrets.token_urlsafe(18)
         start = connect_pos or upto
+        # Every room it is in goes in its first snapshot: the user room and whatever the
+        # connect handler joined (the snapshot did not exist when they did), and rooms a
+        # recovery that could not finish had already restored.
+        restored = plan.snapshot.rooms if plan is not None and plan.snapshot.sid == sid else {}
+        rooms: dict[str, list[Position | None]] = {
+            room: [upto, None] for room, span in restored.items()
+            if span[1] is None and room not in joined}
+        rooms.update({room: [at, None] for room, at in joined.items()})
         snapshot = Snapshot(
             key=pid_key(pid), sid=sid, owner=self.manager.host_id, gen=0, state="up",
             at=time.time(), pos=start, seen=start, last=None, floor=self.floor,
-            rooms={}, data=auth)
+            rooms=rooms, data=auth, mode=mode, user=user, connect_rooms=set(joined))
         self.local[sid] = snapshot
         self._write(snapshot)
         pkt.data = {"sid": sid, "pid": pid}
+
+    def _owner(self, eio_sid: str, sid: str) -> tuple[str, str | None]:
+        """(auth mode, sub) of a connect being accepted: what the recovery check found, or
+        the Principal the connect handler registered (the same check; no second token
+        verification per connect), or — an app's own connect handler — the check itself."""
+        who = self._who.get(eio_sid)
+        if who is None:
+            principal = self.identity.principal(sid)
+            if principal is not None:
+                return self.identity.mode, principal.sub
+            if self.identity.jwt:
+                who = self._identify(self._raw_auth.get(eio_sid),
+                                     self.server.environ.get(eio_sid))
+        return (who[0], who[1]) if who is not None else (self.identity.mode, None)
+
+    def _as_reconnected(self, old: Snapshot, joined: dict[str, Position]) -> Snapshot:
+        """The session as this reconnect restores it: its connect rooms are the ones the
+        connect handler joined again (kept from when it first joined them, so what was sent
+        to them while it was away is replayed); one it no longer joins is not restored."""
+        rooms = {room: span for room, span in old.rooms.items()
+                 if span[1] is not None or room not in old.connect_rooms or room in joined}
+        for room, at in joined.items():
+            if room not in rooms or rooms[room][1] is not None:
+                rooms[room] = [at, None]
+        return Snapshot(key=old.key, sid=old.sid, owner=old.owner, gen=old.gen,
+                        state=old.state, at=old.at, pos=old.pos, seen=old.seen, last=old.last,
+                        floor=old.floor, rooms=rooms, data=old.data, mode=old.mode,
+                        user=old.user, connect_rooms=set(joined))
 
     def _replay(self, eio_sid: str, missed: list[_Entry], send: Any) -> None:
         """Send the missed EVENTs in order: on a WebSocket as one write of frames built once
@@ -974,7 +1139,7 @@ class Recovery:
 
 def install(*, settings: Settings, server: Any, manager: Any,
             client_budget: Callable[[str], ClientBudget | None] | None = None,
-            ) -> Recovery | None:
+            identity: Identity | None = None) -> Recovery | None:
     """Turn recovery on for this server if the settings ask and the bus can carry it."""
     if not settings.recovery_enabled:
         return None
@@ -983,7 +1148,7 @@ def install(*, settings: Settings, server: Any, manager: Any,
     if not isinstance(manager, KubernetesManager):
         logger.warning("recovery: PUSHSVC_RECOVERY_ENABLED needs the Kubernetes bus; off")
         return None
-    recovery = Recovery(settings=settings, server=server, manager=manager)
+    recovery = Recovery(settings=settings, server=server, manager=manager, identity=identity)
     if client_budget is not None:  # snapshot writes a client causes cost its publish budget
         recovery.budget.client_budget = client_budget
     recovery.install()

@@ -6,7 +6,8 @@
 // cut does); "forget-offset" (as if it had received no message); "pid <value>" (a guessed
 // private session id: a hijack attempt); "token <value>" (the auth sent at each connect);
 // "url <base url>" (connect to that server from now on, e.g. another pod directly);
-// "join <room>" (the demo protocol's join; prints {"t":"joined"} on its ack); "close".
+// "join <room>" (the demo protocol's join; prints {"t":"joined"} on its ack); "disconnect"
+// (socket.disconnect(): a Socket.IO DISCONNECT, the client's own goodbye); "close".
 // usage: node recovery_client.js PACKAGE URL TRANSPORT auto|manual
 const readline = require('readline');
 const [pkg, url, transport, start] = process.argv.slice(2);
@@ -29,6 +30,7 @@ socket.on('nuke_response', (msg, ...rest) => {
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'reconnect') socket.connect();
   else if (line === 'drop') socket.io.engine.close();
+  else if (line === 'disconnect') socket.disconnect();
   else if (line === 'forget-offset') socket._lastOffset = undefined;
   else if (line === 'close') { socket.close(); process.exit(0); }
   else if (line.startsWith('pid ')) socket._pid = line.slice(4);

@@ -204,6 +204,10 @@ RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
     "socketio.server.Server.disconnect": (
         "a348aff17b8e892e", "a server-side disconnect ends in manager.disconnect, so "
         "basic_disconnect sees it while the sid is being ended"),
+    "socketio.server.Server._handle_disconnect": (
+        "fb93d61de8cb8c31", "a client's DISCONNECT packet arrives here with reason "
+        "CLIENT_DISCONNECT while its Engine.IO socket is open; a closing Engine.IO "
+        "connection calls it from _handle_eio_disconnect with the socket already closing"),
     "socketio.base_manager.BaseManager.pre_connect": (
         "bfdba4c0c8f1bd8a", "takes the new sid from self.server.eio.generate_id() and puts "
         "it in the None room and its own sid room"),
