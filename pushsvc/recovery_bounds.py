@@ -49,9 +49,11 @@ SNAPSHOT_AUTH_KEYS: frozenset[str] = frozenset()
 
 # What one snapshot costs in memory beyond its rooms and data, and each room more than its
 # name (measured with tracemalloc on CPython 3.11: 920 B with no room, +225 B per room of
-# 12 characters; see tests/unit/test_recovery_bounds.py).
+# 12 characters, and the owner fields; see tests/unit/test_recovery_bounds.py).
 SNAPSHOT_BASE_BYTES = 960
 SNAPSHOT_ROOM_BYTES = 230
+SNAPSHOT_SET_BYTES = 216  # an empty set
+SNAPSHOT_SET_ENTRY_BYTES = 60
 #: One history entry beyond its message (the entry, its position, its slots in the indexes).
 HISTORY_ENTRY_BYTES = 320
 
@@ -83,7 +85,11 @@ def snapshot_cost(snapshot: Snapshot) -> int:
     """About the bytes one snapshot holds in a pod's memory."""
     rooms = sum(SNAPSHOT_ROOM_BYTES + len(room) for room in snapshot.rooms)
     data = json_cost(snapshot.data) if snapshot.data else 0
-    return SNAPSHOT_BASE_BYTES + len(snapshot.sid) + len(snapshot.owner) + rooms + data
+    # Whose session it is: the mode and sub strings, and the set of connect-handler rooms.
+    owner = (len(snapshot.mode) + len(snapshot.user or "") + SNAPSHOT_SET_BYTES
+             + SNAPSHOT_SET_ENTRY_BYTES * len(snapshot.connect_rooms))
+    return (SNAPSHOT_BASE_BYTES + len(snapshot.sid) + len(snapshot.owner) + rooms + data
+            + owner)
 
 
 class SessionStore(dict[str, "Snapshot"]):

@@ -31,7 +31,9 @@ def _snapshot(i: int, rooms: int = 1, at: float = 1000.0) -> Snapshot:
     return Snapshot(
         key=pid_key(str(i)), sid=f"{i:020d}", owner="pushsvc-6d5f7c9b8-x2x4q:5000", gen=0,
         state="up", at=at + i, pos=(123456 + i, 0), seen=(123456 + i, 3), last=None,
-        floor=(0, 0), rooms={f"room-{i}-{r}": [(1000 + r, 0), None] for r in range(rooms)})
+        floor=(0, 0), rooms={f"room-{i}-{r}": [(1000 + r, 0), None] for r in range(rooms)},
+        mode="jwt", user=f"user-{i}@example.com",
+        connect_rooms={f"room-{i}-0"} if rooms else set())
 
 
 def _traced(build: Any) -> int:
