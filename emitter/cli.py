@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,6 +39,14 @@ STDIN_BATCH_WINDOW_SECONDS = 0.005
 _LINE_KEYS = frozenset({"event", "data", "room", "user", "skip_sid", "namespace"})
 
 
+def _version() -> str:
+    # The distribution's version: this package never imports pushsvc (the server side).
+    try:
+        return version("pushsvc")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pushsvc-notify",
@@ -45,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Configuration: in-cluster ServiceAccount, else --kubeconfig / $KUBECONFIG / "
         "~/.kube/config. The ServiceAccount needs 'create events' (rbac/notifier.yaml).",
     )
+    p.add_argument("--version", action="version", version=f"pushsvc-notify {_version()}")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--event", help="Socket.IO event name, e.g. nuke_response")
     what.add_argument("--stdin", action="store_true",

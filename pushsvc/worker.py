@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import resource
 import socket
 import weakref
 from typing import Any
@@ -94,6 +95,15 @@ class PushsvcWorker(GeventWebSocketWorker):
 
     wsgi_handler = _IdleAwareHandler
     _pushsvc_draining = False
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        # What this worker really runs with, as gunicorn gave it (not what was asked for).
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        log.info("worker %d ready: worker_connections=%d, graceful_timeout=%d s, open files "
+                 "limit %s, push %s", self.pid, self.cfg.worker_connections,
+                 self.cfg.graceful_timeout, "unlimited" if soft == resource.RLIM_INFINITY
+                 else soft, "on" if find_service(self.wsgi) is not None else "off")
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         wsgi = getattr(self, "wsgi", None)
