@@ -108,7 +108,8 @@ class Settings(BaseSettings):
     js_client_dir: str | None = Field(
         default=None,
         description="Folder holding socket.io.min.js (npm socket.io-client dist/). "
-        "Default: node_modules/socket.io-client/dist next to the source tree.",
+        "Default: the installed package's copy (a wheel carries it), else "
+        "node_modules/socket.io-client/dist of the source tree.",
     )
 
     # --- limits: clients ---------------------------------------------------
@@ -271,12 +272,14 @@ class Settings(BaseSettings):
     admin_ui_dir: str | None = Field(
         default=None,
         description="Folder of the Admin UI build (npm @socket.io/admin-ui ui/dist). "
-        "Default: node_modules/@socket.io/admin-ui/ui/dist next to the source tree.",
+        "Default: the installed package's copy, else node_modules/@socket.io/admin-ui/"
+        "ui/dist of the source tree.",
     )
     admin_ui_icons_dir: str | None = Field(
         default=None,
         description="Folder of the icon font the Admin UI uses (npm @mdi/font, with css/ and "
-        "fonts/). Default: node_modules/@mdi/font next to the source tree.",
+        "fonts/). Default: the installed package's copy, else node_modules/@mdi/font of the "
+        "source tree.",
     )
 
     # --- limits: engine ----------------------------------------------------
