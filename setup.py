@@ -5,8 +5,10 @@ font are npm packages, pinned in package-lock.json and installed by ``npm ci``; 
 never committed. ``build_py`` copies them into ``pushsvc/_assets/`` of the build, so a
 ``pip install 'pushsvc[server]'`` serves a page that connects, with no setting. A build
 without them (or with node_modules older than package-lock.json) stops with one line
-saying to run ``npm ci``. An editable install copies nothing: the server finds the source
-tree's node_modules (pushsvc/assets.py). Everything else is in pyproject.toml.
+saying to run ``npm ci``. An sdist carries the copied files too, so a wheel built from it
+(``python -m build``, ``pip install pushsvc-X.tar.gz``) needs no npm. An editable install
+copies nothing: the server finds the source tree's node_modules (pushsvc/assets.py).
+Everything else is in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 ROOT = Path(__file__).resolve().parent
 NODE_MODULES = ROOT / "node_modules"
@@ -42,6 +45,10 @@ def _pinned_versions() -> dict[str, str]:
 
 
 def copy_assets(destination: Path) -> None:
+    if not NODE_MODULES.is_dir() and (ROOT / "pushsvc" / "_assets" / "js").is_dir():
+        # An unpacked sdist: the files were copied in when it was made.
+        shutil.copytree(ROOT / "pushsvc" / "_assets", destination, dirs_exist_ok=True)
+        return
     pinned = _pinned_versions()
     for package, folder, target, files in ASSETS:
         manifest = NODE_MODULES / package / "package.json"
@@ -70,4 +77,10 @@ class build_py_with_assets(build_py):  # noqa: N801  (setuptools' command naming
             copy_assets(Path(self.build_lib) / "pushsvc" / "_assets")
 
 
-setup(cmdclass={"build_py": build_py_with_assets})
+class sdist_with_assets(sdist):  # noqa: N801
+    def make_release_tree(self, base_dir: str, files: list[str]) -> None:
+        super().make_release_tree(base_dir, files)
+        copy_assets(Path(base_dir) / "pushsvc" / "_assets")
+
+
+setup(cmdclass={"build_py": build_py_with_assets, "sdist": sdist_with_assets})

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import tarfile
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -100,3 +102,26 @@ def test_a_build_without_node_modules_says_to_run_npm_ci(tmp_path: Path) -> None
     assert len(lines) == 1, done.stderr[-3000:]
     assert "socket.io-client is not in node_modules" in lines[0]
     assert "run `npm ci`" in lines[0]
+
+
+def test_a_wheel_built_from_the_sdist_needs_no_node_modules(tmp_path: Path, wheel: Path) -> None:
+    # The sdist (python -m build makes the wheel from it) carries the copied files.
+    source = source_copy(tmp_path, node_modules=True)
+    made = subprocess.run(
+        [sys.executable, "-c", "import sys; from setuptools import build_meta; "
+         "print(build_meta.build_sdist(sys.argv[1]))", str(tmp_path / "sdist")],
+        cwd=source, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    with tarfile.open(tmp_path / "sdist" / made.stdout.split()[-1]) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    [unpacked] = (tmp_path / "unpacked").iterdir()
+    assert not (unpacked / "node_modules").exists()
+    done = build_wheel(unpacked, tmp_path / "dist")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [from_sdist] = (tmp_path / "dist").glob("pushsvc-*.whl")
+    assert _assets(from_sdist) == _assets(wheel) != []
+
+
+def _assets(path: Path) -> list[str]:
+    return sorted(n for n in zipfile.ZipFile(path).namelist() if "/_assets/" in n)
