@@ -238,6 +238,21 @@ def _import_app(app_uri: str) -> Any:
     return app
 
 
+def _app_problem(app_uri: str) -> str | None:
+    """Why APP cannot be the app to serve, found without importing it (the worker does that,
+    after gevent's patching): a typo would otherwise be a worker traceback and exit 4."""
+    module = app_uri.partition(":")[0]
+    top = module.partition(".")[0]
+    if not top.isidentifier():
+        return f"APP {app_uri!r} is not module:variable (e.g. myapp:app)"
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    if importlib.util.find_spec(top) is None:
+        return (f"APP {app_uri}: no module {top!r} in the current folder ({os.getcwd()}) or "
+                "on PYTHONPATH")
+    return None
+
+
 def _kubeconfig_problem(settings: Settings) -> str | None:
     """Why the Kubernetes bus could not read its kubeconfig, checked before gunicorn starts.
 
@@ -361,6 +376,9 @@ def _main(args_list: list[str]) -> int:
     if problem:
         print(f"pushsvc: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.app is not None and (problem := _app_problem(args.app)):
+        print(f"pushsvc: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     return serve(settings, args.app)
 
 

@@ -22,7 +22,7 @@ def test_known_names_and_service_links_are_not_warned_about() -> None:
     env = {"PUSHSVC_PORT": "5000", "PUSHSVC_JOB_NAME": "nightly",
            "PUSHSVC_EMITTER_BATCH_WINDOW_SECONDS": "0.1", "PUSHSVC_SERVICE_HOST": "10.0.0.1",
            "PUSHSVC_SERVICE_PORT_HTTP": "5000", "PUSHSVC_PORT_5000_TCP_ADDR": "10.0.0.1",
-           "PUSHSVC_METRICS_PORT": "tcp://10.0.0.2:9000", "HOME": "/root"}
+           "PUSHSVC_METRICS_PORT": "tcp://10.0.0.2:9000", "HOME": "/home/app"}
     assert unknown_env_warnings(env) == []
     assert unknown_env_warnings({"PUSHSVC_ZZZ": "1"}) == [
         "PUSHSVC_ZZZ is not a pushsvc setting and is ignored"]

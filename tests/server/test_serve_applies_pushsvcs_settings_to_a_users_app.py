@@ -15,6 +15,7 @@ import json
 import re
 import resource
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def _low_fd_limit() -> None:
 
 def _serve(log_path: Path, env: dict[str, str]) -> tuple[Any, str]:
     port = free_port()
+    log_path.unlink(missing_ok=True)  # spawn appends; this run's lines only
     popen = spawn([str(pushsvc_executable()), "serve", "example_app:app"], log_path=log_path,
                   env=pushsvc_env("127.0.0.1", port, env), cwd=APP_DIR,
                   preexec_fn=_low_fd_limit)
@@ -123,3 +125,14 @@ def test_json_logs_parse_line_by_line_and_hold_no_token_or_payload(artifacts_dir
     loggers = {entry["logger"] for entry in entries}
     assert {"pushsvc.cli", "pushsvc.app", "gunicorn.error", "pushsvc.worker"} <= loggers
     assert TOKEN not in text and str(PAYLOAD_MARK) not in text
+
+
+def test_an_app_that_is_not_there_is_one_line_before_gunicorn_starts() -> None:
+    done = subprocess.run([str(pushsvc_executable()), "serve", "exampel_app:app"], cwd=APP_DIR,
+                          env=pushsvc_env("127.0.0.1", free_port(), None), capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        f"pushsvc: APP exampel_app:app: no module 'exampel_app' in the current folder "
+        f"({APP_DIR}) or on PYTHONPATH")
+    assert "Traceback" not in done.stderr and "gunicorn" not in done.stderr
