@@ -15,6 +15,7 @@ import json
 import re
 import resource
 import signal
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,13 @@ def test_json_logs_parse_line_by_line_and_hold_no_token_or_payload(artifacts_dir
             refused.close()
         wait_until(lambda: "refused" in log_path.read_text(), timeout=10,
                    what="the refused connect's log line")
+        # gevent's own error lines (here a request that is not HTTP) are log records too.
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            raw.recv(1024)
+        wait_until(lambda: '"gevent.pywsgi"' in log_path.read_text(), timeout=10,
+                   what="gevent's error line as JSON")
     finally:
         assert stop_process(popen) == 0
     text = log_path.read_text()
