@@ -116,10 +116,11 @@ def test_json_logs_parse_line_by_line_and_hold_no_token_or_payload(artifacts_dir
             refused.close()
         wait_until(lambda: "refused" in log_path.read_text(), timeout=10,
                    what="the refused connect's log line")
-        # gevent's own error lines (here a request that is not HTTP) are log records too.
+        # gevent's own error lines (here a request line that is not HTTP, which it quotes) are
+        # log records too, and the token in it is redacted.
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as raw:
-            raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            raw.sendall(f"NOT /?token={TOKEN} HTTP AT ALL\r\n\r\n".encode())
             raw.recv(1024)
         wait_until(lambda: '"gevent.pywsgi"' in log_path.read_text(), timeout=10,
                    what="gevent's error line as JSON")
