@@ -339,7 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        return _main(args_list)
+        try:
+            return _main(args_list)
+        finally:  # also after argparse's --help exit: a closed pipe shows here, not at exit
+            sys.stdout.flush()
     except BrokenPipeError:
         # `pushsvc settings | head`: the reader left. Exit as quietly as a killed `cat` would;
         # stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.
@@ -358,7 +361,6 @@ def _main(args_list: list[str]) -> int:
     args = _parser().parse_args(args_list)
     if args.command == "settings":
         print(settings_markdown() if args.markdown else settings_help())
-        sys.stdout.flush()  # a closed pipe shows here, inside main's handler
         return 0
     try:
         settings = Settings()
