@@ -1,7 +1,8 @@
 """``pip install 'pushsvc[server]'`` from the wheel into a fresh virtualenv, ``pushsvc serve``
 from a folder outside the source tree with no setting pointing anywhere: the wheel carries the
 Socket.IO browser client and the Admin UI (copied from the npm packages of package-lock.json
-at build time), so the page connects in Chromium and echoes, and the Admin UI loads.
+at build time), so the page connects in Chromium and echoes, and the Admin UI logs in and
+shows a client and its room, nothing fetched from elsewhere.
 
 Before, the wheel had no JavaScript: /js/socket.io.min.js was a 404, the page said
 "disconnected", and the log told a pip user to run ./scripts/setup.sh.
@@ -29,10 +30,12 @@ from tests.deploy.conftest import (
     require_tool,
     source_copy,
 )
+from tests.support import RecordingClient
 
 pytestmark = pytest.mark.starts_first
 
 DRIVER = REPO_ROOT / "tests" / "deploy" / "browser_page_connects.js"
+ADMIN_DRIVER = REPO_ROOT / "tests" / "js" / "admin_ui_browser.js"
 NODE_MODULES = REPO_ROOT / "node_modules"
 ADMIN_PASSWORD = "wheel-admin-password"
 
@@ -87,6 +90,20 @@ def test_a_page_served_from_a_pip_install_connects_and_echoes(
         report = json.loads(done.stdout.strip().splitlines()[-1])
         assert done.returncode == 0 and report["errors"] == [], done.stdout + done.stderr
         assert report["status"] == "connected" and report["echo"]
+
+        # The Admin UI from the wheel, in Chromium: it logs in and shows a client and its room.
+        with RecordingClient(transports=["websocket"]) as client:
+            client.connect(url)
+            client.wait_for_reply("Connected")
+            client.emit("join", {"room": "wheel-room"})
+            client.wait_for(predicate=lambda p: "wheel-room" in str(p.get("data")))
+            admin = subprocess.run(
+                [require_tool("node"), str(ADMIN_DRIVER), url, "admin", ADMIN_PASSWORD,
+                 client.sio.get_sid("/"), "wheel-room", str(tmp_path)],
+                cwd=REPO_ROOT, capture_output=True, text=True, timeout=150, check=False)
+        assert admin.stdout.strip(), admin.stderr
+        seen = json.loads(admin.stdout.strip().splitlines()[-1])
+        assert seen["ok"] and seen["foreignRequests"] == [], seen
     finally:
         assert stop_process(popen, timeout=20) == 0
     log = log_path.read_text()
