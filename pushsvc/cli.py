@@ -187,11 +187,19 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
 
         def load(self) -> Any:
             # Runs in the worker, after gevent's monkey.patch_all().
-            if app_uri is None:
-                from pushsvc.wsgi import build_app
+            from emitter.errors import ConfigError
 
-                return build_app(settings)
-            return _import_app(app_uri)
+            try:
+                if app_uri is None:
+                    from pushsvc.wsgi import build_app
+
+                    return build_app(settings)
+                return _import_app(app_uri)
+            except ConfigError as exc:
+                # A kubeconfig that is YAML but not usable: one line, and the worker's exit
+                # status makes gunicorn stop with it (3, its "worker failed to boot").
+                log.error("pushsvc: %s", exc)
+                sys.exit(EXIT_CONFIG)
 
     log.info(
         "pushsvc serve: %s, binding %s:%d, 1 worker (%s), worker_connections=%d, grace %.1f s",

@@ -68,3 +68,16 @@ def test_serve_with_missing_kubeconfigs_says_which(tmp_path: Path) -> None:
                           {"PUSHSVC_BUS": "kubernetes", "KUBECONFIG": "/nonexistent",
                            "PUSHSVC_PORT": "0"}, tmp_path))
     assert "$KUBECONFIG names /nonexistent, which does not exist" in line
+
+
+def test_serve_with_a_yaml_kubeconfig_that_is_not_usable_exits_3_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # YAML, so only the worker's kubernetes client finds it wrong: its line, then gunicorn's.
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("{}\n")
+    done = _run([console_script("pushsvc"), "serve"],
+                {"PUSHSVC_KUBECONFIG": str(empty), "PUSHSVC_PORT": "0"}, tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"ERROR pushsvc.cli: pushsvc: kubeconfig {empty} is not usable: " in done.stderr
