@@ -187,7 +187,7 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
 
         def load(self) -> Any:
             # Runs in the worker, after gevent's monkey.patch_all().
-            from emitter.errors import ConfigError
+            from emitter import ConfigError
 
             try:
                 if app_uri is None:
