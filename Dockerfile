@@ -3,9 +3,10 @@
 #
 # Stages:
 #   js       - fetches the Socket.IO browser client and the Admin UI from npm (runtime deps
-#              only);
-#   build    - builds a virtualenv with `pip install .[server]` (no dev/test deps);
-#   runtime  - slim Python, non-root, the venv + the JS client, nothing else.
+#              only, as pinned in package-lock.json);
+#   build    - builds a virtualenv with `pip install .[server]` (no dev/test deps); the
+#              wheel's build step copies the browser files from node_modules into the package;
+#   runtime  - slim Python, non-root, the venv, nothing else.
 #
 # Probes: the Kubernetes manifests use GET /readyz (readiness) and /healthz (liveness);
 # the HEALTHCHECK below is for plain `docker run`.
@@ -24,7 +25,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md package-lock.json ./
+COPY --from=js /src/node_modules/ node_modules/
 COPY emitter/ emitter/
 COPY pushsvc/ pushsvc/
 # Versions are pinned in pyproject.toml; this installs the local project, not a registry name.
@@ -38,18 +40,11 @@ RUN groupadd --system --gid 10001 pushsvc \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin pushsvc
 COPY --from=build /opt/venv /opt/venv
-COPY --from=js /src/node_modules/socket.io-client/dist /opt/pushsvc/js
-COPY --from=js /src/node_modules/@socket.io/admin-ui/ui/dist /opt/pushsvc/admin-ui
-COPY --from=js /src/node_modules/@mdi/font/css /opt/pushsvc/admin-icons/css
-COPY --from=js /src/node_modules/@mdi/font/fonts /opt/pushsvc/admin-icons/fonts
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PUSHSVC_HOST=0.0.0.0 \
-    PUSHSVC_PORT=5000 \
-    PUSHSVC_JS_CLIENT_DIR=/opt/pushsvc/js \
-    PUSHSVC_ADMIN_UI_DIR=/opt/pushsvc/admin-ui \
-    PUSHSVC_ADMIN_UI_ICONS_DIR=/opt/pushsvc/admin-icons
+    PUSHSVC_PORT=5000
 USER 10001:10001
 EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -1,8 +1,13 @@
-# The two fresh-machine commands are `make serve` and `make test`.
-.PHONY: setup setup-all serve test lint demo bench bench-smoke
+# The two fresh-machine commands are `make serve` and `make test`. Each sets up what it
+# needs (scripts/setup.sh): serve the server extra and the served npm packages, demo adds
+# the testing extra and HAProxy, test/lint/bench everything the tests use.
+.PHONY: setup setup-demo setup-all serve test lint demo bench bench-smoke
 
 setup:
 	./scripts/setup.sh
+
+setup-demo:
+	./scripts/setup.sh --demo
 
 setup-all:
 	./scripts/setup.sh --all
@@ -10,7 +15,7 @@ setup-all:
 serve: setup
 	.venv/bin/pushsvc serve
 
-lint: setup
+lint: setup-all
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
@@ -18,7 +23,7 @@ lint: setup
 test: setup-all lint
 	.venv/bin/python -m pytest -n auto --dist loadfile
 
-demo: setup-all
+demo: setup-demo
 	.venv/bin/pushsvc demo
 
 bench: setup-all

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from emitter import __version__
 from emitter.client import Emitter
 from emitter.errors import (
     ApiError,
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Configuration: in-cluster ServiceAccount, else --kubeconfig / $KUBECONFIG / "
         "~/.kube/config. The ServiceAccount needs 'create events' (rbac/notifier.yaml).",
     )
+    p.add_argument("--version", action="version", version=f"pushsvc-notify {__version__}")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--event", help="Socket.IO event name, e.g. nuke_response")
     what.add_argument("--stdin", action="store_true",

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
@@ -57,6 +58,9 @@ def kubeconfig_path(explicit: str | None = None) -> str | None:
             return str(Path(path).expanduser())
     if explicit:
         raise ConfigError(f"kubeconfig {explicit} does not exist")
+    if env:
+        raise ConfigError(f"$KUBECONFIG names {env}, which does not exist (point it at a "
+                          "kubeconfig, or unset it to use ~/.kube/config)")
     return None
 
 
@@ -83,12 +87,23 @@ def load_api_client(kubeconfig: str | None = None) -> ApiTarget:
             k8s_config.load_kube_config(config_file=path, client_configuration=cfg,
                                         persist_config=False)
             _, context = k8s_config.list_kube_config_contexts(config_file=path)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"kubeconfig {path} is not valid YAML: {_yaml_problem(exc)}"
+                              ) from exc
         except (k8s_config.ConfigException, OSError, ValueError) as exc:
             raise ConfigError(f"kubeconfig {path} is not usable: {exc}") from exc
         ns = (context or {}).get("context", {}).get("namespace")
         source = f"kubeconfig {path}"
     cfg.retries = 0  # urllib3 must not retry behind our back: our loop owns retries
     return ApiTarget(k8s_client.ApiClient(cfg), source, ns)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: what and where (its own text spans several lines)."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
 
 
 def resolve_namespace(explicit: str | None, target: ApiTarget | None, *,

@@ -8,6 +8,7 @@ client certificates and exec plugins keep working) and read raw bytes. Non-2xx r
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
@@ -158,7 +159,9 @@ def _lean_post(pool: Any, target: str, data: bytes, headers: dict[str, str],
     still urllib3's, taken from and given back to its pool (its private
     ``HTTPConnectionPool._get_conn``/``_put_conn``, hash-pinned in
     tests/unit/test_engine_limits_match_the_pinned_libraries.py). The response is read whole
-    (a create's reply is one small object) and returned preloaded.
+    (a create's reply is one small object) and returned as an unread response over it, like
+    every other request's: ``read()``, ``data``, ``drain_conn()`` and ``release_conn()`` all
+    work (a preloaded one read as empty from ``read()`` under urllib3 2.x).
     """
     conn = pool._get_conn()  # urllib3's own pool; resets a dropped keep-alive connection
     keep = False
@@ -182,8 +185,8 @@ def _lean_post(pool: Any, target: str, data: bytes, headers: dict[str, str],
         else:
             conn.close()
             pool._put_conn(None)  # gives the pool its slot back
-    return urllib3.HTTPResponse(body=body, headers=response_headers, status=status,
-                                reason=reason, preload_content=True, request_method="POST")
+    return urllib3.HTTPResponse(body=io.BytesIO(body), headers=response_headers, status=status,
+                                reason=reason, preload_content=False, request_method="POST")
 
 
 _MAX_RESPONSE = 16 * 1024 * 1024

@@ -36,13 +36,13 @@ from flask_socketio import SocketIO
 from socketio.admin import InstrumentedServer
 
 from pushsvc import metrics
+from pushsvc.assets import asset_dir
 from pushsvc.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 ADMIN_NAMESPACE = "/admin"
 URL_PREFIX = "/admin"
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
 _MASK = "(hidden by pushsvc)"
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 _SECRET_QUERY = re.compile(r"token|auth|key|secret|password|session", re.IGNORECASE)
@@ -55,15 +55,13 @@ _PRESET = ('<script>try{if(!localStorage.getItem("server_url"))'
 
 
 def ui_dir(settings: Settings) -> Path:
-    if settings.admin_ui_dir:
-        return Path(settings.admin_ui_dir)
-    return _SOURCE_ROOT / "node_modules" / "@socket.io" / "admin-ui" / "ui" / "dist"
+    return asset_dir(settings.admin_ui_dir, packaged="admin-ui",
+                     node_modules="@socket.io/admin-ui/ui/dist", marker="index.html")
 
 
 def icons_dir(settings: Settings) -> Path:
-    if settings.admin_ui_icons_dir:
-        return Path(settings.admin_ui_icons_dir)
-    return _SOURCE_ROOT / "node_modules" / "@mdi" / "font"
+    return asset_dir(settings.admin_ui_icons_dir, packaged="admin-icons",
+                     node_modules="@mdi/font", marker="css/materialdesignicons.min.css")
 
 
 class _MaskingInstrumentedServer(InstrumentedServer):

@@ -517,8 +517,9 @@ def describe(settings: Settings, authenticator: Authenticator) -> str:
 
 _TOKEN_IN_TEXT = re.compile(r"([?&]" + QUERY_PARAMETER + r"=)[^&\s\"']*")
 #: Loggers that write request lines (with their query strings): gevent-websocket's handler,
-#: which pushsvc's worker uses for every request, and gunicorn's access log.
-REQUEST_LOGGERS = ("geventwebsocket.handler", "gunicorn.access")
+#: which pushsvc's worker uses for every request, gunicorn's access log, and gevent's server
+#: errors (a malformed request line is quoted; pushsvc.worker logs them).
+REQUEST_LOGGERS = ("geventwebsocket.handler", "gunicorn.access", "gevent.pywsgi")
 
 
 class RedactTokens(logging.Filter):

@@ -1,8 +1,10 @@
 """HTTP routes of pushsvc: the demo page and the JS client (health and metrics: pushsvc.health).
 
-The Socket.IO browser client is served from the npm package installed by the
-setup command (``node_modules/socket.io-client/dist``), never from a CDN and never
-committed; ``Settings.js_client_dir`` points elsewhere (e.g. in an image).
+The Socket.IO browser client is served from the npm package pinned in
+package-lock.json, never from a CDN and never committed: the wheel's copy
+(``pushsvc/_assets/js``, made at build time), else a source tree's
+``node_modules/socket.io-client/dist``; ``Settings.js_client_dir`` points elsewhere
+(pushsvc.assets).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from flask import (
     send_from_directory,
 )
 
+from pushsvc.assets import MISSING_HINT, asset_dir
 from pushsvc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,14 +28,12 @@ logger = logging.getLogger(__name__)
 JS_CLIENT_FILES = frozenset(
     {"socket.io.min.js", "socket.io.min.js.map", "socket.io.js", "socket.io.js.map"}
 )
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def js_client_dir(settings: Settings) -> Path:
-    """Folder of the socket.io client build: the setting, else the source tree's node_modules."""
-    if settings.js_client_dir:
-        return Path(settings.js_client_dir)
-    return _SOURCE_ROOT / "node_modules" / "socket.io-client" / "dist"
+    """Folder of the socket.io client build: the setting, the wheel's copy or node_modules."""
+    return asset_dir(settings.js_client_dir, packaged="js",
+                     node_modules="socket.io-client/dist", marker="socket.io.min.js")
 
 
 def check_js_client(settings: Settings) -> bool:
@@ -41,9 +42,8 @@ def check_js_client(settings: Settings) -> bool:
     if (folder / "socket.io.min.js").is_file():
         return True
     logger.error(
-        "Socket.IO JS client not found at %s/socket.io.min.js: the demo page will not connect. "
-        "Run ./scripts/setup.sh (npm ci) or set PUSHSVC_JS_CLIENT_DIR",
-        folder,
+        "Socket.IO JS client not found at %s/socket.io.min.js: the demo page will not connect "
+        "(%s, or set PUSHSVC_JS_CLIENT_DIR)", folder, MISSING_HINT,
     )
     return False
 
@@ -73,8 +73,8 @@ def make_blueprint(settings: Settings) -> Blueprint:
             return "not found\n", 404, {"Content-Type": "text/plain"}
         if not (client_dir / name).is_file():
             return (
-                f"{name} is not installed at {client_dir}: run ./scripts/setup.sh (npm ci) "
-                "or set PUSHSVC_JS_CLIENT_DIR\n",
+                f"{name} is not installed at {client_dir} ({MISSING_HINT}, or set "
+                "PUSHSVC_JS_CLIENT_DIR)\n",
                 404,
                 {"Content-Type": "text/plain"},
             )

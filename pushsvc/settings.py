@@ -8,8 +8,11 @@ prints this table from the field descriptions.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -17,6 +20,13 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PUSHSVC_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Read by the notifier library (emitter), not by the server: known, not misspelt.
+NOTIFIER_ENV = frozenset({"PUSHSVC_EMITTER_BATCH_WINDOW_SECONDS", "PUSHSVC_JOB_NAME"})
+# Kubernetes puts a Service's address in every pod of its namespace (enableServiceLinks): a
+# Service named pushsvc gives PUSHSVC_SERVICE_HOST, PUSHSVC_PORT_5000_TCP_ADDR, ...
+_SERVICE_LINK = re.compile(r"_SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)$|_PORT_\d+_(TCP|UDP|SCTP)"
+                           r"(_PROTO|_PORT|_ADDR)?$|_PORT$")
 
 
 class Settings(BaseSettings):
@@ -50,7 +60,15 @@ class Settings(BaseSettings):
         "already false (so load balancers stop sending new ones) before telling them; "
         "comes out of the grace period.",
     )
-    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_level: str = Field(
+        default="INFO", description="Python logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines of pushsvc, gunicorn and the app: 'text' (time pid level logger: "
+        "message) or 'json' (one object per line: time, level, logger, message, pod; "
+        "docs/operating.md).",
+    )
 
     # --- Socket.IO -------------------------------------------------------
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -90,7 +108,8 @@ class Settings(BaseSettings):
     js_client_dir: str | None = Field(
         default=None,
         description="Folder holding socket.io.min.js (npm socket.io-client dist/). "
-        "Default: node_modules/socket.io-client/dist next to the source tree.",
+        "Default: the installed package's copy (a wheel carries it), else "
+        "node_modules/socket.io-client/dist of the source tree.",
     )
 
     # --- limits: clients ---------------------------------------------------
@@ -253,12 +272,14 @@ class Settings(BaseSettings):
     admin_ui_dir: str | None = Field(
         default=None,
         description="Folder of the Admin UI build (npm @socket.io/admin-ui ui/dist). "
-        "Default: node_modules/@socket.io/admin-ui/ui/dist next to the source tree.",
+        "Default: the installed package's copy, else node_modules/@socket.io/admin-ui/"
+        "ui/dist of the source tree.",
     )
     admin_ui_icons_dir: str | None = Field(
         default=None,
         description="Folder of the icon font the Admin UI uses (npm @mdi/font, with css/ and "
-        "fonts/). Default: node_modules/@mdi/font next to the source tree.",
+        "fonts/). Default: the installed package's copy, else node_modules/@mdi/font of the "
+        "source tree.",
     )
 
     # --- limits: engine ----------------------------------------------------
@@ -666,6 +687,14 @@ class Settings(BaseSettings):
                                  "in a Kubernetes pod")
         return self
 
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @field_validator("internal_health_token", mode="after")
     @classmethod
     def _check_internal_health_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -822,3 +851,27 @@ def settings_docs() -> list[SettingDoc]:
             )
         )
     return rows
+
+
+def unknown_env_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per ``PUSHSVC_*`` variable that no setting reads, with the closest known name.
+
+    pydantic-settings ignores unknown variables, so a misspelt ``PUSHSVC_PORTT`` would
+    silently leave the default in place. Kubernetes' Service links (``PUSHSVC_SERVICE_HOST``,
+    ``PUSHSVC_PORT_5000_TCP``, ...) of a Service named pushsvc are not warned about.
+    """
+    env = os.environ if environ is None else environ
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | NOTIFIER_ENV
+    lines = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        if _SERVICE_LINK.search(name) and name.count("_") >= 2:
+            continue
+        # Compared without the prefix every name shares, or anything would look close.
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX),
+                                          sorted(k.removeprefix(ENV_PREFIX) for k in known),
+                                          n=1, cutoff=0.6)
+        hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+        lines.append(f"{name} is not a pushsvc setting and is ignored{hint}")
+    return lines

@@ -191,3 +191,58 @@ def running_demo(cmd: list[str], *, cwd: Path, env: dict[str, str],
         psutil.wait_procs(children, timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+# -- a wheel of the working tree, installed the way users install it --------------------
+
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "node_modules", "artifacts", "build", "dist", "*.egg-info", "__pycache__",
+    ".mypy_cache", ".ruff_cache", ".pytest_cache", "_assets",
+)
+
+
+def source_copy(where: Path, *, node_modules: bool) -> Path:
+    """The working tree's sources copied to ``where``, so a build leaves the checkout clean;
+    with ``node_modules`` it links the checkout's (the packages ``npm ci`` installed)."""
+    source = where / "source"
+    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=NOT_SOURCES)
+    if node_modules:
+        (source / "node_modules").symlink_to(REPO_ROOT / "node_modules")
+    return source
+
+
+def build_wheel(source: Path, dist: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of the working tree (its browser files copied in from node_modules)."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
+    done = build_wheel(source_copy(tmp_path, node_modules=True), tmp_path / "dist")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [built] = (tmp_path / "dist").glob("pushsvc-*.whl")
+    return built
+
+
+def fresh_venv(tmp_path: Path, requirement: str) -> Path:
+    """A new virtualenv with ``requirement`` (e.g. ``<wheel>[server]``) pip-installed into it;
+    packages come from the configured index and pip's cache, as for any user."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    done = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", requirement],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without pushsvc settings, Python paths or the virtualenv."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("PUSHSVC_", "PYTHON", "PYTEST_"))
+            and k not in ("VIRTUAL_ENV", "KUBECONFIG")}

@@ -4,76 +4,34 @@ client, and SIGTERM stops it cleanly. And ``pushsvc[testing]`` alone (no server 
 enough for the emulator and a user's ``kube_api`` tests.
 
 Proves that the wheel carries what the demo needs (rbac/ and haproxy.cfg as package data,
-the emulator in pushsvc.testing) and that nothing imports the source tree. The JS client is
-not Python and not in the wheel: the demo gets it from PUSHSVC_JS_CLIENT_DIR. Packages come
-from the configured package index (and pip's cache), as for any user.
+the emulator in pushsvc.testing, the Socket.IO browser client copied in at build time) and
+that nothing imports the source tree: no setting points at it. Packages come from the
+configured package index (and pip's cache), as for any user.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.deploy.conftest import REPO_ROOT, require_tool, running_demo
+from tests.deploy.conftest import clean_env, fresh_venv, require_tool, running_demo
 from tests.support import RecordingClient
 
 pytestmark = pytest.mark.starts_first
-
-_NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "node_modules", "artifacts", "build", "dist", "*.egg-info", "__pycache__",
-    ".mypy_cache", ".ruff_cache", ".pytest_cache",
-)
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A wheel of the working tree, built from a copy so the checkout gets no build/ files."""
-    tmp_path = tmp_path_factory.mktemp("wheel")
-    source = tmp_path / "source"
-    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=_NOT_SOURCES)
-    dist = tmp_path / "dist"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    [wheel] = dist.glob("pushsvc-*.whl")
-    return wheel
-
-
-def _fresh_venv(tmp_path: Path, wheel: Path, extras: str) -> Path:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    done = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[{extras}]"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return venv
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("PUSHSVC_", "PYTHON", "PYTEST_"))
-            and k not in ("VIRTUAL_ENV", "KUBECONFIG")}
 
 
 def test_the_demo_runs_from_a_fresh_virtualenv_outside_the_source_tree(
     tmp_path: Path, wheel: Path
 ) -> None:
     require_tool("haproxy")
-    venv = _fresh_venv(tmp_path, wheel, "server,testing")
+    venv = fresh_venv(tmp_path, f"{wheel}[server,testing]")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = _clean_env()
-    env["PUSHSVC_JS_CLIENT_DIR"] = str(REPO_ROOT / "node_modules" / "socket.io-client" / "dist")
+    env = clean_env()
     cmd = [str(venv / "bin" / "pushsvc"), "demo", "--port", "0", "--pods", "2",
            "--interval", "1", "--workdir", str(tmp_path / "demo")]
     with running_demo(cmd, cwd=elsewhere, env=env, timeout=120) as demo:
@@ -84,7 +42,8 @@ def test_the_demo_runs_from_a_fresh_virtualenv_outside_the_source_tree(
             assert page.status == 200
             assert 'id="pod"' in page.read().decode()
         with urllib.request.urlopen(f"{demo.url}/js/socket.io.min.js", timeout=10) as js:
-            assert js.status == 200
+            assert js.status == 200  # from the wheel
+            assert len(js.read()) > 10_000
         with RecordingClient() as client:
             client.connect(demo.url)
             client.wait_for(None, lambda p: "notifier message #" in str(p), timeout=30)
@@ -106,7 +65,7 @@ def test_a_job_notifies(kube_api, monkeypatch):
 def test_the_testing_extra_alone_runs_the_emulator_and_a_users_kube_api_test(
     tmp_path: Path, wheel: Path
 ) -> None:
-    venv = _fresh_venv(tmp_path, wheel, "testing")
+    venv = fresh_venv(tmp_path, f"{wheel}[testing]")
     python = str(venv / "bin" / "python")
     missing = subprocess.run([python, "-c", "import flask"], capture_output=True, check=False)
     assert missing.returncode != 0  # no server extra
@@ -114,7 +73,7 @@ def test_the_testing_extra_alone_runs_the_emulator_and_a_users_kube_api_test(
     project.mkdir()
     (project / "test_job.py").write_text(USER_TEST)
     done = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=_clean_env(),
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=clean_env(),
         capture_output=True, text=True, timeout=240, check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

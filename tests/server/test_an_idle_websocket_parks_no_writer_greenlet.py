@@ -35,7 +35,7 @@ CAP = 16 * 1024 * 1024
 def probe_server(server_logs: Path) -> Iterator[PushsvcProcess]:
     port = free_port()
     env = pushsvc_env("127.0.0.1", port, {
-        "PUSHSVC_SESSIONS_PER_ADDRESS": "1000",
+        "PUSHSVC_MAX_SESSIONS_PER_ADDRESS": "1000",
         "PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT": str(CAP),
         "PUSHSVC_CLIENT_EVENTS_PER_SECOND": "100000",
         "PUSHSVC_CLIENT_EVENTS_BURST": "100000",
