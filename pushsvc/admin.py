@@ -44,6 +44,7 @@ from socketio.admin import InstrumentedServer
 from socketio.exceptions import ConnectionRefusedError
 
 from pushsvc import metrics
+from pushsvc.connect_guard import address_of, first_refusal
 from pushsvc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ def mask_secrets(value: Any, known: tuple[str, ...] = (), _depth: int = 0) -> An
 
 
 class _PushsvcInstrumentedServer(InstrumentedServer):
-    """python-socketio's instrumentation, with pushsvc's login.
+    """python-socketio's instrumentation, with pushsvc's login and its refusals logged once
+    per connection.
 
     ``admin_connect`` is replaced, not extended: python-socketio 5.18's sends the socket list
     from a loop that reuses ``sid`` as its variable, so the list went to the last socket
@@ -136,8 +138,11 @@ class _PushsvcInstrumentedServer(InstrumentedServer):
     def admin_connect(self, sid: str, environ: dict[str, Any], client_auth: Any) -> None:
         if not self.auth(client_auth):
             metrics.refused_connections.labels(reason="admin_auth").inc()
-            logger.warning("refused an Admin UI connection: wrong or missing "
-                           "username/password")
+            if first_refusal(environ, "admin_auth"):
+                logger.warning("refused an Admin UI connection from %s: wrong or missing "
+                               "username/password; further refusals on this connection are "
+                               "counted, not logged",
+                               address_of(environ))
             raise ConnectionRefusedError("authentication failed")
         self.sio.start_background_task(self._send_config, sid)
 
