@@ -59,6 +59,8 @@ TOO_MANY = "too_many_attempts"
 #: Addresses tracked per kind; past it the least recently refused is forgotten.
 MAX_ADDRESSES = 20000
 _CONNECTION_KEY = "pushsvc.connect_refusals"
+#: A long-polling session closed here stays this long, so its last answer can be polled.
+POLLING_CLOSE_DELAY_SECONDS = 1.0
 
 __all__ = ["TOO_MANY", "AddressBudget", "ConnectGuard", "address_of", "first_refusal",
            "install"]
@@ -70,6 +72,7 @@ class _Connection:
 
     refusals: int = 0
     checking: int = 0
+    closing: bool = False
     logged: set[str] = field(default_factory=set)
 
 
@@ -245,11 +248,11 @@ class ConnectGuard:
                 reason = ("too many refused connects from your address; try again after "
                           "retry_after seconds")
             else:
-                reason = (f"{conn.refusals - 1} connects were refused on this connection: it "
-                          "is closed; connect again on a new one")
+                reason = (f"{self.per_connection} connects were refused on this connection: "
+                          "it is closed; connect again on a new one")
             self._refuse_unchecked(eio_sid, ns, reason, retry_after=math.ceil(wait))
             if over:
-                self._close(eio_sid, address, budget)
+                self._close(eio_sid, conn, address, budget)
             return None
         manager = self.server.manager
         before = manager.sid_from_eio_sid(eio_sid, ns)
@@ -275,7 +278,25 @@ class ConnectGuard:
         self.server._send_packet(eio_sid, self.server.packet_class(
             sio_packet.CONNECT_ERROR, data=data, namespace=namespace))
 
-    def _close(self, eio_sid: str, address: str, budget: AddressBudget) -> None:
+    def _close(self, eio_sid: str, conn: _Connection, address: str,
+               budget: AddressBudget) -> None:
+        eio = self.server.eio
+        session = eio.sockets.get(eio_sid)
+        if session is None or conn.closing:
+            return
+        conn.closing = True
+        if not session.upgraded:
+            # Long-polling: the answer waits in the session's queue for the next GET, which
+            # python-engineio refuses once the session is closed: close it a moment later.
+            eio.start_background_task(self._close_later, eio_sid, address, budget)
+        else:
+            self._close_now(eio_sid, address, budget)
+
+    def _close_later(self, eio_sid: str, address: str, budget: AddressBudget) -> None:
+        self.server.eio.sleep(POLLING_CLOSE_DELAY_SECONDS)
+        self._close_now(eio_sid, address, budget)
+
+    def _close_now(self, eio_sid: str, address: str, budget: AddressBudget) -> None:
         why = f"more than {self.per_connection} CONNECTs refused on it"
         guard = getattr(self.server.eio, "pushsvc_guard", None)
         if guard is None:

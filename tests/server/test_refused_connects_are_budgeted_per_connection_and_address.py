@@ -1,9 +1,10 @@
 """Refused CONNECTs are budgeted per Engine.IO connection and per client address (JWT mode).
 
 The issue: on one WebSocket, 2,000 bad JWTs in 1.7 s, each verified and each logged, and
-nothing stopped a client from trying again and again. Now, over raw WebSocket frames against
-a real pod: a connection is closed after PUSHSVC_CONNECT_REFUSALS_PER_CONNECTION (5)
-refusals, with ``too_many_attempts`` as the last answer; an address that spends
+nothing stopped a client from trying again and again. Now, over raw WebSocket frames (and
+long-polling payloads) against a real pod: a connection is closed after
+PUSHSVC_CONNECT_REFUSALS_PER_CONNECTION (5) refusals, with ``too_many_attempts`` as the last
+answer; an address that spends
 PUSHSVC_CONNECT_REFUSALS_PER_ADDRESS (100) over many sockets is locked out: its CONNECTs,
 even a good one, are refused unchecked with a ``retry_after``, while another address still
 connects. One log line per connection and reason, one per lockout.
@@ -19,9 +20,9 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.support import PushsvcProcess, start_pushsvc
+from tests.support import PushsvcProcess, start_pushsvc, wait_until
 from tests.support.probes import metric
-from tests.support.raw_engineio import RawWebSocket
+from tests.support.raw_engineio import RawPolling, RawWebSocket
 from tests.support.tokens import Tokens, jwt_env
 
 TOKENS = Tokens()
@@ -77,6 +78,22 @@ def test_two_thousand_bad_connects_on_one_websocket_close_it_after_five(jwt_pod)
                   reason="too_many_attempts") == closed_before + 1
     # One line for the refusals, one for the close: not one per packet.
     assert len(_log_lines(jwt_pod, "refused connection", "token_invalid")) == logged_before + 1
+
+
+def test_over_long_polling_the_answer_comes_first_then_the_session_ends(jwt_pod) -> None:
+    with RawPolling(jwt_pod.url, source_address="127.0.0.11") as polling:
+        polling.handshake()
+        codes = []
+        for _ in range(10):
+            polling.post("40" + json.dumps(BAD))
+            [answer] = [p for p in polling.get_until(lambda p: p.startswith("44"))
+                        if p.startswith("44")]
+            codes.append(json.loads(answer[2:])["message"])
+            if codes[-1] == "too_many_attempts":
+                break
+        assert codes == ["token_invalid"] * 5 + ["too_many_attempts"]
+        # The session is closed after that answer was polled (GETs are then refused).
+        wait_until(lambda: polling.get() == [], what="the long-polling session to end")
 
 
 def test_many_sockets_from_one_address_lock_it_out_while_another_connects(jwt_pod) -> None:
