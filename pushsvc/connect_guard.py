@@ -7,7 +7,8 @@ then worked on the same socket. Before python-socketio handles a CONNECT, this m
 
 - **the connection**: after ``PUSHSVC_CONNECT_REFUSALS_PER_CONNECTION`` refused CONNECTs on
   one Engine.IO connection, the next CONNECT on it is answered at once, unchecked, with
-  ``connect_error`` ``too_many_attempts`` and the connection is closed;
+  ``connect_error`` ``too_many_attempts`` and the connection is closed (a long-polling
+  one ``POLLING_CLOSE_DELAY_SECONDS`` later, so that answer can still be polled);
 - **the client's address** (the peer's, or X-Forwarded-For's from a trusted proxy: the one
   the handshake limits use): refused CONNECTs spend a token bucket of
   ``PUSHSVC_CONNECT_REFUSALS_PER_ADDRESS`` that refills over
