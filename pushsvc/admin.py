@@ -11,7 +11,10 @@ and there is no /admin/ page. When on:
   pod's ``/admin`` namespace through the same origin policy as every client;
 - an admin must log in with ``PUSHSVC_ADMIN_UI_USERNAME`` / ``PUSHSVC_ADMIN_UI_PASSWORD``
   (compared in constant time; a refusal is counted as
-  ``pushsvc_refused_connections_total{reason="admin_auth"}`` and logged without the values);
+  ``pushsvc_refused_connections_total{reason="admin_auth"}`` and logged once per connection,
+  without the values); wrong logins are budgeted per address by pushsvc.connect_guard
+  (``PUSHSVC_ADMIN_UI_LOGIN_FAILURES_PER_ADDRESS``): past it the address is locked out of
+  /admin, the right password included;
 - everything sent to admins stays on this pod: python-socketio emits its reports to the admin
   namespace through the client manager, which for the Kubernetes bus would turn every report
   into an Event in etcd — so admin-namespace emits are delivered locally only;
@@ -26,7 +29,8 @@ and there is no /admin/ page. When on:
   secrets (auth token, admin password, JWT and recovery secrets, health token).
 
 The UI shows one pod: each pod is instrumented on its own (behind HAProxy, the cookie picks
-the pod). In the default 'development' mode admins also see every event and its arguments.
+the pod). In the default 'development' mode admins also see every event and its arguments
+(masked as above).
 """
 
 from __future__ import annotations
