@@ -205,6 +205,7 @@ class ConnectGuard:
         self.exempt = exempt
         self.admin_namespace = admin_namespace
         self.per_connection = settings.connect_refusals_per_connection
+
         def budget(burst: int, window: float) -> AddressBudget:
             return AddressBudget(burst=burst, window=window,
                                  lockout=settings.connect_lockout_seconds,
@@ -298,6 +299,8 @@ class ConnectGuard:
         self._close_now(eio_sid, address, budget)
 
     def _close_now(self, eio_sid: str, address: str, budget: AddressBudget) -> None:
+        if eio_sid not in self.server.eio.sockets:
+            return  # the client left first
         why = f"more than {self.per_connection} CONNECTs refused on it"
         guard = getattr(self.server.eio, "pushsvc_guard", None)
         if guard is None:
