@@ -68,3 +68,23 @@ def test_password_guesses_lock_the_address_out_even_for_the_right_password(tmp_p
         assert len([ln for ln in log if "refused an Admin UI connection" in ln]) == 1
         assert len([ln for ln in log if "locked out Admin UI logins from 127.0.0.9" in ln]) == 1
         assert not any("guess-" in ln or LOGIN["password"] in ln for ln in log)
+
+
+def test_two_thousand_pipelined_guesses_on_one_socket_are_checked_five_times(tmp_path
+                                                                            ) -> None:
+    with start_pushsvc(env={**ADMIN_ENV, **SLOW_CLOCK}, log_dir=tmp_path / "logs") as proc:
+        with RawWebSocket(proc.url, source_address="127.0.0.12") as ws:
+            ws.handshake()
+            for n in range(2000):  # as fast as the socket takes them, answers unread
+                try:
+                    ws.send_text("40/admin," + json.dumps({"username": "ops",
+                                                           "password": f"guess-{n:04d}"}))
+                except OSError:
+                    break
+            # Answers unread when the server closes may be lost with the connection (a
+            # reset): count on the server's side.
+            assert ws.closed_by_server()
+        assert metric(proc.url, "pushsvc_refused_connections_total", reason="admin_auth") == 5
+        log = proc.read_log().splitlines()
+        assert len([ln for ln in log if "refused an Admin UI connection" in ln]) == 1
+        assert len([ln for ln in log if "locked out Admin UI logins from 127.0.0.12" in ln]) == 1
