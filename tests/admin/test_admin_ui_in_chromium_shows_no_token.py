@@ -55,4 +55,6 @@ def test_chromium_sees_the_handshake_and_the_refresh_but_no_token(artifacts_dir:
         for piece in (token, token.rsplit(".", 1)[-1]):
             assert piece not in seen, "a token reached the Admin UI"
     assert report["ok"], (report.get("error"), report["texts"][-1:])
-    assert "pushsvc_refresh" in seen and "(hidden by pushsvc)" in seen
+    # The refresh event's arguments are on the page, the token masked.
+    assert "pushsvc_refresh" in report["eventsPage"]
+    assert '"token": "(hidden by pushsvc)"' in report["eventsPage"]

@@ -37,20 +37,27 @@ async function main() {
     process.stdout.write(JSON.stringify({ ready: true }) + "\n");
 
     const [sid, eventName] = (await nextLine()).trim().split(" ");
-    await page.evaluate(() => { window.location.hash = "#/sockets/"; });
-    await page.getByText(sid, { exact: true }).first().click({ timeout: TIMEOUT_MS });
+    // The socket's own page (the sockets list shows one namespace, not always "/").
+    await page.evaluate((id) => {
+      window.location.hash = `#/n/${encodeURIComponent("/")}/sockets/${id}`;
+    }, sid);
     // The socket's page shows its handshake: the headers and the query.
     await page.getByText("authorization", { exact: false }).first().waitFor({ timeout: TIMEOUT_MS });
     report.texts.push(await page.locator("body").innerText());
     await page.screenshot({ path: path.join(artifactDir, "admin-ui-socket.png"), fullPage: true });
 
     await page.evaluate(() => { window.location.hash = "#/events/"; });
+    // The page shows one namespace: the first the UI heard of, often /admin. Pick "/".
+    await page.getByLabel("Select namespace").click({ force: true, timeout: TIMEOUT_MS });
+    await page.getByRole("option", { name: "/", exact: true }).click({ timeout: TIMEOUT_MS });
     await page.getByText(eventName, { exact: false }).first().waitFor({ timeout: TIMEOUT_MS });
-    // Open every event row shown, so its arguments are on the page too.
-    for (const icon of await page.locator("button.v-data-table__expand-icon").all()) {
-      await icon.click({ timeout: 2000 }).catch(() => {});
-    }
-    report.texts.push(await page.locator("body").innerText());
+    // Open the event's row (one at a time), so its arguments are on the page too.
+    await page.keyboard.press("Escape");
+    await page.locator("tbody tr", { hasText: eventName }).first()
+      .locator("td:last-child .v-icon").click({ timeout: TIMEOUT_MS });
+    await page.getByText("Event arguments").first().waitFor({ timeout: TIMEOUT_MS });
+    report.eventsPage = await page.locator("body").innerText();
+    report.texts.push(report.eventsPage);
     await page.screenshot({ path: path.join(artifactDir, "admin-ui-events.png"), fullPage: true });
     report.localStorage = await page.evaluate(() => JSON.stringify(window.localStorage));
     report.ok = true;
