@@ -18,7 +18,7 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
-from pushsvc import engine_limits, wsdirect
+from pushsvc import connect_guard, engine_limits, wsdirect
 from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
 from pushsvc.handlers import register_handlers
@@ -71,6 +71,8 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
         log.info("%s", describe(settings, identity.authenticator))
     install_recovery(settings=settings, server=socketio.server, manager=manager,
                      client_budget=client_budget, identity=identity)
+    # Outermost wrapper of the CONNECT path: refused CONNECTs are budgeted before any check.
+    connect_guard.install(socketio.server, settings, exempt=lambda: service.shutting_down)
     register_routes(app, settings)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI

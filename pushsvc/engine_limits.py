@@ -420,6 +420,12 @@ def client_address(environ: dict[str, Any], trusted: tuple[Any, ...]) -> str:
     return address
 
 
+def address_of(environ: dict[str, Any]) -> str:
+    """The client address the handshake admission found for this Engine.IO session (see
+    :func:`client_address`); the peer's if the session did not pass the admission."""
+    return str(environ.get(_ADDRESS_KEY) or environ.get("REMOTE_ADDR") or "?")
+
+
 def _is_trusted(address: str, trusted: tuple[Any, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -590,11 +596,14 @@ class EngineGuard:
             logger.warning(msg, *args)
 
     # -- closing ---------------------------------------------------------------------------
-    def close_for(self, eio_sid: str, reason: str, why: str, *, shut: bool = True) -> None:
-        """Close one client's connection for breaking a limit: counted, logged once."""
+    def close_for(self, eio_sid: str, reason: str, why: str, *, shut: bool = True,
+                  log: bool = True) -> None:
+        """Close one client's connection for breaking a limit: counted, logged once (unless
+        ``log`` is false: a line about its address says it already)."""
         metrics.engine_closed_connections.labels(reason=reason).inc()
-        self._log_once(eio_sid, "close", "closed connection (engine.io sid %s): %s (%s)",
-                       eio_sid, why, reason)
+        if log:
+            self._log_once(eio_sid, "close", "closed connection (engine.io sid %s): %s (%s)",
+                           eio_sid, why, reason)
         session = self.eio.sockets.get(eio_sid)
         if session is not None and not session.closed:
             session.close(wait=False, abort=False, reason=reason)

@@ -44,6 +44,7 @@ from socketio import packet
 from pushsvc import identity as ids
 from pushsvc import metrics
 from pushsvc.budget import ClientBudget, StrikeCounter, TokenBucket, take_all
+from pushsvc.connect_guard import first_refusal
 from pushsvc.protocol import (
     ProtocolError,
     check_size,
@@ -63,6 +64,8 @@ ERROR_EVENT = "error"
 INFO_EVENT = "pushsvc_info"
 OK: dict[str, Any] = {"ok": True}
 CONNECT_CHECK_FAILED = "connection check failed"
+# Refused CONNECTs are logged once per Engine.IO connection and reason (pushsvc.connect_guard).
+_NOT_AGAIN = "; further such refusals on this connection are counted, not logged"
 _PUBLISH_LIMITS = (
     ("client", "messages"),
     ("client", "bytes"),
@@ -247,20 +250,24 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
         try:
             if service.shutting_down:
                 metrics.refused_connections.labels(reason="shutting_down").inc()
-                logger.info("refused connection %s: shutting down", client)
+                if first_refusal(request.environ, "shutting_down"):
+                    logger.info("refused connection %s: shutting down", client)
                 raise ConnectionRefusedError("server shutting down")
             principal = None
             if identity.mode == "token" and settings.auth_token is not None:
                 token = auth.get("token") if isinstance(auth, dict) else None
                 if not token_matches(token, settings.auth_token.get_secret_value()):
                     metrics.refused_connections.labels(reason="auth").inc()
-                    logger.warning("refused connection %s: missing or wrong auth token", client)
+                    if first_refusal(request.environ, "auth"):
+                        logger.warning("refused connection %s: missing or wrong auth token%s",
+                                       client, _NOT_AGAIN)
                     raise ConnectionRefusedError("unauthorized")
             try:
                 principal = identity.authenticate(auth, request.environ)
             except ids.AuthRefused as refused:
                 metrics.refused_connections.labels(reason=refused.code).inc()
-                logger.info("refused connection %s: %s", client, refused.code)
+                if first_refusal(request.environ, refused.code):
+                    logger.info("refused connection %s: %s%s", client, refused.code, _NOT_AGAIN)
                 raise ConnectionRefusedError(
                     refused.code, {"code": refused.code, "reason": refused.reason}
                 ) from None
@@ -276,8 +283,9 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             raise
         except Exception as exc:
             metrics.refused_connections.labels(reason="error").inc()
-            logger.warning("refused connection %s: %s while checking it", client,
-                           type(exc).__name__)
+            if first_refusal(request.environ, "error"):
+                logger.warning("refused connection %s: %s while checking it%s", client,
+                               type(exc).__name__, _NOT_AGAIN)
             raise ConnectionRefusedError(CONNECT_CHECK_FAILED) from exc
         identity.register(client, principal)
         counted.add(client)
@@ -423,8 +431,9 @@ def _refuse_connect_on_error(server: Any) -> None:
             manager = server.manager
             client = manager.sid_from_eio_sid(eio_sid, ns)
             metrics.refused_connections.labels(reason="error").inc()
-            logger.warning("refused connection %s: %s while connecting it", client,
-                           type(exc).__name__)
+            if first_refusal(server.environ.get(eio_sid), "error"):
+                logger.warning("refused connection %s: %s while connecting it%s", client,
+                               type(exc).__name__, _NOT_AGAIN)
             if client is not None and not manager.is_connected(client, ns):
                 server._send_packet(eio_sid, server.packet_class(
                     packet.CONNECT_ERROR, data={"message": CONNECT_CHECK_FAILED}, namespace=ns))

@@ -27,9 +27,10 @@ rejected_messages = Counter(
 
 refused_connections = Counter(
     "pushsvc_refused_connections",
-    "Socket.IO connections refused, by reason (auth, shutting_down, error: the check "
-    "itself failed; JWT mode: token_missing, token_expired, token_invalid, token_audience, "
-    "token_issuer, token_not_yet_valid).",
+    "Socket.IO connections refused, by reason (auth, admin_auth, shutting_down, error: the "
+    "check itself failed; JWT mode: token_missing, token_expired, token_invalid, "
+    "token_audience, token_issuer, token_not_yet_valid; too_many_attempts: refused unchecked "
+    "by the refused-connect budget).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -71,7 +72,8 @@ engine_refused_handshakes = Counter(
 engine_closed_connections = Counter(
     "pushsvc_engine_closed_connections",
     "Engine.IO connections the server closed for breaking a packet-layer limit, by reason "
-    "(slow_reader, too_many_attachments, too_large, bad_frame).",
+    "(slow_reader, too_many_attachments, too_large, bad_frame, too_many_attempts: refused "
+    "CONNECTs past PUSHSVC_CONNECT_REFUSALS_PER_CONNECTION).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -120,6 +122,19 @@ previous_secret_verified = Counter(
     "Tokens (secret=jwt) and session snapshots (secret=recovery) that verified only with "
     "the *_SECRET_PREVIOUS value: while it is above zero, a rotation is not over.",
     ["secret"],
+    registry=REGISTRY,
+)
+# --- refused connects (pushsvc/connect_guard.py) --------------------------
+connect_lockouts = Counter(
+    "pushsvc_connect_lockouts",
+    "Client addresses locked out after spending their refused-CONNECT budget, by kind "
+    "(client: any namespace but /admin; admin: Admin UI logins).",
+    ["kind"],
+    registry=REGISTRY,
+)
+connect_guard_addresses = Gauge(
+    "pushsvc_connect_guard_addresses",
+    "Client addresses whose refused CONNECTs are being tracked (both kinds), bounded.",
     registry=REGISTRY,
 )
 
