@@ -71,11 +71,6 @@ class Settings(BaseSettings):
     allow_client_broadcast: bool = Field(
         default=True, description="Let clients send my_broadcast_event (to everyone)."
     )
-    allow_client_close_room: bool = Field(
-        default=False,
-        description="Let clients send close_room (only members of the room may close it). "
-        "Off by default: closing a room empties it on every pod.",
-    )
     auth_token: SecretStr | None = Field(
         default=None,
         description="If set, clients must connect with auth {token: ...} equal to this "
@@ -85,7 +80,8 @@ class Settings(BaseSettings):
     ping_timeout_seconds: float = Field(default=20.0, gt=0, description="Engine.IO ping timeout.")
     demo_page: bool = Field(
         default=True,
-        description="Serve the demo page at / (turn off when adding push to your own app).",
+        description="Serve the demo page at / where the classic protocol is on (pushsvc "
+        "serve, create_app(), init_app(app, classic=True)); never in init_app(app).",
     )
     js_client_dir: str | None = Field(
         default=None,
@@ -123,11 +119,6 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description="Window, in seconds, of client_rate_limited_disconnect_after.",
-    )
-    room_event_members_only: bool = Field(
-        default=True,
-        description="my_room_event only to rooms the sender is in (else 'error' code "
-        "not_in_room); off = the classic demo's send to any room.",
     )
     publish_client_messages_per_second: float = Field(
         default=2.0,
