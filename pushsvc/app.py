@@ -27,7 +27,7 @@ from flask_socketio import SocketIO
 from pushsvc import engine_limits, wsdirect
 from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
-from pushsvc.handlers import register_handlers
+from pushsvc.handlers import PushSocketIO, register_handlers
 from pushsvc.health import register_health
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
@@ -60,7 +60,7 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
         raise RuntimeError("pushsvc.init_app() was already called for this app")
     settings = settings if settings is not None else Settings()
     manager = make_client_manager(settings)
-    socketio = SocketIO(
+    socketio = PushSocketIO(
         app,
         async_mode="gevent",
         client_manager=manager,

@@ -73,6 +73,11 @@ ERROR_EVENT = "error"
 INFO_EVENT = "pushsvc_info"
 OK: dict[str, Any] = {"ok": True}
 CONNECT_CHECK_FAILED = "connection check failed"
+#: Set on pushsvc's own handlers, which run the checks themselves (``guarded``).
+_GUARDED = "_pushsvc_guarded"
+#: Handlers that are not a client's events.
+_NOT_EVENTS = frozenset({"connect", "disconnect", "*"})
+EventGuard = Callable[[str, tuple[Any, ...]], "dict[str, Any] | None"]
 _PUBLISH_LIMITS = (
     ("client", "messages"),
     ("client", "bytes"),
@@ -92,6 +97,37 @@ def token_matches(given: object, expected: str) -> bool:
     return hmac.compare_digest(
         given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
     )
+
+
+class PushSocketIO(SocketIO):
+    """The SocketIO ``init_app`` returns: every event handler registered on it, the
+    application's own included (``@socketio.on("add")``, ``on_event``, ``event``), first
+    passes the per-client event rate and the message size checks that ``register_handlers``
+    installs (``event_guard``); a refused event gets the same ack and ``error`` event as a
+    classic one, and the application's handler is not called."""
+
+    event_guard: EventGuard | None = None
+
+    def on(self, message: str, namespace: str | None = None
+           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().on(message, namespace)
+        if message in _NOT_EVENTS:
+            return register
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            if getattr(handler, _GUARDED, False):
+                return register(handler)
+
+            @functools.wraps(handler)
+            def checked(*args: Any) -> Any:
+                guard = self.event_guard
+                refused = guard(message, args) if guard is not None else None
+                return refused if refused is not None else handler(*args)
+
+            register(checked)
+            return handler
+
+        return decorator
 
 
 def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushService,
@@ -222,6 +258,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
                 except ProtocolError as err:
                     return reject(event, err)
 
+            setattr(handler, _GUARDED, True)
             socketio.on_event(event, handler)
             return handler
 
@@ -372,6 +409,20 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
 
     if classic:
         register_classic()
+
+    def app_event_guard(event: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        """The checks every event passes before the application's own handler runs."""
+        refused = over_rate(event)
+        if refused is not None:
+            return refused
+        try:
+            check_size(args, limit=limit)
+        except ProtocolError as err:
+            return reject(event, err)
+        return None
+
+    if isinstance(socketio, PushSocketIO):
+        socketio.event_guard = app_event_guard
 
     @guarded(ids.REFRESH_EVENT)
     def refresh_token(message: Any) -> dict[str, Any]:
