@@ -20,7 +20,7 @@ import os
 import random
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,7 +116,9 @@ class Store:
         self.compacted = 0
         self.history: list[Change] = []
         self._history_rvs: list[int] = []
-        self._expiry: deque[tuple[float, str, str, str]] = deque()
+        # uid -> (expiry time, namespace, name), in creation order, which is expiry order (one
+        # TTL for all); a deleted Event leaves at once, so this holds the live Events only.
+        self._expiry: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
         self.tokens: dict[str, str] = {}
         self.listeners: list[Callable[[Change], None]] = []
         self.stats = {"creates": 0, "deletes": 0, "updates": 0, "expired": 0}
@@ -184,7 +186,7 @@ class Store:
             raise ApiError(500, "etcdserver: request is too large")
         bucket[name] = (obj, raw)
         self.count += 1
-        self._expiry.append((created + self.event_ttl, namespace, name, meta["uid"]))
+        self._expiry[meta["uid"]] = (created + self.event_ttl, namespace, name)
         self.stats["creates"] += 1
         self._record("ADDED", obj, raw)
         return obj, raw
@@ -213,6 +215,7 @@ class Store:
         check_preconditions(old, preconditions)
         del self.objects[namespace][name]
         self.count -= 1
+        self._expiry.pop(old["metadata"].get("uid", ""), None)
         # The DELETED object carries the revision of the deletion, as etcd3's watcher sets it.
         obj = dict(old)
         obj["metadata"] = dict(old["metadata"])
@@ -283,11 +286,11 @@ class Store:
         return obj, raw
 
     def expire(self, now: float | None = None) -> int:
-        """Delete Events whose TTL lease ran out (O(1) per Event: the deque is in time order)."""
+        """Delete Events whose TTL lease ran out (O(1) per Event: the map is in time order)."""
         now = time.time() if now is None else now
         removed = 0
-        while self._expiry and self._expiry[0][0] <= now:
-            _, ns, name, uid = self._expiry.popleft()
+        while self._expiry and next(iter(self._expiry.values()))[0] <= now:
+            uid, (_, ns, name) = self._expiry.popitem(last=False)
             current = self.objects.get(ns, {}).get(name)
             if current is not None and current[0]["metadata"].get("uid") == uid:
                 self.delete(ns, name)
@@ -331,7 +334,7 @@ class Store:
         return {"objects": {ns: dict(bucket) for ns, bucket in self.objects.items()},
                 "leases": {ns: dict(bucket) for ns, bucket in self.leases.items()},
                 "rv": self.rv, "compacted": self.compacted, "history": list(self.history),
-                "history_rvs": list(self._history_rvs), "expiry": deque(self._expiry)}
+                "history_rvs": list(self._history_rvs), "expiry": OrderedDict(self._expiry)}
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Go back to a snapshot, resourceVersion included (an etcd restore from backup)."""
@@ -342,7 +345,7 @@ class Store:
         self.compacted = snap["compacted"]
         self.history = list(snap["history"])
         self._history_rvs = list(snap["history_rvs"])
-        self._expiry = deque(snap["expiry"])
+        self._expiry = OrderedDict(snap["expiry"])
         self._tick_rv = min(self._tick_rv, self.rv)
         self._rewrite_state_file()
         log.info("restored a snapshot: %d events, resourceVersion %d", self.count, self.rv)
@@ -445,7 +448,7 @@ class Store:
                 created = parse_rfc3339(obj["metadata"]["creationTimestamp"])
                 entries.append((created + self.event_ttl, ns, name, obj["metadata"]["uid"]))
         entries.sort()
-        self._expiry = deque(entries)
+        self._expiry = OrderedDict((uid, (at, ns, name)) for at, ns, name, uid in entries)
 
     def _replay_change(self, kind: str, obj: dict[str, Any], *, live: bool) -> None:
         obj.pop("kind", None)
