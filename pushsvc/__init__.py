@@ -1,7 +1,8 @@
 """pushsvc: Kubernetes-native Socket.IO push for Flask.
 
-``create_app()`` builds a pushsvc-only app; ``init_app(app)`` adds push to an
-existing Flask app and returns its ``SocketIO``. Both are imported lazily: a
+``create_app()`` builds a pushsvc-only app (the classic demo protocol and page on);
+``init_app(app)`` adds push to an existing Flask app and returns its ``SocketIO``
+(``classic=True`` adds the classic protocol there too). Both are imported lazily: a
 gunicorn gevent worker must monkey-patch before Flask-SocketIO, ssl, urllib3 or
 kubernetes are imported, and importing this package must not get in the way.
 """
@@ -23,15 +24,16 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "create_app", "init_app"]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, classic: bool = True) -> Flask:
     """A Flask app serving pushsvc (see :func:`pushsvc.app.create_app`)."""
     from pushsvc.app import create_app as _create_app
 
-    return _create_app(settings)
+    return _create_app(settings, classic=classic)
 
 
-def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
+def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = False
+             ) -> SocketIO:
     """Add pushsvc to an existing Flask app (see :func:`pushsvc.app.init_app`)."""
     from pushsvc.app import init_app as _init_app
 
-    return _init_app(app, settings)
+    return _init_app(app, settings, classic=classic)

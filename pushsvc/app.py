@@ -1,11 +1,16 @@
 """The app factory, and the one code path that adds push to any Flask app.
 
-``create_app()`` is ``Flask(...)`` + ``init_app()``. ``init_app(app)`` is what an
-existing Flask service calls: it builds the ``SocketIO`` object (gevent, the bus
-manager from ``pushsvc.bus``, the origin policy, the message size limits),
-registers the demo protocol handlers and the pushsvc routes (demo page, JS
-client, /healthz, /readyz, /metrics), and keeps a ``PushService`` in
-the app (``pushsvc.service.service_of(app)``) for readiness and the graceful shutdown.
+``create_app()`` is ``Flask(...)`` + ``init_app(app, classic=True)``. ``init_app(app)`` is
+what an existing Flask service calls: it builds the ``SocketIO`` object (gevent, the bus
+manager from ``pushsvc.bus``, the origin policy, the message size limits), the connect
+checks, identity and recovery, the pushsvc routes (JS client, /healthz, /readyz, /metrics),
+and keeps a ``PushService`` in the app (``pushsvc.service.service_of(app)``) for readiness
+and the graceful shutdown.
+
+The classic demo protocol (its events, its ``Connected`` greeting and the demo page at
+``/``) is the application's choice: ``classic=True`` turns it on, and ``create_app()``
+(hence ``pushsvc serve`` and ``pushsvc demo``) does. A user's own app gets only its own
+events by default, so no client of it can broadcast or write to rooms through ours.
 
 Run it under gunicorn with pushsvc's worker (``pushsvc serve``); importing this
 module imports Flask-SocketIO, so the gevent monkey-patching must have run first.
@@ -14,6 +19,7 @@ module imports Flask-SocketIO, so the gevent monkey-patching must have run first
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -21,7 +27,7 @@ from flask_socketio import SocketIO
 from pushsvc import connect_guard, engine_limits, wsdirect
 from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
-from pushsvc.handlers import register_handlers
+from pushsvc.handlers import PushSocketIO, register_handlers
 from pushsvc.health import register_health
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
@@ -30,21 +36,25 @@ from pushsvc.origins import OriginPolicy
 from pushsvc.recovery import install as install_recovery
 from pushsvc.routes import check_js_client, register_routes
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
-from pushsvc.settings import Settings
+from pushsvc.settings import RETIRED_SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 
 
-def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
-    """Add Socket.IO push (the demo protocol, health, metrics) to ``app``; return the SocketIO.
+def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = False
+             ) -> SocketIO:
+    """Add Socket.IO push (connect checks, health, metrics) to ``app``; return the SocketIO.
 
     Register your own handlers on the returned object (``@socketio.on("my_app_event")``).
+    ``classic=True`` adds the classic Flask-SocketIO demo protocol (``my_event``, ``join``,
+    ``my_room_event``, ``close_room``, ...), its ``Connected`` greeting and the demo page
+    at ``/`` (unless ``PUSHSVC_DEMO_PAGE=false``).
     """
     if EXTENSION_KEY in app.extensions:
         raise RuntimeError("pushsvc.init_app() was already called for this app")
     settings = settings if settings is not None else Settings()
     manager = make_client_manager(settings)
-    socketio = SocketIO(
+    socketio = PushSocketIO(
         app,
         async_mode="gevent",
         client_manager=manager,
@@ -65,7 +75,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     install_log_redaction()  # ?token= never reaches a request log line
     app.extensions[IDENTITY_KEY] = identity
     client_budget = register_handlers(socketio, settings=settings, service=service,
-                                      identity=identity)
+                                      identity=identity, classic=classic)
     register_demo_tokens(app, settings)  # off unless PUSHSVC_DEMO_TOKENS
     if identity.authenticator is not None:
         log.info("%s", describe(settings, identity.authenticator))
@@ -73,13 +83,18 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
                      client_budget=client_budget, identity=identity)
     # Outermost wrapper of the CONNECT path: refused CONNECTs are budgeted before any check.
     connect_guard.install(socketio.server, settings, exempt=lambda: service.shutting_down)
-    register_routes(app, settings)
+    register_routes(app, settings, demo_page=classic and settings.demo_page)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI
     check_js_client(settings)
+    for name, now in RETIRED_SETTINGS.items():
+        if name in os.environ:
+            log.warning("%s is retired and ignored: %s, bounded by the event rate and the "
+                        "publishing budgets", name, now)
     log.info(
-        "pushsvc initialised: reply event %r, %d extra allowed origin(s), message limit %d "
-        "bytes (connection closed past %d)",
+        "pushsvc initialised: classic protocol %s, reply event %r, %d extra allowed "
+        "origin(s), message limit %d bytes (connection closed past %d)",
+        "on" if classic else "off",
         settings.reply_event,
         len(settings.allowed_origins()),
         settings.max_message_bytes,
@@ -88,10 +103,10 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
     return socketio
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """A Flask app that is only pushsvc (the demo page at /)."""
+def create_app(settings: Settings | None = None, *, classic: bool = True) -> Flask:
+    """A Flask app that is only pushsvc: the classic protocol and the demo page at /."""
     app = Flask(__name__)
-    init_app(app, settings)
+    init_app(app, settings, classic=classic)
     return app
 
 

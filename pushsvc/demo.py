@@ -15,6 +15,10 @@ The browser page needs the Socket.IO JS client, which is not Python and not in t
 source tree the setup command's ``node_modules`` is found on its own. Without it the demo
 refuses to start and says how to get it, instead of serving a page that cannot connect.
 
+Once it runs it prints a ``pushsvc-notify`` command, ready to paste into another shell, that
+pushes ``report_ready {"id": 42}`` to every page as the notifier ServiceAccount would; the
+demo page shows every event it receives, so the push appears there as sent.
+
 This is the one command of the server that imports ``pushsvc.testing``.
 """
 
@@ -25,6 +29,8 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -32,10 +38,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+if TYPE_CHECKING:
+    from pushsvc.testing.topology import LocalTopology
+
 logger = logging.getLogger(__name__)
+
+#: The push the printed notifier command sends (the docs' example).
+EXAMPLE_EVENT = "report_ready"
+EXAMPLE_DATA = '{"id": 42}'
 
 #: Settings the topology chooses for each pod; the user's values for them are ignored.
 TOPOLOGY_SETTINGS = frozenset(
@@ -144,6 +158,22 @@ def _missing_js_client() -> str | None:
     )
 
 
+def notifier_command(topology: LocalTopology, *, event: str = EXAMPLE_EVENT,
+                     data: str = EXAMPLE_DATA) -> str:
+    """A shell command that pushes ``event`` with ``data`` to every page of the running demo,
+    as the notifier ServiceAccount (its kubeconfig, the bus namespace)."""
+    from pushsvc.testing.procs import console_script
+    from pushsvc.testing.topology import BUS_NAMESPACE
+
+    script = console_script("pushsvc-notify")
+    # The bare name when the shell would find this very script, else its full path.
+    name = "pushsvc-notify" if shutil.which("pushsvc-notify") == script else script
+    assert topology.notifier_kubeconfig is not None
+    return (f"KUBECONFIG={shlex.quote(str(topology.notifier_kubeconfig))} "
+            f"{shlex.quote(name)} --namespace {BUS_NAMESPACE} --event {shlex.quote(event)} "
+            f"--data {shlex.quote(data)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the local topology until Ctrl-C or SIGTERM."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
@@ -182,12 +212,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = args.workdir
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pushsvc-demo-")))
+        # Absolute: the pods and the notifier run in folders of their own and read the
+        # kubeconfigs written under it.
+        workdir = workdir.resolve()
         try:
             topology = LocalTopology(workdir, port=args.port, pods=args.pods, pod_env=pod_env,
                                      rbac_dir=args.rbac_dir, haproxy_cfg=args.haproxy_cfg)
             stack.enter_context(topology)
             topology.start_notifier_loop(interval=args.interval, event=reply_event,
                                          users=demo_users)
+            print("\nPush an event to every page yourself (the page shows each event it gets, "
+                  "with its name and data):\n\n    " + notifier_command(topology) + "\n\n"
+                  "(--user alice for alice's tabs only, --room NAME for a room; "
+                  "pushsvc-notify --help)", flush=True)
             print(f"\npushsvc demo: open {topology.url}/ in a browser "
                   f"(HAProxy stats: {topology.stats_url}); {args.pods} pods; logs in {workdir}. "
                   "Ctrl-C stops.\n", flush=True)

@@ -1,28 +1,38 @@
-"""The classic Flask-SocketIO demo protocol, with input checks.
+"""Connect checks and client limits for every app; the classic Flask-SocketIO demo protocol
+for the apps that ask for it.
 
-Events (client → server) and what they do:
+``register_handlers`` always installs the connect/disconnect handlers (shutdown refusal, the
+auth token, identity), the ``pushsvc_refresh`` event and the unknown-event catch-all; with
+``classic=True`` (``create_app()``, ``pushsvc serve``, ``pushsvc demo``) it adds the classic
+protocol, with the seed's semantics: any connected client may send to any room and close any
+room, without joining it, as in Flask-SocketIO's example app. An existing app's
+``init_app(app)`` gets none of it unless it asks (``init_app(app, classic=True)``): its
+clients then cannot broadcast or reach rooms through pushsvc's events.
+
+Classic events (client → server) and what they do:
 
 - ``my_event {data}``: echo to the sender.
 - ``my_broadcast_event {data}``: to every client (switch: allow_client_broadcast).
 - ``join {room}`` / ``leave {room}``: enter or leave a room; reply "In rooms: ...".
-- ``my_room_event {room, data}``: to everyone in the room; the sender must be in it
-  (switch: room_event_members_only).
-- ``close_room {room}``: tell the room it is closing, then empty it; off by default
-  (switch: allow_client_close_room), and only a member may close it.
+- ``my_room_event {room, data}``: to everyone in the room; the sender need not be in it.
+- ``close_room {room}``: tell the room it is closing, then empty it (on every pod); any
+  client may close any room.
 - ``disconnect_request``: reply "Disconnected!", then the server disconnects the sender.
 - ``my_ping``: ``my_pong`` back to the sender (the classic page's latency probe).
 
-Replies and pushes are the reply event (``nuke_response``) with ``{"data": ...}``.
-Every handler returns an ack: ``{"ok": true}`` or ``{"ok": false, "event", "code",
-"reason"}``; on error the sender also gets an ``error`` event with
-``{"event", "code", "reason"}``, the server logs one line without the payload,
-and the connection stays open.
+Replies and pushes are the reply event (``nuke_response``) with ``{"data": ...}``; a
+classic client gets ``Connected`` as its first reply. Every handler returns an ack:
+``{"ok": true}`` or ``{"ok": false, "event", "code", "reason"}``; on error the sender also
+gets an ``error`` event with ``{"event", "code", "reason"}``, the server logs one line
+without the payload, and the connection stays open.
 
-Limits (pushsvc.budget): events per second per client (code ``rate_limited``; a client
-that keeps hammering is disconnected), a publishing budget per client and per pod for the
-handlers whose messages become bus Events (code ``publish_rate_limited``), rooms per client
-(code ``too_many_rooms``). Room names shaped like a session id or with a reserved prefix
-are refused everywhere a client names a room (pushsvc.protocol). Any exception while
+Abuse is bounded by limits, not by narrower semantics (pushsvc.budget): events per second
+per client (code ``rate_limited``; a client that keeps hammering is disconnected), a
+publishing budget per client and per pod, in messages and bytes, for the handlers whose
+messages become bus Events (code ``publish_rate_limited``), rooms per client (code
+``too_many_rooms``). Room names shaped like a session id or with a reserved prefix are
+refused everywhere a client names a room (pushsvc.protocol). In ``jwt`` mode the token's
+claims decide which rooms a client may join, publish to and close. Any exception while
 checking a connect refuses it: python-socketio would otherwise leave the client
 pre-connected (receiving broadcasts) and never clean it up.
 """
@@ -66,6 +76,11 @@ OK: dict[str, Any] = {"ok": True}
 CONNECT_CHECK_FAILED = "connection check failed"
 # Refused CONNECTs are logged once per Engine.IO connection and reason (pushsvc.connect_guard).
 _NOT_AGAIN = "; further such refusals on this connection are counted, not logged"
+#: Set on pushsvc's own handlers, which run the checks themselves (``guarded``).
+_GUARDED = "_pushsvc_guarded"
+#: Handlers that are not a client's events.
+_NOT_EVENTS = frozenset({"connect", "disconnect", "*"})
+EventGuard = Callable[[str, tuple[Any, ...]], "dict[str, Any] | None"]
 _PUBLISH_LIMITS = (
     ("client", "messages"),
     ("client", "bytes"),
@@ -87,10 +102,42 @@ def token_matches(given: object, expected: str) -> bool:
     )
 
 
+class PushSocketIO(SocketIO):
+    """The SocketIO ``init_app`` returns: every event handler registered on it, the
+    application's own included (``@socketio.on("add")``, ``on_event``, ``event``), first
+    passes the per-client event rate and the message size checks that ``register_handlers``
+    installs (``event_guard``); a refused event gets the same ack and ``error`` event as a
+    classic one, and the application's handler is not called."""
+
+    event_guard: EventGuard | None = None
+
+    def on(self, message: str, namespace: str | None = None
+           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().on(message, namespace)
+        if message in _NOT_EVENTS:
+            return register
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            if getattr(handler, _GUARDED, False):
+                return register(handler)
+
+            @functools.wraps(handler)
+            def checked(*args: Any) -> Any:
+                guard = self.event_guard
+                refused = guard(message, args) if guard is not None else None
+                return refused if refused is not None else handler(*args)
+
+            register(checked)
+            return handler
+
+        return decorator
+
+
 def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushService,
-                      identity: ids.Identity | None = None,
+                      identity: ids.Identity | None = None, classic: bool = True,
                       ) -> Callable[[str], ClientBudget | None]:
-    """Register connect/disconnect, the demo events and the unknown-event catch-all.
+    """Register connect/disconnect, token refresh and the unknown-event catch-all, and with
+    ``classic`` the classic demo protocol (its events and its ``Connected`` greeting).
 
     Returns how to find a connected client's budget by sid (recovery charges the snapshot
     writes a client causes to its publish byte budget).
@@ -219,6 +266,7 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
                 except ProtocolError as err:
                     return reject(event, err)
 
+            setattr(handler, _GUARDED, True)
             socketio.on_event(event, handler)
             return handler
 
@@ -237,12 +285,6 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
 
     def named_rooms(client: str) -> list[str]:
         return [r for r in current_rooms() if r != client]
-
-    def require_member(room: str, event: str) -> None:
-        if room not in named_rooms(sid()):
-            raise ProtocolError(
-                "not_in_room", f"{event} needs you to be in the room; join it first"
-            )
 
     @socketio.on("connect")
     def on_connect(auth: Any = None) -> None:
@@ -276,9 +318,10 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             # The greeting and the pod's name belong to this connection, not to the
             # session's history: sent directly even with recovery on, so a reconnect storm
             # does not also make an Event per reconnect that every pod reads.
-            send_reply("Connected", to=client, direct=True)
-            if settings.demo_page:  # an app of its own need not tell clients its pod names
-                socketio.emit(INFO_EVENT, {"pod": pod}, to=client, ignore_queue=True)
+            if classic:
+                send_reply("Connected", to=client, direct=True)
+                if settings.demo_page:  # only the demo page shows which pod it is on
+                    socketio.emit(INFO_EVENT, {"pod": pod}, to=client, ignore_queue=True)
         except ConnectionRefusedError:
             raise
         except Exception as exc:
@@ -300,81 +343,99 @@ def register_handlers(socketio: SocketIO, *, settings: Settings, service: PushSe
             counted.discard(client)
             metrics.connected_clients.dec()
 
-    @guarded("my_event")
-    def my_event(message: Any) -> dict[str, Any]:
-        data = require_data(require_object(message, shape="{data}"))
-        send_reply(data, to=sid())
-        return OK
+    def register_classic() -> None:
+        """The classic demo protocol's events (only where the application asked for it)."""
 
-    @guarded("my_broadcast_event")
-    def my_broadcast_event(message: Any) -> dict[str, Any]:
-        if not settings.allow_client_broadcast:
-            raise ProtocolError("disabled", "my_broadcast_event is disabled on this server")
-        data = require_data(require_object(message, shape="{data}"))
-        forbid_unless(identity.permissions(sid()).may_broadcast, "broadcast")
-        charge_publish(message)
-        socketio.emit(reply, {"data": data})
-        return OK
+        @guarded("my_event")
+        def my_event(message: Any) -> dict[str, Any]:
+            data = require_data(require_object(message, shape="{data}"))
+            send_reply(data, to=sid())
+            return OK
 
-    @guarded("join")
-    def join(message: Any) -> dict[str, Any]:
-        room = checked_room(require_object(message, shape="{room}"))
-        client = sid()
-        forbid_unless(identity.permissions(client).may_join(room), "join this room")
-        mine = named_rooms(client)
-        if room not in mine and len(mine) >= settings.max_rooms_per_client:
-            raise ProtocolError(
-                "too_many_rooms",
-                f"you are in {len(mine)} rooms, the limit is {settings.max_rooms_per_client}; "
-                "leave one first",
-            )
-        join_room(room)
-        send_reply(rooms_text(named_rooms(client)), to=client)
-        return OK
+        @guarded("my_broadcast_event")
+        def my_broadcast_event(message: Any) -> dict[str, Any]:
+            if not settings.allow_client_broadcast:
+                raise ProtocolError("disabled", "my_broadcast_event is disabled on this server")
+            data = require_data(require_object(message, shape="{data}"))
+            forbid_unless(identity.permissions(sid()).may_broadcast, "broadcast")
+            charge_publish(message)
+            socketio.emit(reply, {"data": data})
+            return OK
 
-    @guarded("leave")
-    def leave(message: Any) -> dict[str, Any]:
-        room = checked_room(require_object(message, shape="{room}"))
-        leave_room(room)
-        send_reply(rooms_text(named_rooms(sid())), to=sid())
-        return OK
+        @guarded("join")
+        def join(message: Any) -> dict[str, Any]:
+            room = checked_room(require_object(message, shape="{room}"))
+            client = sid()
+            forbid_unless(identity.permissions(client).may_join(room), "join this room")
+            mine = named_rooms(client)
+            if room not in mine and len(mine) >= settings.max_rooms_per_client:
+                raise ProtocolError(
+                    "too_many_rooms",
+                    f"you are in {len(mine)} rooms, the limit is {settings.max_rooms_per_client}; "
+                    "leave one first",
+                )
+            join_room(room)
+            send_reply(rooms_text(named_rooms(client)), to=client)
+            return OK
 
-    @guarded("my_room_event")
-    def my_room_event(message: Any) -> dict[str, Any]:
-        body = require_object(message, shape="{room, data}")
-        room = checked_room(body)
-        data = require_data(body)
-        if settings.room_event_members_only:
-            require_member(room, "my_room_event")
-        forbid_unless(identity.permissions(sid()).may_publish(room), "publish to this room")
-        charge_publish(message)
-        socketio.emit(reply, {"data": data}, to=room)
-        return OK
+        @guarded("leave")
+        def leave(message: Any) -> dict[str, Any]:
+            room = checked_room(require_object(message, shape="{room}"))
+            leave_room(room)
+            send_reply(rooms_text(named_rooms(sid())), to=sid())
+            return OK
 
-    @guarded("close_room")
-    def close_room(message: Any) -> dict[str, Any]:
-        if not settings.allow_client_close_room:
-            raise ProtocolError("disabled", "close_room is disabled on this server")
-        room = checked_room(require_object(message, shape="{room}"))
-        require_member(room, "close_room")
-        forbid_unless(identity.permissions(sid()).may_close(room), "close this room")
-        charge_publish(message)
-        socketio.emit(reply, {"data": f"Room {room} is closing."}, to=room)
-        socketio.close_room(room)
-        return OK
+        @guarded("my_room_event")
+        def my_room_event(message: Any) -> dict[str, Any]:
+            body = require_object(message, shape="{room, data}")
+            room = checked_room(body)
+            data = require_data(body)
+            # As in Flask-SocketIO's example app, the sender need not be in the room.
+            forbid_unless(identity.permissions(sid()).may_publish(room), "publish to this room")
+            charge_publish(message)
+            socketio.emit(reply, {"data": data}, to=room)
+            return OK
 
-    @guarded("my_ping")
-    def my_ping(message: Any) -> dict[str, Any]:
-        # The classic Flask-SocketIO test page measures latency with my_ping/my_pong.
-        socketio.emit("my_pong", to=sid())
-        return OK
+        @guarded("close_room")
+        def close_room(message: Any) -> dict[str, Any]:
+            # Any client may close any room (the example app's "Close Room" form); the
+            # publishing budget bounds how often, as for a room message.
+            room = checked_room(require_object(message, shape="{room}"))
+            forbid_unless(identity.permissions(sid()).may_close(room), "close this room")
+            charge_publish(message)
+            socketio.emit(reply, {"data": f"Room {room} is closing."}, to=room)
+            socketio.close_room(room)
+            return OK
 
-    @guarded("disconnect_request")
-    def disconnect_request(message: Any) -> dict[str, Any]:
-        # Both packets go through the sender's one Engine.IO queue, in this order.
-        send_reply("Disconnected!", to=sid())
-        disconnect()
-        return OK
+        @guarded("my_ping")
+        def my_ping(message: Any) -> dict[str, Any]:
+            # The classic Flask-SocketIO test page measures latency with my_ping/my_pong.
+            socketio.emit("my_pong", to=sid())
+            return OK
+
+        @guarded("disconnect_request")
+        def disconnect_request(message: Any) -> dict[str, Any]:
+            # Both packets go through the sender's one Engine.IO queue, in this order.
+            send_reply("Disconnected!", to=sid())
+            disconnect()
+            return OK
+
+    if classic:
+        register_classic()
+
+    def app_event_guard(event: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        """The checks every event passes before the application's own handler runs."""
+        refused = over_rate(event)
+        if refused is not None:
+            return refused
+        try:
+            check_size(args, limit=limit)
+        except ProtocolError as err:
+            return reject(event, err)
+        return None
+
+    if isinstance(socketio, PushSocketIO):
+        socketio.event_guard = app_event_guard
 
     @guarded(ids.REFRESH_EVENT)
     def refresh_token(message: Any) -> dict[str, Any]:

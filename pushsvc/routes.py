@@ -48,7 +48,7 @@ def check_js_client(settings: Settings) -> bool:
     return False
 
 
-def make_blueprint(settings: Settings) -> Blueprint:
+def make_blueprint(settings: Settings, *, demo_page: bool) -> Blueprint:
     bp = Blueprint(
         "pushsvc",
         __name__,
@@ -58,7 +58,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
     )
     client_dir = js_client_dir(settings)
 
-    if settings.demo_page:
+    if demo_page:
 
         @bp.get("/")
         def index() -> str:
@@ -83,6 +83,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
     return bp
 
 
-def register_routes(app: Flask, settings: Settings) -> None:
-    """The demo page and the JS client (health and metrics: pushsvc.health)."""
-    app.register_blueprint(make_blueprint(settings))
+def register_routes(app: Flask, settings: Settings, *, demo_page: bool) -> None:
+    """The JS client, and the demo page when ``demo_page`` (health and metrics:
+    pushsvc.health)."""
+    app.register_blueprint(make_blueprint(settings, demo_page=demo_page))

@@ -89,11 +89,6 @@ class Settings(BaseSettings):
     allow_client_broadcast: bool = Field(
         default=True, description="Let clients send my_broadcast_event (to everyone)."
     )
-    allow_client_close_room: bool = Field(
-        default=False,
-        description="Let clients send close_room (only members of the room may close it). "
-        "Off by default: closing a room empties it on every pod.",
-    )
     auth_token: SecretStr | None = Field(
         default=None,
         description="If set, clients must connect with auth {token: ...} equal to this "
@@ -103,7 +98,8 @@ class Settings(BaseSettings):
     ping_timeout_seconds: float = Field(default=20.0, gt=0, description="Engine.IO ping timeout.")
     demo_page: bool = Field(
         default=True,
-        description="Serve the demo page at / (turn off when adding push to your own app).",
+        description="Serve the demo page at / where the classic protocol is on (pushsvc "
+        "serve, create_app(), init_app(app, classic=True)); never in init_app(app).",
     )
     js_client_dir: str | None = Field(
         default=None,
@@ -142,11 +138,6 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description="Window, in seconds, of client_rate_limited_disconnect_after.",
-    )
-    room_event_members_only: bool = Field(
-        default=True,
-        description="my_room_event only to rooms the sender is in (else 'error' code "
-        "not_in_room); off = the classic demo's send to any room.",
     )
     publish_client_messages_per_second: float = Field(
         default=2.0,
@@ -912,6 +903,14 @@ def settings_docs() -> list[SettingDoc]:
     return rows
 
 
+#: Settings that only narrowed the classic protocol's semantics; now ignored, with one line
+#: (``init_app`` says so; ``unknown_env_warnings`` leaves them to it).
+RETIRED_SETTINGS = {
+    "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "any client may close any room (close_room)",
+    "PUSHSVC_ROOM_EVENT_MEMBERS_ONLY": "any client may send to any room (my_room_event)",
+}
+
+
 def unknown_env_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
     """One line per ``PUSHSVC_*`` variable that no setting reads, with the closest known name.
 
@@ -923,7 +922,7 @@ def unknown_env_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | NOTIFIER_ENV
     lines = []
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or name in known:
+        if not name.startswith(ENV_PREFIX) or name in known or name in RETIRED_SETTINGS:
             continue
         if _SERVICE_LINK.search(name) and name.count("_") >= 2:
             continue

@@ -6,6 +6,9 @@
 // reconnect (possibly to another pod) updates it. After each reconnect the page says whether
 // the session was "recovered" (connection state recovery: same sid, missed messages replayed
 // before the connect event) or is a "new session".
+// Every other event the page receives (a notifier's report_ready, your own app's events) is
+// shown too, as "Received <event>: <data as JSON>" (onAny; with recovery on, socket.io-client
+// passes the offset as a last argument, which the page leaves out).
 // The token field: a signed token (JWT) sent as auth {token} on every (re)connect. With the
 // dev-only demo tokens on (pushsvc demo), the page mints one for the user field (default:
 // ?user= in the address, else "alice") before connecting, and refreshes it before it
@@ -77,6 +80,17 @@
   });
   socket.on("server_shutdown", function () {
     append("Server is shutting down; reconnecting elsewhere", "notice");
+  });
+  var shown = [replyEvent, "error", "server_shutdown", "pushsvc_info", "my_pong"];
+  socket.onAny(function (event, data) {
+    if (shown.indexOf(event) >= 0) return;
+    var text;
+    try {
+      text = data === undefined ? "(no data)" : JSON.stringify(data);
+    } catch (e) {
+      text = String(data);
+    }
+    append("Received " + event + ": " + text);
   });
 
   function onSubmit(id, handler) {

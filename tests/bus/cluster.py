@@ -39,7 +39,6 @@ POD_ENV = {
     "PUSHSVC_WATCH_DOWN_GRACE_SECONDS": "2",
     "PUSHSVC_WATCH_BACKOFF_MAX_SECONDS": "2",
     "PUSHSVC_WATCH_BACKOFF_RESET_SECONDS": "3",
-    "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true",  # off by default; a test closes a room
     # Tests here count the bus Events; the session outlives the 5-minute retention, so the
     # janitor is off unless a test turns it on (tests/bus/janitor_support.py).
     "PUSHSVC_JANITOR": "false",

@@ -130,8 +130,9 @@ def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
         lines.put(line)
 
 
-def read_demo_url(proc: subprocess.Popen[str], timeout: float) -> str:
-    """The URL ``pushsvc demo`` prints; a thread reads stdout so the wait stays bounded."""
+def read_demo_url(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """The URL ``pushsvc demo`` prints, and its output up to it; a thread reads stdout so the
+    wait stays bounded."""
     assert proc.stdout is not None
     stdout = proc.stdout
     lines: queue.Queue[str] = queue.Queue()
@@ -145,7 +146,7 @@ def read_demo_url(proc: subprocess.Popen[str], timeout: float) -> str:
             continue
         seen.append(line)
         if m := URL_LINE.search(line):
-            return m.group(1)
+            return m.group(1), "".join(seen)
     raise AssertionError("pushsvc demo printed no URL:\n" + "".join(seen[-40:]))
 
 
@@ -155,6 +156,8 @@ class RunningDemo:
     url: str
     #: Every process the demo started, read once it printed its URL.
     children: list[psutil.Process]
+    #: What it printed up to its URL line.
+    output: str = ""
 
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM the demo, wait for it; its exit code. The children's exit is checked apart."""
@@ -177,9 +180,9 @@ def running_demo(cmd: list[str], *, cwd: Path, env: dict[str, str],
     )
     children: list[psutil.Process] = []
     try:
-        url = read_demo_url(proc, timeout=timeout)
+        url, output = read_demo_url(proc, timeout=timeout)
         children = psutil.Process(proc.pid).children(recursive=True)
-        yield RunningDemo(proc, url, children)
+        yield RunningDemo(proc, url, children, output)
     finally:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

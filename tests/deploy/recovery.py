@@ -19,7 +19,6 @@ DRIVER = REPO_ROOT / "tests" / "deploy" / "recovery_client.js"
 RECOVERY_ENV = {
     "PUSHSVC_RECOVERY_ENABLED": "true",
     "PUSHSVC_RECOVERY_SECRET": "test-recovery-secret-0123456789",
-    "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true",  # the demo protocol driver closes a room
 }
 
 

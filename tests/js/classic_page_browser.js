@@ -1,7 +1,10 @@
 // Opens the classic static test page (served from another origin) in headless Chromium.
 // Usage: node tests/js/classic_page_browser.js PAGE_URL EXPECT ARTIFACT_DIR
 //   EXPECT=refused: the page must never connect; EXPECT=works: it must connect, echo,
-//   join a room and get a room message. Prints one JSON line; exit 0 = as expected.
+//   join a room and get a room message; EXPECT=forms: two pages, a member and an outsider
+//   that never joins, use all seven forms (Echo, Broadcast, Join, Leave, Send to Room,
+//   Close Room, Disconnect): the outsider's room message reaches the member, the outsider's
+//   Close Room empties the room. Prints one JSON line; exit 0 = as expected.
 "use strict";
 
 const path = require("path");
@@ -18,8 +21,84 @@ async function seen(page, text) {
     text, wait);
 }
 
+const texts = (page) => page.$$eval("#log div", (divs) => divs.map((d) => d.textContent));
+
+async function submit(page, form, fields) {
+  for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
+  await page.click(`form#${form} input[type=submit]`);
+}
+
+async function connected(page) {
+  await page.waitForFunction(
+    () => document.getElementById("status").textContent === "connected", null, wait);
+  await seen(page, "Received: I'm connected!");
+}
+
+// Each marker is published by the outsider after the message that must not arrive: once the
+// member shows the marker, that message had its chance (one pod, one ordered bus).
+async function absent(page, text, marker) {
+  await seen(page, `Received: ${marker}`);
+  if ((await texts(page)).includes(`Received: ${text}`)) throw new Error(`got ${text}`);
+}
+
+async function forms(browser, steps) {
+  const context = await browser.newContext();
+  const member = await context.newPage();
+  const outsider = await context.newPage();
+  await member.goto(pageUrl);
+  await outsider.goto(pageUrl);
+  await Promise.all([connected(member), connected(outsider)]);
+  await submit(member, "emit", { emit_data: "echo from the member" });
+  await seen(member, "Received: echo from the member");
+  steps.push("Echo");
+  await submit(outsider, "broadcast", { broadcast_data: "broadcast from the outsider" });
+  await Promise.all([seen(member, "Received: broadcast from the outsider"),
+    seen(outsider, "Received: broadcast from the outsider")]);
+  steps.push("Broadcast");
+  await submit(member, "join", { join_room: "classic" });
+  await seen(member, "Received: In rooms: classic");
+  steps.push("Join Room");
+  await submit(outsider, "send_room", { room_name: "classic", room_data: "from a non-member" });
+  await seen(member, "Received: from a non-member");
+  steps.push("Send to Room");
+  await submit(member, "leave", { leave_room: "classic" });
+  await seen(member, "Received: In rooms: (none)");
+  await submit(outsider, "send_room", { room_name: "classic", room_data: "after the leave" });
+  await submit(outsider, "broadcast", { broadcast_data: "marker 1" });
+  await absent(member, "after the leave", "marker 1");
+  steps.push("Leave Room");
+  await submit(member, "join", { join_room: "closing" });
+  await seen(member, "Received: In rooms: closing");
+  await submit(outsider, "close", { close_room: "closing" });
+  await seen(member, "Received: Room closing is closing.");
+  await submit(outsider, "send_room", { room_name: "closing", room_data: "after the close" });
+  await submit(outsider, "broadcast", { broadcast_data: "marker 2" });
+  await absent(member, "after the close", "marker 2");
+  await absent(outsider, "from a non-member", "marker 2");
+  await absent(outsider, "Room closing is closing.", "marker 2");
+  steps.push("Close Room");
+  await submit(member, "disconnect", {});
+  await seen(member, "Received: Disconnected!");
+  await member.waitForFunction(
+    () => document.getElementById("status").textContent === "disconnected", null, wait);
+  steps.push("Disconnect");
+  fs.mkdirSync(artifactDir, { recursive: true });
+  await member.screenshot({ path: path.join(artifactDir, "classic-page-member.png"), fullPage: true });
+  await outsider.screenshot({ path: path.join(artifactDir, "classic-page-outsider.png"), fullPage: true });
+  return await outsider.$eval("#status", (el) => el.textContent);
+}
+
+const steps = [];
+
 async function main() {
   const browser = await launch();
+  if (expect === "forms") {
+    try {
+      return await forms(browser, steps);
+    } finally {
+      await browser.close();
+    }
+  }
   try {
     const page = await (await browser.newContext()).newPage();
     await page.goto(pageUrl);
@@ -60,7 +139,7 @@ async function main() {
 const overall = setTimeout(() => finish(new Error("overall timeout (60 s)")), 60000);
 function finish(err, status) {
   clearTimeout(overall);
-  process.stdout.write(JSON.stringify({ ok: !err, expect, status, error: err ? String(err) : null }) + "\n");
+  process.stdout.write(JSON.stringify({ ok: !err, expect, status, steps, error: err ? String(err) : null }) + "\n");
   process.exit(err ? 1 : 0);
 }
 main().then((s) => finish(null, s), (e) => finish(e));

@@ -1,7 +1,8 @@
 // Drives pushsvc's demo protocol with an official Node socket.io-client.
 // Usage: node tests/js/protocol_client.js URL PACKAGE TRANSPORT
 //   PACKAGE: socket.io-client (4.x) or socket.io-client-3 (3.0.3); TRANSPORT: websocket|polling
-// Two clients A and B: echo, broadcast, join/room event/leave, close_room, a bad input
+// Two clients A and B: echo, broadcast, join, a room event and close_room from B, which is
+// not in the room (the classic semantics), leave, a bad input
 // (error event + ack), disconnect_request. Prints one JSON line; exit 0 = every step passed.
 "use strict";
 
@@ -85,27 +86,28 @@ async function main() {
     a.emit("join", {room: "node-room"});
     await reply(a, "In rooms: node-room");
   });
-  await step("room event", async () => {
-    // A room event needs its sender in the room (PUSHSVC_ROOM_EVENT_MEMBERS_ONLY).
-    b.emit("join", {room: "node-room"});
-    await reply(b, "In rooms: node-room");
+  await step("room event from a non-member", async () => {
+    // As in Flask-SocketIO's example app: B sends to a room it never joined.
     b.emit("my_room_event", {room: "node-room", data: "to the room"});
     await reply(a, "to the room");
-    b.emit("leave", {room: "node-room"});
-    await reply(b, "In rooms: (none)");
   });
   await step("leave", async () => {
     a.emit("leave", {room: "node-room"});
     await reply(a, "In rooms: (none)");
   });
-  await step("close_room", async () => {
-    // close_room is on for this server, and only a member may close a room.
+  await step("close_room from a non-member", async () => {
     a.emit("join", {room: "closing"});
     await reply(a, "In rooms: closing");
-    b.emit("join", {room: "closing"});
-    await reply(b, "In rooms: closing");
     b.emit("close_room", {room: "closing"});
     await reply(a, "Room closing is closing.");
+    // The room is empty now: a later room message reaches nobody; the marker comes after it.
+    b.emit("my_room_event", {room: "closing", data: "after the close"});
+    b.emit("my_broadcast_event", {data: "marker after the close"});
+    await reply(a, "marker after the close");
+    for (const [who, text] of [[a, "after the close"], [b, "to the room"],
+                               [b, "Room closing is closing."]]) {
+      if (who.received.includes(text)) throw new Error(`${who.name} got ${JSON.stringify(text)}`);
+    }
   });
   await step("bad input", async () => {
     const answer = await ack(a, "join", {room: ""});

@@ -1,7 +1,7 @@
 """Fixtures for the push server's tests: one shared real gunicorn process, clients, artifacts.
 
 ``server`` is one ``pushsvc serve`` for the whole tests/server run (default
-settings but close_room on, in-memory bus); tests that need other settings start their own with
+settings, in-memory bus); tests that need other settings start their own with
 ``start_pushsvc``. Clients made by ``clients`` are closed after each test.
 """
 
@@ -47,8 +47,7 @@ def server(server_logs: Path) -> Iterator[PushsvcProcess]:
     """One shared pushsvc with default settings."""
     # A short ping interval bounds how long python-socketio clients wait for a pending
     # long-poll GET when they close after a server-side disconnect.
-    # close_room is off by default; the demo protocol tests use it.
-    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "3", "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true"}
+    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "3"}
     with start_pushsvc(env=env, log_dir=server_logs) as proc:
         yield proc
 

@@ -14,12 +14,17 @@ import pushsvc
 app = Flask(__name__)
 
 
+@app.get("/")
+def home() -> str:
+    return "the existing app's home page"
+
+
 @app.get("/hello")
 def hello() -> str:
     return "hello from the existing app"
 
 
-socketio = pushsvc.init_app(app)
+socketio = pushsvc.init_app(app)  # only your own events; classic=True adds the demo protocol
 
 
 @socketio.on("add")

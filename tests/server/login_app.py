@@ -42,7 +42,7 @@ def login() -> Any:
     return jsonify(token=token)
 
 
-socketio = pushsvc.init_app(app)
+socketio = pushsvc.init_app(app, classic=True)  # the demo protocol too: join, my_event
 
 
 @socketio.on("open_project")

@@ -1,5 +1,6 @@
 """The official Node socket.io-client, 3.0.3 and 4.x, speaks the demo protocol over WebSocket
-and over long-polling (driver: tests/js/protocol_client.js)."""
+and over long-polling (driver: tests/js/protocol_client.js), with the classic semantics: a
+client that never joined a room sends to it and closes it, and its members stop receiving."""
 
 from __future__ import annotations
 
@@ -29,4 +30,6 @@ def test_the_node_client_runs_every_demo_event(
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["version"].startswith(major)
     assert report["transport"] == transport
+    assert "room event from a non-member" in report["steps"]
+    assert "close_room from a non-member" in report["steps"]
     assert report["steps"][-2:] == ["disconnect_request", "other client unaffected"]

@@ -1,4 +1,4 @@
-"""Settings that restrict clients: broadcast and close_room switched off, an auth token."""
+"""Settings that restrict clients: broadcast switched off, an auth token."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ Clients = Callable[..., RecordingClient]
 def restricted(server_logs: Path) -> Iterator[PushsvcProcess]:
     env = {
         "PUSHSVC_ALLOW_CLIENT_BROADCAST": "false",
-        "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "false",
         "PUSHSVC_AUTH_TOKEN": TOKEN,
         "PUSHSVC_REPLY_EVENT": "push",
     }
@@ -37,16 +36,6 @@ def test_broadcast_is_refused_when_switched_off(restricted: PushsvcProcess, clie
     b.call("my_event", {"data": "marker"})
     b.wait_for_reply("marker")
     assert "to all" not in b.replies() + a.replies()
-
-
-def test_close_room_is_refused_when_switched_off(restricted: PushsvcProcess, clients: Clients
-                                                 ) -> None:
-    a = clients(reply_event="push").connect(restricted.url, auth={"token": TOKEN})
-    a.call("join", {"room": "kept"})
-    ack = a.call("close_room", {"room": "kept"})
-    assert ack["code"] == "disabled" and ack["event"] == "close_room"
-    a.call("my_room_event", {"room": "kept", "data": "room still open"})
-    a.wait_for_reply("room still open")
 
 
 def test_the_reply_event_name_is_a_setting(restricted: PushsvcProcess, clients: Clients) -> None:

@@ -23,7 +23,7 @@ TOKENS = Tokens()
 
 @pytest.fixture(scope="module")
 def claims_server(server_logs: Path) -> Iterator[PushsvcProcess]:
-    env = jwt_env(PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM="true", PUSHSVC_PING_INTERVAL_SECONDS="3")
+    env = jwt_env(PUSHSVC_PING_INTERVAL_SECONDS="3")
     with start_pushsvc(env=env, log_dir=server_logs) as proc:
         yield proc
 

@@ -25,6 +25,7 @@ from .apf import parse_limit  # noqa: E402
 from .kubeconfig import write_kubeconfig  # noqa: E402
 from .rbac import ADMIN_USER  # noqa: E402
 from .server import Emulator, Options  # noqa: E402
+from .store import DEFAULT_MAX_HISTORY  # noqa: E402
 from .tls import ensure_certificate  # noqa: E402
 
 log = logging.getLogger("pushsvc.testing.kubeapi")
@@ -42,7 +43,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "`kubectl kustomize` output; other kinds in it are skipped")
     p.add_argument("--anonymous", action="store_true",
                    help="let requests without a token in as system:anonymous")
-    p.add_argument("--compaction-interval", type=float, default=300.0)
+    p.add_argument("--compaction-interval", type=float, default=300.0,
+                   help="seconds between compactions, each to the revision seen at the "
+                        "previous one (kube-apiserver's --etcd-compaction-interval)")
+    p.add_argument("--max-history", type=int, default=DEFAULT_MAX_HISTORY,
+                   help="changes kept for watches to resume from; the oldest are compacted "
+                        "past it (default %(default)s)")
     p.add_argument("--event-ttl", type=float, default=3600.0)
     p.add_argument("--token", action="append", default=[], metavar="TOKEN=USER")
     p.add_argument("--plain-http-kubeconfig", action="store_true",
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         rate_limits[name] = (rate, burst)
     options = Options(host=args.host, port=args.port, state_file=args.state_file,
                       rbac_dir=args.rbac_dir, anonymous=args.anonymous,
-                      compaction_interval=args.compaction_interval, event_ttl=args.event_ttl,
+                      compaction_interval=args.compaction_interval,
+                      max_history=args.max_history, event_ttl=args.event_ttl,
                       tokens=tokens, record_timings=args.record_timings,
                       rate_limits=rate_limits)
     cert_dir = args.state_file.parent if args.state_file else args.kubeconfig_out.parent
@@ -105,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
-    log.info("listening on %s (state file %s, compaction every %ss, event TTL %ss)",
-             url, args.state_file, args.compaction_interval, args.event_ttl)
+    log.info("listening on %s (state file %s, compaction every %ss, at most %d changes of "
+             "history, event TTL %ss)", url, args.state_file, args.compaction_interval,
+             args.max_history, args.event_ttl)
     print(f"kubeapi listening on {url}", flush=True)
     stop.wait()
     log.info("shutting down")

@@ -39,7 +39,9 @@ class KubeAPI:
     """A running emulator process.
 
     :param workdir: where the kubeconfigs, the state file and the log go.
-    :param compaction_interval: seconds between automatic compactions.
+    :param compaction_interval: seconds between automatic compactions (each to the revision
+        seen at the previous one).
+    :param max_history: changes kept for watches to resume from (default: the emulator's).
     :param event_ttl: seconds an Event lives.
     :param rbac_dir: a directory of Role/RoleBinding YAML loaded at start, or one
         multi-document file (``kubectl kustomize`` output).
@@ -52,7 +54,8 @@ class KubeAPI:
     """
 
     def __init__(self, workdir: Path, *, compaction_interval: float = 300.0,
-                 event_ttl: float = 3600.0, rbac_dir: Path | None = None,
+                 max_history: int | None = None, event_ttl: float = 3600.0,
+                 rbac_dir: Path | None = None,
                  anonymous: bool = False, state_file: Path | None = None,
                  port: int = 0, extra_args: list[str] | None = None,
                  persist: bool = True,
@@ -67,6 +70,8 @@ class KubeAPI:
             "--event-ttl", str(event_ttl),
             "--kubeconfig-out", str(self.kubeconfig),
         ]
+        if max_history is not None:
+            self._args += ["--max-history", str(max_history)]
         if persist:
             self._args += ["--state-file", str(self.state_file)]
         self._rbac_dir = rbac_dir

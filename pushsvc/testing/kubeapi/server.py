@@ -29,8 +29,16 @@ from . import apf, discovery, leases, tls, wire
 from . import table as tables
 from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
-from .status import EXPIRED_STATUS, UNAUTHORIZED, ApiError, bad_request, forbidden
-from .store import LEASE_GROUP, Store
+from .status import (
+    EXPIRED_STATUS,
+    INCONSISTENT_CONTINUE,
+    UNAUTHORIZED,
+    ApiError,
+    bad_request,
+    forbidden,
+    status_body,
+)
+from .store import DEFAULT_MAX_HISTORY, LEASE_GROUP, Store
 from .timings import Timings
 from .validation import validate_event
 from .watch import Watcher, WatchHub
@@ -50,6 +58,7 @@ class Options:
     rbac_dir: Path | None = None
     anonymous: bool = False
     compaction_interval: float = 300.0
+    max_history: int = DEFAULT_MAX_HISTORY  # changes kept for watches to resume from
     event_ttl: float = 3600.0
     tokens: dict[str, str] = field(default_factory=dict)
     tls: tuple[Path, Path] | None = None  # (cert, key) to also serve HTTPS on the port
@@ -63,7 +72,8 @@ class Emulator:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.store = Store(event_ttl=options.event_ttl, state_file=options.state_file)
+        self.store = Store(event_ttl=options.event_ttl, state_file=options.state_file,
+                           max_history=options.max_history)
         self.timings = Timings() if options.record_timings else None
         self.hub = WatchHub(self.timings)
         self.store.listeners.append(self.hub)
@@ -106,7 +116,7 @@ class Emulator:
     def _compaction_loop(self) -> None:
         while True:
             gevent.sleep(self.options.compaction_interval)
-            self.store.compact()
+            self.store.compact_tick()
 
     def _ttl_loop(self) -> None:
         interval = max(0.05, min(1.0, self.options.event_ttl / 10))
@@ -381,6 +391,16 @@ class Emulator:
         list_rv = self.store.rv
         if query.get("continue"):
             list_rv, start_after = _decode_continue(query["continue"])
+            if list_rv < self.store.compacted:
+                # etcd3 storage: the first page's revision is compacted away (a 410 with a
+                # token that continues inconsistently, from the current revision).
+                return _json(start_response, 410, {
+                    **status_body(410, INCONSISTENT_CONTINUE, reason="Expired"),
+                    "metadata": {"continue": _encode_continue(self.store.rv, start_after)}})
+        elif (query.get("resourceVersionMatch") == "Exact"
+              and _int_param(query, "resourceVersion", 0) < self.store.compacted):
+            raise ApiError(410, "The resourceVersion for the provided list is too old.",
+                           reason="Expired")
         items: list[dict[str, Any]] = []
         last = ("", "")
         cont = None
@@ -557,6 +577,7 @@ class Emulator:
                                          for w in self.hub.watchers),
             "stored_events": self.store.count,
             "history": len(self.store.history),
+            "max_history": self.store.max_history,
             "resource_version": str(self.store.rv),
             "compacted_resource_version": str(self.store.compacted),
             "expired": self.store.stats["expired"],

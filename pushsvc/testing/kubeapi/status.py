@@ -75,6 +75,16 @@ EXPIRED_STATUS: dict[str, Any] = {
 }
 
 
+# etcd3 storage's message for a continue token whose first page's revision is compacted.
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted "
+    "between the time the first chunk was returned and now may show up in the list."
+)
+
+
 def qualified(resource: str, group: str) -> str:
     """``events`` or ``leases.coordination.k8s.io``: how apiserver names a resource."""
     return f"{resource}.{group}" if group else resource

@@ -2,8 +2,14 @@
 
 Every write advances one counter shared by all namespaces, as etcd's revision does. History (the
 changes a watch can resume from) is an append-only list searched with bisect, trimmed only by
-compaction, so creates stay O(1) however many Events exist. The state file is append-only too
-(one JSON line per write) and is rewritten as a snapshot once, at start.
+compaction, so creates stay O(1) however many Events exist. Compaction is what bounds it, as in
+a cluster: kube-apiserver compacts etcd every interval (5 min) to the revision it saw one
+interval earlier (``compact_tick``), and the emulator also keeps at most ``max_history``
+changes, the oldest compacted first (a busy cluster's history is just as gone after a while).
+A watch, or a continued list, from before the compaction point gets 410 Expired. The state
+file is append-only too (one JSON line per write); it is rewritten as a snapshot at start and
+whenever a compaction finds more appended to it than its last snapshot held (and at least
+``MIN_REWRITE_BYTES``), so it stays under twice the live data and the disk levels off too.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import os
 import random
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +34,11 @@ from .status import ApiError, already_exists, conflict, not_found, precondition_
 log = logging.getLogger(__name__)
 
 ETCD_REQUEST_LIMIT = 1536 * 1024
+#: Changes kept for watches to resume from (each holds the object twice, ~5 KB for a bus
+#: Event): about 50 MiB at most, minutes of a busy demo.
+DEFAULT_MAX_HISTORY = 10_000
+#: The state file is not rewritten for less than this many appended bytes.
+MIN_REWRITE_BYTES = 1024 * 1024
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
 
 
@@ -85,8 +96,17 @@ def check_preconditions(obj: dict[str, Any], preconditions: dict[str, Any] | Non
 class Store:
     """Events in memory plus history; callers run in one OS thread (gevent), so no locks."""
 
-    def __init__(self, *, event_ttl: float, state_file: Path | None = None) -> None:
+    def __init__(self, *, event_ttl: float, state_file: Path | None = None,
+                 max_history: int = DEFAULT_MAX_HISTORY) -> None:
+        if max_history < 1:
+            raise ValueError("max_history must be at least 1")
         self.event_ttl = event_ttl
+        self.max_history = max_history
+        # Trim in steps of a tenth, so that each write costs O(1) amortized.
+        self._history_slack = max(1, max_history // 10)
+        self._tick_rv = 0  # the revision seen at the previous compact_tick()
+        self._appended = 0  # bytes written to the state file since its last rewrite
+        self._snapshot_bytes = 0  # the size of that rewrite
         self.objects: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
         # coordination.k8s.io/v1 Leases: their own keys, the same revision counter; no watch
         # history (nothing here watches Leases) and no TTL.
@@ -96,7 +116,9 @@ class Store:
         self.compacted = 0
         self.history: list[Change] = []
         self._history_rvs: list[int] = []
-        self._expiry: deque[tuple[float, str, str, str]] = deque()
+        # uid -> (expiry time, namespace, name), in creation order, which is expiry order (one
+        # TTL for all); a deleted Event leaves at once, so this holds the live Events only.
+        self._expiry: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
         self.tokens: dict[str, str] = {}
         self.listeners: list[Callable[[Change], None]] = []
         self.stats = {"creates": 0, "deletes": 0, "updates": 0, "expired": 0}
@@ -164,7 +186,7 @@ class Store:
             raise ApiError(500, "etcdserver: request is too large")
         bucket[name] = (obj, raw)
         self.count += 1
-        self._expiry.append((created + self.event_ttl, namespace, name, meta["uid"]))
+        self._expiry[meta["uid"]] = (created + self.event_ttl, namespace, name)
         self.stats["creates"] += 1
         self._record("ADDED", obj, raw)
         return obj, raw
@@ -193,6 +215,7 @@ class Store:
         check_preconditions(old, preconditions)
         del self.objects[namespace][name]
         self.count -= 1
+        self._expiry.pop(old["metadata"].get("uid", ""), None)
         # The DELETED object carries the revision of the deletion, as etcd3's watcher sets it.
         obj = dict(old)
         obj["metadata"] = dict(old["metadata"])
@@ -263,11 +286,11 @@ class Store:
         return obj, raw
 
     def expire(self, now: float | None = None) -> int:
-        """Delete Events whose TTL lease ran out (O(1) per Event: the deque is in time order)."""
+        """Delete Events whose TTL lease ran out (O(1) per Event: the map is in time order)."""
         now = time.time() if now is None else now
         removed = 0
-        while self._expiry and self._expiry[0][0] <= now:
-            _, ns, name, uid = self._expiry.popleft()
+        while self._expiry and next(iter(self._expiry.values()))[0] <= now:
+            uid, (_, ns, name) = self._expiry.popitem(last=False)
             current = self.objects.get(ns, {}).get(name)
             if current is not None and current[0]["metadata"].get("uid") == uid:
                 self.delete(ns, name)
@@ -278,7 +301,9 @@ class Store:
             log.info("expired %d events past their TTL", removed)
         return removed
 
-    def compact(self, rv: int | None = None) -> int:
+    def compact(self, rv: int | None = None, *, why: str = "requested") -> int:
+        """Forget the changes up to ``rv`` (default: all of them); watches from before it get
+        410 Expired. Returns the compaction point."""
         target = self.rv if rv is None else rv
         if target <= self.compacted:
             return self.compacted
@@ -287,15 +312,29 @@ class Store:
         del self._history_rvs[:cut]
         self.compacted = target
         self._append(b'{"c":' + str(target).encode() + b"}\n")
-        log.info("compacted history to resourceVersion %d", target)
+        log.info("compacted history to resourceVersion %d (%s): %d changes kept", target, why,
+                 len(self.history))
+        if self._appended > max(MIN_REWRITE_BYTES, self._snapshot_bytes):
+            self._rewrite_state_file()
         return target
+
+    def compact_tick(self) -> int:
+        """One round of kube-apiserver's compactor: compact to the revision seen at the
+        previous round, so a change stays watchable for one to two intervals."""
+        target, self._tick_rv = self._tick_rv, self.rv
+        return self.compact(target, why="periodic")
+
+    def _trim_history(self) -> None:
+        if len(self.history) > self.max_history + self._history_slack:
+            self.compact(self._history_rvs[-self.max_history - 1],
+                         why=f"more than {self.max_history} changes")
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a restore needs (objects are never changed in place, so shallow copies)."""
         return {"objects": {ns: dict(bucket) for ns, bucket in self.objects.items()},
                 "leases": {ns: dict(bucket) for ns, bucket in self.leases.items()},
                 "rv": self.rv, "compacted": self.compacted, "history": list(self.history),
-                "history_rvs": list(self._history_rvs), "expiry": deque(self._expiry)}
+                "history_rvs": list(self._history_rvs), "expiry": OrderedDict(self._expiry)}
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Go back to a snapshot, resourceVersion included (an etcd restore from backup)."""
@@ -306,11 +345,9 @@ class Store:
         self.compacted = snap["compacted"]
         self.history = list(snap["history"])
         self._history_rvs = list(snap["history_rvs"])
-        self._expiry = deque(snap["expiry"])
-        if self._fh is not None and self._state_file is not None:
-            self._fh.close()
-            self._write_snapshot(self._state_file)
-            self._fh = open(self._state_file, "ab")  # noqa: SIM115 - lives as long as the store
+        self._expiry = OrderedDict(snap["expiry"])
+        self._tick_rv = min(self._tick_rv, self.rv)
+        self._rewrite_state_file()
         log.info("restored a snapshot: %d events, resourceVersion %d", self.count, self.rv)
 
     def add_token(self, token: str, user: str) -> None:
@@ -326,26 +363,44 @@ class Store:
         change = Change(self.rv, kind, obj, raw)
         self.history.append(change)
         self._history_rvs.append(self.rv)
-        if self._fh is not None:
-            self._fh.write(b'{"e":"' + kind.encode() + b'","o":' + raw + b"}\n")
-            self._fh.flush()
+        self._append(b'{"e":"' + kind.encode() + b'","o":' + raw + b"}\n")
         for listener in self.listeners:
             listener(change)
+        self._trim_history()
 
     def _append(self, line: bytes) -> None:
         if self._fh is not None:
             self._fh.write(line)
             self._fh.flush()
+            self._appended += len(line)
+
+    def _rewrite_state_file(self) -> None:
+        if self._fh is None or self._state_file is None:
+            return
+        self._fh.close()
+        self._write_snapshot(self._state_file)
+        self._fh = open(self._state_file, "ab")  # noqa: SIM115 - lives as long as the store
+        self._appended = 0
+        self._snapshot_bytes = self._state_file.stat().st_size
+        log.info("rewrote the state file: %d events, %d changes of history", self.count,
+                 len(self.history))
 
     def _load(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             self._replay(path)
+            if len(self.history) > self.max_history:
+                # Silently, before the state file is open: the snapshot below records it.
+                cut = len(self.history) - self.max_history
+                self.compacted = max(self.compacted, self._history_rvs[cut - 1])
+                del self.history[:cut]
+                del self._history_rvs[:cut]
             log.info(
                 "loaded state file: %d events, resourceVersion %d, compacted at %d",
                 self.count, self.rv, self.compacted,
             )
         self._write_snapshot(path)
+        self._snapshot_bytes = path.stat().st_size
         self._fh = open(path, "ab")  # noqa: SIM115 - lives as long as the store
 
     def _replay(self, path: Path) -> None:
@@ -393,7 +448,7 @@ class Store:
                 created = parse_rfc3339(obj["metadata"]["creationTimestamp"])
                 entries.append((created + self.event_ttl, ns, name, obj["metadata"]["uid"]))
         entries.sort()
-        self._expiry = deque(entries)
+        self._expiry = OrderedDict((uid, (at, ns, name)) for at, ns, name, uid in entries)
 
     def _replay_change(self, kind: str, obj: dict[str, Any], *, live: bool) -> None:
         obj.pop("kind", None)
