@@ -174,6 +174,15 @@ def notifier_command(topology: LocalTopology, *, event: str = EXAMPLE_EVENT,
             f"--data {shlex.quote(data)}")
 
 
+def notifier_exports(topology: LocalTopology) -> str:
+    """The shell line that makes ``pushsvc-notify`` and ``emitter.notify()`` reach the demo."""
+    from pushsvc.testing.topology import BUS_NAMESPACE
+
+    assert topology.notifier_kubeconfig is not None
+    return (f"export KUBECONFIG={shlex.quote(str(topology.notifier_kubeconfig))} "
+            f"PUSHSVC_BUS_NAMESPACE={BUS_NAMESPACE}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the local topology until Ctrl-C or SIGTERM."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
@@ -223,8 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          users=demo_users)
             print("\nPush an event to every page yourself (the page shows each event it gets, "
                   "with its name and data):\n\n    " + notifier_command(topology) + "\n\n"
-                  "(--user alice for alice's tabs only, --room NAME for a room; "
-                  "pushsvc-notify --help)", flush=True)
+                  "(--user alice for alice's tabs only, --to NAME for a room; "
+                  "pushsvc-notify --help)\n\nOr export the notifier's credentials once, for "
+                  "pushsvc-notify and emitter.notify() in Python:\n\n    "
+                  + notifier_exports(topology) + "\n", flush=True)
             print(f"\npushsvc demo: open {topology.url}/ in a browser "
                   f"(HAProxy stats: {topology.stats_url}); {args.pods} pods; logs in {workdir}. "
                   "Ctrl-C stops.\n", flush=True)

@@ -1,6 +1,7 @@
 """`pushsvc demo` prints a ready-to-paste ``pushsvc-notify`` command; run in a plain shell (no
 KUBECONFIG, no PUSHSVC_* settings), its ``report_ready {"id": 42}`` appears on the demo page
-in Chromium with its event name and data, although the page's reply event is
+in Chromium with its event name and data, and so does the README's ``emitter.notify`` after
+the printed ``export`` line, although the page's reply event is
 ``nuke_response``. The demo runs with a relative ``--workdir`` (the pods and the notifier
 read kubeconfigs written under it). Screenshot: artifacts/deploy/demo-pasted-push.png.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,9 @@ from tests.deploy.conftest import REPO_ROOT, require_tool, running_demo
 PUSHSVC = str(Path(sys.executable).parent / "pushsvc")
 DRIVER = Path(__file__).with_name("browser_pasted_push.js")
 COMMAND_LINE = re.compile(r"^    (KUBECONFIG=\S+ \S*pushsvc-notify .*)$", re.MULTILINE)
+EXPORT_LINE = re.compile(r"^    (export KUBECONFIG=\S+ PUSHSVC_BUS_NAMESPACE=\S+)$", re.MULTILINE)
+# The README's Python example, after the printed export line.
+PYTHON_PUSH = "import emitter; emitter.notify('report_ready', {'id': 43})"
 
 
 def _plain_env() -> dict[str, str]:
@@ -38,12 +43,15 @@ def test_the_printed_notifier_command_pushes_an_event_the_page_shows(
         command = found.group(1)
         assert "--event report_ready" in command and "'{\"id\": 42}'" in command
         assert str(tmp_path / "relative-workdir") in command  # absolute, pasteable anywhere
+        exports = EXPORT_LINE.search(demo.output)
+        assert exports, demo.output
+        python = f"{shlex.quote(sys.executable)} -c {shlex.quote(PYTHON_PUSH)}"
         config = {
             "url": demo.url,
             "chromium": require_tool("chromium"),
-            "command": command,
+            "command": f"{command} && {exports.group(1)} && {python}",
             "env": _plain_env(),
-            "expect": 'Received report_ready: {"id":42}',
+            "expect": 'Received report_ready: {"id":43}',
             "shots": str(artifacts_dir),
         }
         done = subprocess.run(
@@ -55,5 +63,6 @@ def test_the_printed_notifier_command_pushes_an_event_the_page_shows(
         result = json.loads(lines[-1])
         assert done.returncode == 0 and result["ok"], result.get("failure") or done.stderr
         assert result["errors"] == []
+        assert 'Received report_ready: {"id":42}' in result["log"]
         assert demo.stop() == 0
     assert (tmp_path / "relative-workdir" / "kubeapi").is_dir()
