@@ -71,4 +71,10 @@ def make_client_manager(settings: Settings) -> BusManager:
 
         manager.janitor = make_janitor(settings, target.api_client, namespace=namespace,
                                        channel=channel, host_id=manager.host_id)
+    if settings.job_notify:
+        from pushsvc.jobs import make_job_notifier
+
+        manager.job_notifier = make_job_notifier(
+            settings, target.api_client, namespace=namespace, channel=channel,
+            involved_object=involved, janitor=manager.janitor)
     return manager
