@@ -19,7 +19,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -214,7 +216,8 @@ class JobNotifier:
                  ("timeoutSeconds", str(self.options.watch_timeout_seconds))]
         resp = self._request(namespace, query, verb="watch",
                              read_timeout=self.options.read_timeout_seconds)
-        guard = threading.Thread(target=self._guard, args=(resp,), daemon=True,
+        done = threading.Event()
+        guard = threading.Thread(target=self._guard, args=(resp, done), daemon=True,
                                  name=f"job-notify-guard-{namespace}")
         guard.start()
         try:
@@ -242,20 +245,27 @@ class JobNotifier:
                 raise _Restart("lost_lease", "the Lease was lost") from exc
             raise _Restart("connection", f"{type(exc).__name__}: {exc}") from exc
         finally:
+            done.set()
             resp.close()
         if not self.leading():
             raise _Restart("lost_lease", "the Lease was lost")
         metrics.watch_restarts.labels(cause="timeout").inc()
         return version
 
-    def _guard(self, resp: Any) -> None:
-        """Close the watch as soon as the Lease is lost (the stream may be silent)."""
-        while not resp.closed and not self._stop.is_set():
-            if not self.leading():
-                resp.close()
+    def _guard(self, resp: Any, done: threading.Event) -> None:
+        """End the watch as soon as the Lease is lost (the stream may be silent for minutes).
+
+        It shuts the socket down under the reader, which then sees the stream end; closing
+        the response from here would race the reader's own read (a reentrant close)."""
+        while not done.wait(self.options.poll_seconds):
+            if self._stop.is_set():
                 return
-            self._stop.wait(self.options.poll_seconds)
-        resp.close()
+            if not self.leading():
+                sock = getattr(getattr(resp, "_connection", None), "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
 
     # --- one Job ---------------------------------------------------------------------
     def handle(self, job: dict[str, Any], *, namespace: str) -> list[tuple[str, str]]:

@@ -99,6 +99,23 @@ def parse_body(body: bytes, namespace: str) -> dict[str, Any]:
     return obj
 
 
+def _normalize_times(status: dict[str, Any]) -> None:
+    """metav1.Time is stored and served as RFC 3339 in UTC with whole seconds ("...Z"),
+    whatever offset or fraction the client wrote; an unparsable one is a 400."""
+    stamps = [(status, key) for key in ("startTime", "completionTime")]
+    stamps += [(c, key) for c in status.get("conditions") or () if isinstance(c, dict)
+               for key in ("lastProbeTime", "lastTransitionTime")]
+    for holder, key in stamps:
+        value = holder.get(key)
+        if value is None:
+            continue
+        try:
+            holder[key] = now_rfc3339(parse_rfc3339(str(value)))
+        except ValueError:
+            raise bad_request(f'Job in version "v1" cannot be handled as a Job: parsing time '
+                              f'"{value}" as "2006-01-02T15:04:05Z07:00": cannot parse') from None
+
+
 def validate(obj: dict[str, Any]) -> None:
     """The parts of pkg/apis/batch/validation a test can trip: name, template, counters."""
     meta = obj["metadata"]
@@ -116,6 +133,7 @@ def validate(obj: dict[str, Any]) -> None:
     if not isinstance(template, dict) or not (template.get("spec") or {}).get("containers"):
         causes.append(("spec.template.spec.containers", "FieldValueRequired",
                        "Required value"))
+    _normalize_times(obj.get("status") or {})
     for key in _STATUS_INTS:
         value = (obj.get("status") or {}).get(key)
         if isinstance(value, int) and value < 0:
