@@ -158,8 +158,10 @@ class JobNotifier:
                     backoff.next()
                 if time.monotonic() - opened > 60:
                     backoff.reset()
-                logger.warning("job notifier: watch of Jobs in %s restarts (%s): %s; retrying "
-                               "in %.1f s", namespace, restart.cause, restart, delay)
+                # A 403 was logged once already (with the grant to apply); the rest each time.
+                logger.log(logging.DEBUG if restart.cause == "forbidden" else logging.WARNING,
+                           "job notifier: watch of Jobs in %s restarts (%s): %s; retrying in "
+                           "%.1f s", namespace, restart.cause, restart, delay)
                 self._stop.wait(delay)
             except Exception:  # a bug must not end the loop
                 metrics.watch_up.labels(namespace=namespace).set(0)

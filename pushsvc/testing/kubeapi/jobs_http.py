@@ -20,7 +20,7 @@ import orjson
 from . import jobs, protobuf
 from .rbac import User
 from .selectors import combine, parse_label_selector
-from .status import EXPIRED_STATUS, ApiError, bad_request
+from .status import EXPIRED_STATUS, ApiError, bad_request, forbidden
 from .store import Change, Store
 from .watch import Watcher, WatchHub
 
@@ -47,6 +47,17 @@ def _field_selector(text: str | None) -> Callable[[dict[str, Any]], bool] | None
     def match(obj: dict[str, Any]) -> bool:
         return all((str(obj[a].get(b) or "") == v) != neg for (a, b), neg, v in terms)
     return match
+
+
+def _forbidden(user: User, verb: str, namespace: str | None, name: str | None,
+               resource: str) -> ApiError:
+    """kube-apiserver's 403: a subresource is named in the sentence ("jobs/status"), not in
+    the object's qualified resource ("jobs.batch")."""
+    err = forbidden(user.name, verb, namespace, name, jobs.RESOURCE, jobs.GROUP)
+    if resource != jobs.RESOURCE:
+        err.message = err.message.replace(f'resource "{jobs.RESOURCE}"', f'resource "{resource}"')
+        err.args = (err.message,)
+    return err
 
 
 class JobHub(WatchHub):
@@ -96,7 +107,8 @@ class JobsAPI:
                               "resource": resource, "user": user.name,
                               "labelSelector": query.get("labelSelector", ""),
                               "fieldSelector": query.get("fieldSelector", "")})
-        emu._authorize(user, verb, namespace, name, resource=resource, group=jobs.GROUP)
+        if not emu.authz.allowed(user, verb, namespace, resource, jobs.GROUP, name):
+            raise _forbidden(user, verb, namespace, name, resource)
         as_table = "as=Table" in environ.get("HTTP_ACCEPT", "")
         include = query.get("includeObject", "Metadata")
         if method == "GET" and watching:
