@@ -3,7 +3,8 @@
 Scenarios: capacity, fanout, bus, ingest, emitter, footprint (default: all, in that
 order; footprint takes 10 minutes, ``--minutes`` shortens it); ``rolling`` (a rolling restart
 under load with connection state recovery, several minutes at full size) runs only when
-named, e.g. ``python -m bench rolling``. Writes ``latest.json``, ``table.md`` and the PNG
+named, e.g. ``python -m bench rolling``, as does ``jobs`` (Job transition → browser
+latency). Writes ``latest.json``, ``table.md`` and the PNG
 plots to the output folder (default bench/results/) and prints the table. ``--smoke`` runs
 every scenario at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/,
 git-ignored) so the committed full-run figures are never overwritten by a smoke run.
@@ -26,6 +27,7 @@ from bench import (
     fanout,
     footprint,
     ingest,
+    jobs_latency,
     procs,
     report,
     rolling,
@@ -45,6 +47,7 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
 #: Run only when named (long at full size).
 EXTRA_SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "rolling": rolling.run,
+    "jobs": jobs_latency.run,
 }
 
 
