@@ -110,10 +110,11 @@ def run(ctx: Context) -> ScenarioResult:
                 spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
                     restart_policy="Never",
                     containers=[client.V1Container(name="c", image="bench:1")]))))
-            statuses = [("running", {"start_time": _rfc3339(), "active": 1}),
-                        ("succeeded", {"start_time": _rfc3339(), "succeeded": 1,
-                                       "completion_time": _rfc3339(),
-                                       "conditions": [{"type": "Complete", "status": "True"}]})]
+            statuses: list[tuple[str, dict[str, Any]]] = [
+                ("running", {"start_time": _rfc3339(), "active": 1}),
+                ("succeeded", {"start_time": _rfc3339(), "succeeded": 1,
+                               "completion_time": _rfc3339(),
+                               "conditions": [{"type": "Complete", "status": "True"}]})]
             sent[(name, "created")] = time.time()
             jobs.create_namespaced_job(NAMESPACE, body)
             missing += _await(tabs, (name, "created"), warmup=name == "warmup")
