@@ -709,6 +709,10 @@ class Settings(BaseSettings):
                 f"PUSHSVC_RECOVERY_WINDOW_SECONDS + PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS "
                 f"({needed:g}): recovery reads missed messages and session snapshots from bus "
                 "Events the janitor would already have deleted")
+        if self.job_notify and not self.janitor:
+            raise ValueError("PUSHSVC_JOB_NOTIFY needs PUSHSVC_JANITOR: the Job notifier runs "
+                             "on the janitor's Lease holder and relies on its retention window "
+                             "(docs/jobs.md)")
         if not self.janitor_lease_duration_seconds > self.janitor_renew_deadline_seconds:
             raise ValueError("PUSHSVC_JANITOR_LEASE_DURATION_SECONDS must exceed "
                              "PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS (client-go's rule)")

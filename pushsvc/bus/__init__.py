@@ -29,6 +29,9 @@ def make_client_manager(settings: Settings) -> BusManager:
     from emitter import config
     from pushsvc.bus.memory import MemoryManager
 
+    if settings.job_notify and settings.bus == "memory":
+        logger.warning("PUSHSVC_JOB_NOTIFY is on but the bus is memory: Jobs are watched only "
+                       "with the kubernetes bus")
     if settings.bus == "memory":
         logger.info("bus: memory (PUSHSVC_BUS=memory); clients of other processes are not "
                     "reached")

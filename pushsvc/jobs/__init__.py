@@ -32,10 +32,8 @@ def make_job_notifier(settings: Settings, api_client: ApiClient, *, namespace: s
                       channel: str, involved_object: dict[str, str],
                       janitor: Janitor | None) -> JobNotifier | None:
     """The pod's Job notifier, gated by the janitor's Lease; None when it cannot run."""
-    if janitor is None:
-        logger.error("job notifier: PUSHSVC_JOB_NOTIFY is on but PUSHSVC_JANITOR is off; the "
-                     "Job notifier runs on the janitor's Lease holder (and relies on the "
-                     "retention window), so no Job lifecycle is pushed")
+    if janitor is None:  # the settings refuse PUSHSVC_JOB_NOTIFY without the janitor
+        logger.error("job notifier: no janitor, so no Lease holder: no Job lifecycle is pushed")
         return None
     emitter = Emitter(api_client=api_client, bus_namespace=namespace, channel=channel,
                       involved_object=involved_object, grant=RBAC_API,
