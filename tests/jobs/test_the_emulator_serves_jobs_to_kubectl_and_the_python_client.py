@@ -118,3 +118,23 @@ def test_the_python_client_lists_by_label_and_watches_until_the_version_is_compa
         list(watch.Watch().stream(jobs.list_namespaced_job, NS, resource_version=version,
                                   timeout_seconds=1))
     assert expired.value.status == 410
+
+
+def test_a_selector_watch_sees_a_job_arrive_when_labelled_and_leave_when_unlabelled(
+        api: KubeAPI) -> None:
+    jobs = batch(api)
+    jobs.create_namespaced_job(NS, client.V1Job(
+        metadata=client.V1ObjectMeta(name="later"),
+        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+            restart_policy="Never", containers=[client.V1Container(name="c", image="i")])))))
+    selector = "pushsvc.io/notify=true"
+    version = jobs.list_namespaced_job(NS, label_selector=selector).metadata.resource_version
+    kubectl(api, "label", "job", "later", "pushsvc.io/notify=true")
+    kubectl(api, "annotate", "job", "later", "note=1")
+    kubectl(api, "label", "job", "later", "pushsvc.io/notify-")
+    kubectl(api, "annotate", "job", "later", "note=2", "--overwrite")  # unseen: no match
+    seen = [(e["type"], e["object"].metadata.name)
+            for e in watch.Watch().stream(jobs.list_namespaced_job, NS,
+                                          label_selector=selector, resource_version=version,
+                                          timeout_seconds=1)]
+    assert seen == [("ADDED", "later"), ("MODIFIED", "later"), ("DELETED", "later")]

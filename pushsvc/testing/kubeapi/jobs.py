@@ -155,6 +155,9 @@ class JobStore:
         self.objects: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
         self.history: list[Change] = []
         self._rvs: list[int] = []
+        #: The object each MODIFIED change replaced, by resourceVersion: a watch with a
+        #: selector sees ADDED when a Job starts matching it and DELETED when it stops.
+        self.previous: dict[int, dict[str, Any]] = {}
         self.listeners: list[Any] = []
 
     def get(self, namespace: str, name: str) -> tuple[dict[str, Any], bytes]:
@@ -175,6 +178,8 @@ class JobStore:
         compacted = self.store.compacted
         if compacted:
             cut = bisect.bisect_right(self._rvs, compacted)
+            for change in self.history[:cut]:
+                self.previous.pop(change.rv, None)
             del self.history[:cut]
             del self._rvs[:cut]
         if rv < compacted:
@@ -224,7 +229,7 @@ class JobStore:
         for key in ("uid", "creationTimestamp", "namespace", "name"):
             obj["metadata"][key] = old["metadata"][key]
         validate(obj)
-        return self._put(namespace, obj, "MODIFIED")
+        return self._put(namespace, obj, "MODIFIED", old)
 
     def delete(self, namespace: str, name: str) -> dict[str, Any]:
         old, _ = self.get(namespace, name)
@@ -233,16 +238,19 @@ class JobStore:
         self._record("DELETED", gone)
         return old
 
-    def _put(self, namespace: str, obj: dict[str, Any], kind: str
-             ) -> tuple[dict[str, Any], bytes]:
+    def _put(self, namespace: str, obj: dict[str, Any], kind: str,
+             old: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
         obj.pop("kind", None)
         obj.pop("apiVersion", None)
-        raw = self._record(kind, obj)
+        raw = self._record(kind, obj, old)
         self.objects.setdefault(namespace, {})[obj["metadata"]["name"]] = (obj, raw)
         return obj, raw
 
-    def _record(self, kind: str, obj: dict[str, Any]) -> bytes:
+    def _record(self, kind: str, obj: dict[str, Any], old: dict[str, Any] | None = None
+                ) -> bytes:
         self.store.rv += 1
+        if old is not None:
+            self.previous[self.store.rv] = old
         obj["metadata"]["resourceVersion"] = str(self.store.rv)
         # Jobs are not in the state file, but the revision they used is: after a restart the
         # counter never goes back below a version a client has seen.
@@ -254,6 +262,25 @@ class JobStore:
         for listener in self.listeners:
             listener(change)
         return raw
+
+
+def as_seen(change: Change, wants: Any, previous: dict[str, Any] | None) -> Change | None:
+    """The change as a watch whose filter is ``wants`` sees it (etcd3 watcher's transform):
+    an update that makes the Job match is ADDED, one that makes it stop matching is DELETED
+    (carrying the old object), one that matched neither before nor after is not sent."""
+    now = wants(change.obj)
+    if change.type != "MODIFIED" or previous is None:
+        return change if now else None
+    before = wants(previous)
+    if now and before:
+        return change
+    if now:
+        return Change(change.rv, "ADDED", change.obj, change.raw)
+    if before:
+        gone = {**previous, "metadata": {**previous["metadata"],
+                                         "resourceVersion": str(change.rv)}}
+        return Change(change.rv, "DELETED", gone, serialize(gone))
+    return None
 
 
 def job_status(obj: dict[str, Any]) -> str:

@@ -63,13 +63,20 @@ def _forbidden(user: User, verb: str, namespace: str | None, name: str | None,
 class JobHub(WatchHub):
     """Open Job watches; lines rendered as Jobs (or Job tables for kubectl)."""
 
+    def __init__(self, store: jobs.JobStore) -> None:
+        super().__init__()
+        self.store = store
+
     def __call__(self, change: Change) -> None:
-        line = change.line()
+        previous = self.store.previous.get(change.rv)
         for w in self.watchers:
-            if w.closed or w.stalled or change.rv <= w.after or not w.wants(change.obj):
+            if w.closed or w.stalled or change.rv <= w.after:
                 continue
-            w.pending.append(jobs.table_line(change.type, change.obj, w.include)
-                             if w.as_table else line)
+            seen = jobs.as_seen(change, w.wants, previous)
+            if seen is None:
+                continue
+            w.pending.append(jobs.table_line(seen.type, seen.obj, w.include)
+                             if w.as_table else seen.line())
             w.wake.set()
 
 
@@ -78,7 +85,7 @@ class JobsAPI:
 
     def __init__(self, store: Store) -> None:
         self.store = jobs.JobStore(store)
-        self.hub = JobHub()
+        self.hub = JobHub(self.store)
         self.store.listeners.append(self.hub)
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
 
@@ -213,8 +220,11 @@ class JobsAPI:
                 initial.append(orjson.dumps({"type": "ERROR", "object": EXPIRED_STATUS}) + b"\n")
                 w.closed = True
             else:
-                initial += [jobs.table_line(c.type, c.obj, include) if as_table else c.line()
-                            for c in changes if w.wants(c.obj)]
+                for change in changes:
+                    seen = jobs.as_seen(change, w.wants, self.store.previous.get(change.rv))
+                    if seen is not None:
+                        initial.append(jobs.table_line(seen.type, seen.obj, include)
+                                       if as_table else seen.line())
         if not w.closed:
             self.hub.watchers.add(w)
         write = start_response("200 OK", [("Content-Type", "application/json"),
