@@ -31,14 +31,17 @@ watch_up = Gauge(
 )
 watch_restarts = Counter(
     "pushsvc_job_notify_watch_restarts",
-    "Job watch streams ended, by cause (timeout, closed, expired = 410, connection, http, "
-    "forbidden, stream_error, lost_lease).",
+    "Job watch streams ended, by cause (timeout = a quiet watch, listed again; closed = "
+    "resumed from the last version; expired = 410, connection, http, forbidden, "
+    "stream_error, lost_lease, push_failed = an Event create failed: listed again after a "
+    "back-off).",
     ["cause"],
     registry=REGISTRY,
 )
 relists = Counter(
     "pushsvc_job_notify_relists",
-    "Lists of labelled Jobs (at each start of leading and after a 410 or a failed watch).",
+    "Lists of labelled Jobs: at each start of leading, after a 410, an error or a quiet "
+    "watch.",
     registry=REGISTRY,
 )
 tracked_jobs = Gauge(

@@ -142,8 +142,13 @@ class JobNotifier:
                 version = self._list(namespace)
                 metrics.watch_up.labels(namespace=namespace).set(1)
                 while not self._stop.is_set():
-                    version = self._watch(namespace, version)
+                    version, quiet = self._watch(namespace, version)
                     backoff.reset()
+                    if quiet:
+                        # Nothing came: after an etcd restore a watch from a version the
+                        # server lost waits silently (#135452). The labelled Jobs are few:
+                        # list them again rather than trust the version.
+                        version = self._list(namespace)
             except _Restart as restart:
                 metrics.watch_up.labels(namespace=namespace).set(0)
                 metrics.watch_restarts.labels(cause=restart.cause).inc()
@@ -205,14 +210,16 @@ class JobNotifier:
             version = version or str(meta.get("resourceVersion") or "")
             for job in body.get("items") or ():
                 count += 1
-                self.handle(job, namespace=namespace)
+                self._handle_or_restart(job, namespace)
             token = meta.get("continue") or ""
             if not token:
                 logger.info("job notifier: listed %d labelled Jobs in %s at resourceVersion %s",
                             count, namespace, version)
                 return version
 
-    def _watch(self, namespace: str, version: str) -> str:
+    def _watch(self, namespace: str, version: str) -> tuple[str, bool]:
+        """One stream from ``version``: returns the version to resume from and whether it was
+        quiet (no line at all)."""
         query = [("labelSelector", tr.LABEL_SELECTOR), ("watch", "true"),
                  ("resourceVersion", version), ("allowWatchBookmarks", "true"),
                  ("timeoutSeconds", str(self.options.watch_timeout_seconds))]
@@ -222,10 +229,12 @@ class JobNotifier:
         guard = threading.Thread(target=self._guard, args=(resp, done), daemon=True,
                                  name=f"job-notify-guard-{namespace}")
         guard.start()
+        quiet = True
         try:
             for line in _lines(resp):
+                quiet = False
                 if self._stop.is_set():
-                    return version
+                    return version, quiet
                 if not self.leading():
                     raise _Restart("lost_lease", "the Lease was lost")
                 try:
@@ -239,7 +248,7 @@ class JobNotifier:
                                    f"ERROR {code}: {obj.get('message')}")
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                 if kind in ("ADDED", "MODIFIED"):
-                    self.handle(obj, namespace=namespace)
+                    self._handle_or_restart(obj, namespace)
                 elif kind == "DELETED":
                     self._drop((obj.get("metadata") or {}).get("uid") or "")
         except CONNECTION_ERRORS as exc:
@@ -251,8 +260,8 @@ class JobNotifier:
             resp.close()
         if not self.leading():
             raise _Restart("lost_lease", "the Lease was lost")
-        metrics.watch_restarts.labels(cause="timeout").inc()
-        return version
+        metrics.watch_restarts.labels(cause="timeout" if quiet else "closed").inc()
+        return version, quiet
 
     def _guard(self, resp: Any, done: threading.Event) -> None:
         """End the watch as soon as the Lease is lost (the stream may be silent for minutes).
@@ -268,6 +277,15 @@ class JobNotifier:
                     with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
                 return
+
+    def _handle_or_restart(self, job: dict[str, Any], namespace: str) -> None:
+        """A push that failed (after the emitter's own retries) ends the stream: the list
+        after the back-off tries it again, in order, before anything newer."""
+        outcomes = self.handle(job, namespace=namespace)
+        if any(outcome == "error" for _, outcome in outcomes):
+            raise _Restart("push_failed", "a transition could not be pushed; listing again")
+        if any(outcome == "not_leading" for _, outcome in outcomes):
+            raise _Restart("lost_lease", "the Lease was lost")
 
     # --- one Job ---------------------------------------------------------------------
     def handle(self, job: dict[str, Any], *, namespace: str) -> list[tuple[str, str]]:

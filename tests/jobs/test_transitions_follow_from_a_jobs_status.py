@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from emitter.errors import ApiUnavailableError
 from emitter.wire import AlreadyExistsError, Message
 from pushsvc.jobs.notifier import JobNotifier, JobNotifyOptions
 from pushsvc.jobs.transitions import TargetError, event_name, rooms, transitions
@@ -119,3 +120,21 @@ def test_the_remembered_jobs_are_bounded() -> None:
     assert len(n._jobs) == 2 and "a" not in n._jobs
     # Forgotten: seen again, the bus answers 409 for what was pushed.
     assert n.handle(job(uid="a"), namespace="ns") == [("created-1", "duplicate")]
+
+
+def test_a_failed_push_is_not_marked_sent_and_the_later_ones_wait_for_it() -> None:
+    class Failing(FakeEmitter):
+        fail = True
+
+        def publish(self, messages: list[Message], *, name: str) -> str:
+            if self.fail:
+                raise ApiUnavailableError("API down", status=503)
+            return super().publish(messages, name=name)
+
+    emitter = Failing()
+    n = notifier(emitter)
+    running = job(startTime=stamp(NOW - 5), active=1)
+    assert n.handle(running, namespace="ns") == [("created-1", "error")]
+    emitter.fail = False
+    assert n.handle(running, namespace="ns") == [("created-1", "pushed"),
+                                                ("running-1", "pushed")]
