@@ -37,6 +37,7 @@ def make_job_notifier(settings: Settings, api_client: ApiClient, *, namespace: s
         return None
     emitter = Emitter(api_client=api_client, bus_namespace=namespace, channel=channel,
                       involved_object=involved_object, grant=RBAC_API,
+                      batch_window_seconds=0,  # one Event per transition, named, never batched
                       retry_deadline_seconds=settings.bus_publish_deadline_seconds)
     options = JobNotifyOptions(
         event=settings.job_notify_event,
