@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 import gevent
 import orjson
 
-from . import jobs, protobuf
+from . import jobs, jobs_table, protobuf
 from .rbac import User
 from .selectors import combine, parse_label_selector
 from .status import EXPIRED_STATUS, ApiError, bad_request, forbidden
@@ -75,7 +75,7 @@ class JobHub(WatchHub):
             seen = jobs.as_seen(change, w.wants, previous)
             if seen is None:
                 continue
-            w.pending.append(jobs.table_line(seen.type, seen.obj, w.include)
+            w.pending.append(jobs_table.table_line(seen.type, seen.obj, w.include)
                              if w.as_table else seen.line())
             w.wake.set()
 
@@ -134,7 +134,7 @@ class JobsAPI:
             cont = str(start + limit) if limit and start + limit < len(items) else None
             rv = str(self.store.store.rv)
             if as_table:
-                return _json(start_response, 200, jobs.table(page, resource_version=rv,
+                return _json(start_response, 200, jobs_table.table(page, resource_version=rv,
                                                              include=include))
             return _json(start_response, 200, jobs.as_list(page, int(rv), cont))
         if namespace is None:
@@ -143,7 +143,7 @@ class JobsAPI:
         if method == "GET":
             obj, raw = self.store.get(namespace, name or "")
             if as_table:
-                return _json(start_response, 200, jobs.table(
+                return _json(start_response, 200, jobs_table.table(
                     [obj], resource_version=obj["metadata"]["resourceVersion"], include=include))
             return _raw(start_response, 200, raw)
         if method == "POST" and name is None:
@@ -212,7 +212,7 @@ class JobsAPI:
         if rv == 0:
             for obj in self.store.items(namespace):
                 if pred is None or pred(obj):
-                    initial.append(jobs.table_line("ADDED", obj, include) if as_table else
+                    initial.append(jobs_table.table_line("ADDED", obj, include) if as_table else
                                    b'{"type":"ADDED","object":' + jobs.serialize(obj) + b"}\n")
         else:
             changes = self.store.changes_after(rv)
@@ -223,7 +223,7 @@ class JobsAPI:
                 for change in changes:
                     seen = jobs.as_seen(change, w.wants, self.store.previous.get(change.rv))
                     if seen is not None:
-                        initial.append(jobs.table_line(seen.type, seen.obj, include)
+                        initial.append(jobs_table.table_line(seen.type, seen.obj, include)
                                        if as_table else seen.line())
         if not w.closed:
             self.hub.watchers.add(w)
