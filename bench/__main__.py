@@ -3,12 +3,12 @@
 Scenarios: capacity, fanout, bus, ingest, emitter, footprint (default: all, in that
 order; footprint takes 10 minutes, ``--minutes`` shortens it); ``rolling`` (a rolling restart
 under load with connection state recovery, several minutes at full size) runs only when
-named, e.g. ``python -m bench rolling``; so does ``snapshots`` (the bus lag per second
-across snapshot refreshes, three pods with recovery on, a minute or two). Writes
-``latest.json``, ``table.md`` and the PNG plots to the output folder (default
-bench/results/) and prints the table. ``--smoke`` runs every scenario at a tiny size (CI)
-and writes to ``--out`` (default artifacts/bench/smoke/, git-ignored) so the committed
-full-run figures are never overwritten by a smoke run.
+named, e.g. ``python -m bench rolling``; so do ``snapshots`` (the bus lag per second
+across snapshot refreshes, three pods with recovery on, a minute or two) and ``jobs`` (Job
+transition → browser latency). Writes ``latest.json``, ``table.md`` and the PNG plots to the
+output folder (default bench/results/) and prints the table. ``--smoke`` runs every scenario
+at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/, git-ignored) so
+the committed full-run figures are never overwritten by a smoke run.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bench import (
     fanout,
     footprint,
     ingest,
+    jobs_latency,
     procs,
     report,
     rolling,
@@ -49,6 +50,7 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
 EXTRA_SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "rolling": rolling.run,
     "snapshots": snapshots.run,
+    "jobs": jobs_latency.run,
 }
 
 

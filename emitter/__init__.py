@@ -22,6 +22,7 @@ from emitter.codec import (
     encode_event,
 )
 from emitter.errors import (
+    AlreadyExistsError,
     ApiError,
     ApiUnavailableError,
     BatchError,
@@ -45,6 +46,7 @@ __all__ = [
     "PAYLOAD_ANNOTATION",
     "REASON",
     "SCHEMA_VERSION",
+    "AlreadyExistsError",
     "ApiError",
     "ApiUnavailableError",
     "BatchError",

@@ -266,6 +266,9 @@ class Emitter:
         """Create one Event holding ``messages``; returns its name. Raises PushError subclasses.
 
         :param name: the Event's name (a batch learns it before the create); default a new one.
+            A name derived from what the Event stands for makes the create idempotent across
+            processes: a second create of it raises :class:`~emitter.errors.AlreadyExistsError`
+            (409), which means "already sent" (a retried create meeting 409 returns normally).
         :param ts: the envelope's time (Unix seconds); default now. A publisher that queued the
             messages first passes the time the oldest was queued, so lag counts the queue.
         """

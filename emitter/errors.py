@@ -59,6 +59,11 @@ class PermissionDeniedError(ApiError):
     """HTTP 403: the ServiceAccount lacks a permission; the message names the rbac/ file."""
 
 
+class AlreadyExistsError(ApiError):
+    """HTTP 409 on a create: an Event of that name exists. With a chosen name (``publish(...,
+    name=...)``) it means this very Event was already created, e.g. by another pod: sent once."""
+
+
 class ApiUnavailableError(ApiError):
     """429 / 5xx / connection errors persisted until the retry deadline."""
 

@@ -24,7 +24,12 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.client.rest import RESTResponse
 
-from emitter.errors import ApiError, ApiUnavailableError, PermissionDeniedError
+from emitter.errors import (
+    AlreadyExistsError,
+    ApiError,
+    ApiUnavailableError,
+    PermissionDeniedError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -375,6 +380,9 @@ def convert(exc: ApiException, *, verb: str, namespace: str,
     if status == 401:
         return ApiError(f"unauthorized: the API server rejected the credentials while trying "
                         f"to {verb} events in namespace {namespace!r}", status=401)
+    if status == 409:
+        return AlreadyExistsError(f"already exists: {verb} events in namespace {namespace!r}: "
+                                  f"{status_message(exc)}", status=409)
     if status == 404:
         return ApiError(f"not found: cannot {verb} events in namespace {namespace!r} "
                         f"({status_message(exc)}); does the namespace exist?", status=404)

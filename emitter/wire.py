@@ -18,6 +18,8 @@ from emitter.codec import (
     label_selector,
 )
 from emitter.errors import (
+    AlreadyExistsError,
+    ApiError,
     PayloadRefusedError,
     PayloadTooLargeError,
     PushError,
@@ -37,6 +39,8 @@ from emitter.kube import (
 from emitter.model import EmitMessage, Envelope, Message
 
 __all__ = [
+    "AlreadyExistsError",
+    "ApiError",
     "CHANNEL_LABEL",
     "CONNECTION_ERRORS",
     "MAX_MESSAGES_PER_EVENT",

@@ -457,6 +457,32 @@ class Settings(BaseSettings):
         "candidates try to acquire (with jitter).",
     )
 
+    # --- Job lifecycle pushes (docs/jobs.md) ---------------------------------
+    job_notify: bool = Field(
+        default=False,
+        description="Push the lifecycle of batch/v1 Jobs labelled pushsvc.io/notify=true to "
+        "the user or room their annotations name (kubernetes bus only). The janitor's Lease "
+        "holder watches them, so PUSHSVC_JANITOR must be on. Needs list/watch on jobs: "
+        "manifests/job-notify.",
+    )
+    job_notify_namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated namespaces whose Jobs are watched (each needs the "
+        "manifests/job-notify Role). Empty = the bus namespace.",
+    )
+    job_notify_event: str = Field(
+        default="pushsvc_job",
+        min_length=1,
+        max_length=100,
+        description="Socket.IO event name of a Job transition pushed to browsers.",
+    )
+    job_notify_max_jobs: int = Field(
+        default=10_000,
+        ge=1,
+        description="Jobs whose sent transitions the watching pod remembers; beyond it the "
+        "oldest is forgotten (its next transition is checked against the bus by name, 409).",
+    )
+
     # --- identity ----------------------------------------------------------
     auth_mode: Literal["auto", "none", "token", "jwt"] = Field(
         default="auto",
@@ -777,6 +803,13 @@ class Settings(BaseSettings):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
 
+    @field_validator("job_notify_namespaces", mode="before")
+    @classmethod
+    def _split_job_namespaces(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
     @field_validator("trusted_proxies", mode="after")
     @classmethod
     def _check_proxies(cls, value: list[str]) -> list[str]:
@@ -816,6 +849,10 @@ class Settings(BaseSettings):
                 f"PUSHSVC_RECOVERY_WINDOW_SECONDS + PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS "
                 f"({needed:g}): recovery reads missed messages and session snapshots from bus "
                 "Events the janitor would already have deleted")
+        if self.job_notify and not self.janitor:
+            raise ValueError("PUSHSVC_JOB_NOTIFY needs PUSHSVC_JANITOR: the Job notifier runs "
+                             "on the janitor's Lease holder and relies on its retention window "
+                             "(docs/jobs.md)")
         if not self.janitor_lease_duration_seconds > self.janitor_renew_deadline_seconds:
             raise ValueError("PUSHSVC_JANITOR_LEASE_DURATION_SECONDS must exceed "
                              "PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS (client-go's rule)")

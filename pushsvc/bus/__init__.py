@@ -29,6 +29,9 @@ def make_client_manager(settings: Settings) -> BusManager:
     from emitter import config
     from pushsvc.bus.memory import MemoryManager
 
+    if settings.job_notify and settings.bus == "memory":
+        logger.warning("PUSHSVC_JOB_NOTIFY is on but the bus is memory: Jobs are watched only "
+                       "with the kubernetes bus")
     if settings.bus == "memory":
         logger.info("bus: memory (PUSHSVC_BUS=memory); clients of other processes are not "
                     "reached")
@@ -71,4 +74,10 @@ def make_client_manager(settings: Settings) -> BusManager:
 
         manager.janitor = make_janitor(settings, target.api_client, namespace=namespace,
                                        channel=channel, host_id=manager.host_id)
+    if settings.job_notify:
+        from pushsvc.jobs import make_job_notifier
+
+        manager.job_notifier = make_job_notifier(
+            settings, target.api_client, namespace=namespace, channel=channel,
+            involved_object=involved, janitor=manager.janitor)
     return manager

@@ -149,6 +149,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         )
         #: The retention janitor (set by make_client_manager); runs beside the watcher.
         self.janitor: Janitor | None = None
+        #: The Job notifier (pushsvc.jobs; set by make_client_manager), on the janitor's Lease.
+        self.job_notifier: Any = None
         self._start_lock = threading.Lock()
         self._outbox: deque[_Queued] = deque()
         #: Set by connection state recovery: its snapshots outlast other queued messages.
@@ -195,6 +197,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         super().initialize()
         if self.janitor is not None:
             self.janitor.start()
+        if self.job_notifier is not None:
+            self.job_notifier.start()
 
     def _down_seconds(self) -> float:
         status = self.watcher.status
@@ -373,6 +377,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
 
         The janitor stops first and releases its Lease, so another pod takes over at once.
         """
+        if self.job_notifier is not None:
+            self.job_notifier.stop(timeout=min(1.0, timeout))
         if self.janitor is not None:
             self.janitor.stop(timeout=min(2.0, timeout))
         left = 0 if self.flush(timeout) else len(self._outbox) + self._in_flight

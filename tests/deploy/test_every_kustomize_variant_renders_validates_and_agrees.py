@@ -20,7 +20,7 @@ import pytest
 from tests.deploy.conftest import REPO_ROOT, kustomize, overlay_of, strict_validation
 
 MANIFESTS = REPO_ROOT / "manifests"
-COMPONENTS = ["monitoring", "api-priority", "remote-notifier", "network-policy"]
+COMPONENTS = ["monitoring", "api-priority", "remote-notifier", "network-policy", "job-notify"]
 REMOTE_SIDE = MANIFESTS / "remote-notifier" / "batch"
 VARIANTS = ["manifests", "base", "overlays/other-namespace", "overlays/full",
             *(f"base+{c}" for c in COMPONENTS), "remote-notifier/batch"]
@@ -189,7 +189,24 @@ def test_the_full_overlay_holds_every_component() -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
     assert {("ServiceMonitor", "pushsvc"), ("FlowSchema", "pushsvc"),
             ("PriorityLevelConfiguration", "pushsvc"), ("RoleBinding", "pushsvc-remote-notifier"),
-            ("NetworkPolicy", "pushsvc-api"), ("NetworkPolicy", "pushsvc-notifier")} <= kinds
+            ("NetworkPolicy", "pushsvc-api"), ("NetworkPolicy", "pushsvc-notifier"),
+            ("Role", "pushsvc-job-notify"), ("RoleBinding", "pushsvc-job-notify")} <= kinds
     deploy = next(o for o in objs if o["kind"] == "Deployment")
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "registry.example.com/pushsvc:0.1.0")
+    settings = next(o for o in objs if o["kind"] == "ConfigMap"
+                    and o["metadata"]["name"].startswith("pushsvc-settings"))
+    assert settings["data"]["PUSHSVC_JOB_NOTIFY"] == "true"
+
+
+def test_the_job_notify_component_grants_list_and_watch_on_jobs_only(tmp_path: Path) -> None:
+    objs = kustomize(overlay_of(tmp_path, components=[MANIFESTS / "job-notify"],
+                                namespace="pushsvc"))
+    role = next(o for o in objs if o["kind"] == "Role"
+                and o["metadata"]["name"] == "pushsvc-job-notify")
+    assert role["rules"] == [{"apiGroups": ["batch"], "resources": ["jobs"],
+                              "verbs": ["list", "watch"]}]
+    binding = next(o for o in objs if o["kind"] == "RoleBinding"
+                   and o["metadata"]["name"] == "pushsvc-job-notify")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "pushsvc-api",
+                                    "namespace": "pushsvc"}]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import leases
+from . import jobs, leases
 
 VERSION = {
     "major": "1",
@@ -50,7 +50,13 @@ def document(path: str, host: str, port: int) -> dict[str, Any] | None:
     if path == "/api/v1":
         return {"kind": "APIResourceList", "groupVersion": "v1", "resources": [_EVENTS_RESOURCE]}
     if path == "/apis":
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [leases.API_GROUP]}
+        return {"kind": "APIGroupList", "apiVersion": "v1",
+                "groups": [jobs.API_GROUP, leases.API_GROUP]}
+    if path == "/apis/batch":
+        return {"kind": "APIGroup", "apiVersion": "v1", **jobs.API_GROUP}
+    if path == "/apis/batch/v1":
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": jobs.API_VERSION, "resources": jobs.API_RESOURCES}
     if path == "/apis/coordination.k8s.io":
         return {"kind": "APIGroup", "apiVersion": "v1", **leases.API_GROUP}
     if path == "/apis/coordination.k8s.io/v1":
@@ -59,7 +65,11 @@ def document(path: str, host: str, port: int) -> dict[str, Any] | None:
                 "resources": [leases.API_RESOURCE]}
     if path == "/openapi/v3":
         return {"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=KUBEAPIEMU"},
-                          "api": {"serverRelativeURL": "/openapi/v3/api?hash=KUBEAPIEMU"}}}
+                          "api": {"serverRelativeURL": "/openapi/v3/api?hash=KUBEAPIEMU"},
+                          "apis/batch/v1": {"serverRelativeURL":
+                                            "/openapi/v3/apis/batch/v1?hash=KUBEAPIEMU"}}}
+    if path == "/openapi/v3/apis/batch/v1":
+        return _OPENAPI_BATCH_V1
     if path == "/openapi/v3/api/v1":
         return _OPENAPI_V1
     return None
@@ -96,6 +106,38 @@ _OPENAPI_V1: dict[str, Any] = {
                 "properties": {name: {} for name in sorted(EVENT_FIELDS)},
                 "x-kubernetes-group-version-kind": [
                     {"group": "", "kind": "Event", "version": "v1"}
+                ],
+            }
+        }
+    },
+}
+
+
+# kubectl create job checks that the server validates fields (a PATCH with fieldValidation)
+# and that the Job kind is published, as for Events above.
+_OPENAPI_BATCH_V1: dict[str, Any] = {
+    "openapi": "3.0.0",
+    "info": {"title": "Kubernetes", "version": "v1.32.0"},
+    "paths": {
+        "/apis/batch/v1/namespaces/{namespace}/jobs/{name}": {
+            "patch": {
+                "operationId": "patchBatchV1NamespacedJob",
+                "parameters": [{"name": "fieldValidation", "in": "query",
+                                "schema": {"type": "string", "uniqueItems": True}}],
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": "batch", "kind": "Job",
+                                                    "version": "v1"},
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "io.k8s.api.batch.v1.Job": {
+                "type": "object",
+                "properties": {name: {} for name in ("apiVersion", "kind", "metadata", "spec",
+                                                     "status")},
+                "x-kubernetes-group-version-kind": [
+                    {"group": "batch", "kind": "Job", "version": "v1"}
                 ],
             }
         }

@@ -27,6 +27,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from . import apf, discovery, leases, tls, wire
 from . import table as tables
+from .jobs_http import JobsAPI
 from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
 from .status import (
@@ -77,6 +78,7 @@ class Emulator:
         self.timings = Timings() if options.record_timings else None
         self.hub = WatchHub(self.timings)
         self.store.listeners.append(self.hub)
+        self.jobs = JobsAPI(self.store)  # batch/v1 Jobs (jobs.py, jobs_http.py)
         self.authz = Authorizer()
         if options.rbac_dir is not None:
             self.authz.load_path(options.rbac_dir)
@@ -109,6 +111,7 @@ class Emulator:
         for job in self._jobs:
             job.kill(block=False)
         self.hub.drop_all()
+        self.jobs.hub.drop_all()
         if self.server is not None:
             self.server.stop(timeout=2)
         self.store.close()
@@ -208,6 +211,8 @@ class Emulator:
                 name = rest[1] if len(rest) == 2 else None
                 return self._events(environ, start_response, method, namespace, name, user,
                                     watch_path)
+        if parts[:3] == ["apis", "batch", "v1"] and len(parts) > 3:
+            return self.jobs.serve(self, environ, start_response, parts[3:], user)
         if parts[:3] == ["apis", LEASE_GROUP, "v1"]:
             rest = parts[3:]
             lease_ns: str | None = None
@@ -550,7 +555,7 @@ class Emulator:
         if kind == "stall":
             return {"kind": kind, "watches": self.hub.stall_all()}
         if kind == "drop_watches":
-            return {"kind": kind, "watches": self.hub.drop_all()}
+            return {"kind": kind, "watches": self.hub.drop_all() + self.jobs.hub.drop_all()}
         if kind == "compact":
             return {"kind": kind, "resourceVersion": str(self.store.compact())}
         if kind == "snapshot":
@@ -573,6 +578,8 @@ class Emulator:
             **self.counts,
             "open_watches": len(self.hub.watchers),
             "apf": self.apf.stats(),
+            "open_job_watches": len(self.jobs.hub.watchers),
+            "job_requests": list(self.jobs.requests),
             "watch_seconds_left": sorted(round(w.deadline - time.monotonic(), 1)
                                          for w in self.hub.watchers),
             "stored_events": self.store.count,
