@@ -27,6 +27,7 @@ from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
 from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
+from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
 from pushsvc.routes import check_js_client, register_routes
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
@@ -71,6 +72,7 @@ def init_app(app: Flask, settings: Settings | None = None) -> SocketIO:
         log.info("%s", describe(settings, identity.authenticator))
     install_recovery(settings=settings, server=socketio.server, manager=manager,
                      client_budget=client_budget)
+    install_presence(app, socketio, settings=settings, identity=identity, service=service)
     register_routes(app, settings)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI
