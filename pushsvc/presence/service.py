@@ -160,9 +160,11 @@ class Presence:
             answer = self.view.answer(room, local, list_max=self.settings.presence_max_members)
             members = frozenset((m.sid, m.user, m.pod) for m in answer.members)
             current[room] = members
-            before = self._previous.get(room)
-            if before is None or before == members:
-                continue  # first sight of the room here: the baseline, no notice
+            # A room this pod did not track last round (its first local member): everyone in
+            # it is news to that member.
+            before = self._previous.get(room, frozenset())
+            if before == members:
+                continue
             joined = [_public(m) for m in answer.members if (m.sid, m.user, m.pod) not in before]
             left = [{"user": user, "pod": pod} for sid, user, pod in sorted(
                 before - members, key=lambda k: (k[2], k[0]))]

