@@ -83,7 +83,8 @@ class Emulator:
         self.retry_after = 1
         self._snapshot: Any = None
         self.counts = {"creates": 0, "lists": 0, "watches": 0, "gets": 0, "deletes": 0,
-                       "requests": 0, "throttled": 0}
+                       "requests": 0, "throttled": 0, "lease_lists": 0, "lease_watches": 0,
+                       "lease_writes": 0}
         self.server: WSGIServer | None = None
         self._jobs: list[gevent.Greenlet] = []
 
@@ -316,7 +317,7 @@ class Emulator:
         selected = parse_label_selector(query.get("labelSelector"))
         if query.get("watch", "").lower() in ("1", "true") and method == "GET":
             self._authorize(user, "watch", namespace, name, **scope)
-            self.counts["watches"] += 1
+            self.counts["lease_watches"] += 1
             timeout = _int_param(query, "timeoutSeconds", -1)
             rv_text = query.get("resourceVersion", "")
             try:
@@ -333,7 +334,7 @@ class Emulator:
             return body
         if method == "GET" and name is None:
             self._authorize(user, "list", namespace, **scope)
-            self.counts["lists"] += 1
+            self.counts["lease_lists"] += 1
             items = [obj for obj in self.store.lease_items(namespace)
                      if selected is None or selected(obj)]
             if "as=Table" in environ.get("HTTP_ACCEPT", ""):
@@ -357,6 +358,7 @@ class Emulator:
             self._authorize(user, "create", namespace, **scope)
             obj = leases.parse_body(_read_body(environ), namespace)
             leases.validate(obj)
+            self.counts["lease_writes"] += 1
             _, raw = self.store.lease_create(namespace, obj)
             return _raw(start_response, 201, raw)
         assert name is not None
@@ -368,6 +370,7 @@ class Emulator:
                 raise bad_request(f"the name of the object ({body_name}) does not match the "
                                   f"name on the URL ({name})")
             leases.validate(obj)
+            self.counts["lease_writes"] += 1
             _, raw = self.store.lease_update(namespace, name, obj)
             return _raw(start_response, 200, raw)
         if method == "PATCH":
