@@ -84,9 +84,9 @@ def run(*, clients: int, seconds: float, presence: bool, interval: float) -> dic
                                           name=f"pod-{k}"))
             for pod in pods:
                 loads.append(LoadClient(pod.url, room=ROOM, shards=max(1, -(-per_pod // 10000))))
-            connected = sum(load.connect(min(per_pod, clients - i * per_pod),
+            connected = int(sum(load.connect(min(per_pod, clients - i * per_pod),
                                          deadline_seconds=600)["added"]
-                            for i, load in enumerate(loads))
+                                for i, load in enumerate(loads)))
             log.info("%d clients connected; measuring %.0f s", connected, seconds)
             time.sleep(3 * interval)  # every pod's summary carries its clients
             before = api.stats()

@@ -65,7 +65,7 @@ class Presence:
 
         :param room: any room, user rooms (``user:<sub>``) included.
         """
-        return self.view.answer(room, self._local(), list_max=self.list_max)
+        return self.view.answer(room, self._local(room), list_max=self.list_max)
 
     def presence_count(self, room: str) -> int:
         """How many connections are in ``room`` on every live pod (see :meth:`presence`)."""
@@ -79,9 +79,13 @@ class Presence:
         return self.presence_count(USER_ROOM_PREFIX + sub) > 0
 
     # --- this pod's table ----------------------------------------------------------------
-    def _rooms(self, now: int) -> dict[str, dict[str, tuple[str | None, int]]]:
+    def _rooms(self, now: int, only: str | None = None
+               ) -> dict[str, dict[str, tuple[str | None, int]]]:
+        """This pod's named rooms as {room: {sid: (user, since)}}; ``only``: just that one."""
         server = self.socketio.server
         table = server.manager.rooms.get("/", {}) if server is not None else {}
+        if only is not None:
+            table = {only: table[only]} if only in table else {}
         out: dict[str, dict[str, tuple[str | None, int]]] = {}
         for room, sids in list(table.items()):
             if room is None or not isinstance(room, str) or room in sids:
@@ -95,9 +99,10 @@ class Presence:
                 out[room] = members
         return out
 
-    def _local(self) -> Summary:
+    def _local(self, room: str) -> Summary:
+        """This pod's live members of ``room`` (a question reads one room, not the table)."""
         now = time.time()
-        return local_summary(self.pod, self._rooms(int(now)), now)
+        return local_summary(self.pod, self._rooms(int(now), only=room), now)
 
     # --- the round -------------------------------------------------------------------------
     def start(self) -> None:
