@@ -77,14 +77,18 @@ class PresenceView:
         self._remote.clear()
 
     def live(self) -> list[tuple[Summary, float]]:
-        """Every other pod's summary that is still alive, with its age in seconds."""
+        """Every other pod's summary that is still alive, with its age in seconds; one per pod
+        (the newest), so a second Lease naming a pod never counts its members twice."""
         now = self._clock()
-        out = []
+        newest: dict[str, tuple[Summary, float]] = {}
         for remote in self._remote.values():
             age = now - remote.received
-            if age <= remote.duration and remote.summary.pod != self.own_pod:
-                out.append((remote.summary, age))
-        return out
+            pod = remote.summary.pod
+            if age > remote.duration or pod == self.own_pod:
+                continue
+            if pod not in newest or age < newest[pod][1]:
+                newest[pod] = (remote.summary, age)
+        return list(newest.values())
 
     def stale(self) -> int:
         """Leases seen whose summary has outlived its duration (dead or stopped pods)."""

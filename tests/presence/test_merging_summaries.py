@@ -70,3 +70,13 @@ def test_a_deleted_lease_is_forgotten_and_a_relist_starts_over() -> None:
     assert view.answer("team", None, list_max=10).count == 1
     view.clear()
     assert view.answer("team", None, list_max=10).count == 0
+
+
+def test_two_leases_naming_one_pod_count_only_the_newest() -> None:
+    clock = Clock()
+    view = PresenceView(own_pod="p0", clock=clock)
+    view.put("lease-1", _summary("p1", {"a": "ann", "b": "bob"}), duration=3)
+    clock.now += 1
+    view.put("forged", _summary("p1", {"c": "cid"}), duration=3600)
+    answer = view.answer("team", None, list_max=10)
+    assert answer.count == 1 and answer.pods == {"p1": 0.0}
