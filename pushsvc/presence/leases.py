@@ -175,6 +175,9 @@ class LeaseWatch:
                     metrics.watch_restarts.labels(cause="expired").inc()
                     continue  # 410: list again at once
             except ApiException as exc:
+                if exc.status == 410:  # a watch refused as too old: list again at once
+                    metrics.watch_restarts.labels(cause="expired").inc()
+                    continue
                 cause = {403: "forbidden", 429: "throttled"}.get(exc.status or 0, "error")
                 if exc.status == 403:
                     logger.error("%s", forbidden_message(exc, verb="list/watch",
