@@ -25,9 +25,11 @@ from .watch import Watcher, WatchHub
 class LeaseChanges:
     """The store's Lease listener: a bounded change history plus the open Lease watches."""
 
-    def __init__(self, maxlen: int = 2000) -> None:
+    def __init__(self, *, since: int, maxlen: int = 2000) -> None:
         self.changes: deque[Change] = deque(maxlen=maxlen)
         self.hub = WatchHub()
+        #: The store's revision when this history began (a restart loses the one before).
+        self.since = since
 
     def __call__(self, change: Change) -> None:
         self.changes.append(change)
@@ -35,7 +37,8 @@ class LeaseChanges:
 
     def after(self, rv: int) -> list[Change] | None:
         """Changes above ``rv``; None when ``rv`` is older than the kept window."""
-        if len(self.changes) == self.changes.maxlen and rv < self.changes[0].rv - 1:
+        if rv < self.since or (len(self.changes) == self.changes.maxlen
+                               and rv < self.changes[0].rv - 1):
             return None
         return [c for c in self.changes if c.rv > rv]
 

@@ -68,7 +68,7 @@ class Emulator:
         self.timings = Timings() if options.record_timings else None
         self.hub = WatchHub(self.timings)
         self.store.listeners.append(self.hub)
-        self.lease_changes = LeaseChanges()
+        self.lease_changes = LeaseChanges(since=self.store.rv)
         self.store.lease_listeners.append(self.lease_changes)
         self.authz = Authorizer()
         if options.rbac_dir is not None:
