@@ -145,7 +145,8 @@ class LeaseWatch:
                  on_put: Callable[[str, Summary, float], None],
                  on_drop: Callable[[str], None], on_reset: Callable[[], None],
                  timeout_seconds: int = 300, read_timeout_seconds: float = 330.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.api_client = api_client
         self.namespace = namespace
         self.selector = f"{PRESENCE_LABEL}={channel}"
@@ -153,6 +154,7 @@ class LeaseWatch:
         self.timeout_seconds = timeout_seconds
         self.timeout = (5.0, read_timeout_seconds)
         self._sleep = sleep
+        self._clock = clock
         self.stopped = False
         self.up = False
         self._bad_logged: set[str] = set()
@@ -203,9 +205,9 @@ class LeaseWatch:
         self.stopped = True
 
     def _wait(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not self.stopped and time.monotonic() < end:
-            self._sleep(min(0.5, max(0.0, end - time.monotonic())))
+        end = self._clock() + seconds
+        while not self.stopped and self._clock() < end:
+            self._sleep(min(0.5, max(0.0, end - self._clock())))
 
     def _list(self) -> str:
         resp = raw_request(self.api_client, "GET", self._path,
