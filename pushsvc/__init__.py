@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from flask import Flask
     from flask_socketio import SocketIO
 
+    from pushsvc.presence import Presence
     from pushsvc.settings import Settings
 
 #: The package's version: the one place it is written. pyproject.toml reads it (setuptools
 #: parses this file for the literal, importing nothing); ``emitter.__version__`` equals it.
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_app", "init_app"]
+__all__ = ["__version__", "create_app", "init_app", "presence_of"]
 
 
 def create_app(settings: Settings | None = None, *, classic: bool = True) -> Flask:
@@ -37,3 +38,10 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
     from pushsvc.app import init_app as _init_app
 
     return _init_app(app, settings, classic=classic)
+
+
+def presence_of(app: Flask) -> Presence:
+    """Who is in a room on every pod (see :func:`pushsvc.presence.presence_of`)."""
+    from pushsvc.presence import presence_of as _presence_of
+
+    return _presence_of(app)

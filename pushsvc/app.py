@@ -33,6 +33,7 @@ from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
 from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
+from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
 from pushsvc.routes import check_js_client, register_routes
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
@@ -83,6 +84,7 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
                      client_budget=client_budget, identity=identity)
     # Outermost wrapper of the CONNECT path: refused CONNECTs are budgeted before any check.
     connect_guard.install(socketio.server, settings, exempt=lambda: service.shutting_down)
+    install_presence(app, socketio, settings=settings, identity=identity, service=service)
     register_routes(app, settings, demo_page=classic and settings.demo_page)
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI

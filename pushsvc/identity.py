@@ -118,6 +118,8 @@ class Permissions:
     close: tuple[str, ...] = ()
     broadcast: bool = False
     unrestricted: bool = False
+    #: Rooms whose presence (who is in them, on every pod) the client may ask for.
+    presence: tuple[str, ...] = ()
 
     def may_join(self, room: str) -> bool:
         return self.unrestricted or _matches(room, self.join)
@@ -128,13 +130,20 @@ class Permissions:
     def may_close(self, room: str) -> bool:
         return self.unrestricted or _matches(room, self.close)
 
+    def may_see_presence(self, room: str) -> bool:
+        """The token's ``presence`` patterns only (pushsvc.presence decides the non-JWT modes)."""
+        return _matches(room, self.presence)
+
     @property
     def may_broadcast(self) -> bool:
         return self.unrestricted or self.broadcast
 
     def as_claim(self) -> dict[str, Any]:
-        return {"rooms": list(self.join), "publish": list(self.publish),
-                "close": list(self.close), "broadcast": self.broadcast}
+        claim: dict[str, Any] = {"rooms": list(self.join), "publish": list(self.publish),
+                                 "close": list(self.close), "broadcast": self.broadcast}
+        if self.presence:
+            claim["presence"] = list(self.presence)
+        return claim
 
     @classmethod
     def from_claim(cls, value: Any) -> Permissions:
@@ -148,7 +157,8 @@ class Permissions:
         if not isinstance(broadcast, bool):
             raise AuthRefused("token_invalid", "'broadcast' in the token must be true or false")
         return cls(join=_patterns(value, "rooms"), publish=_patterns(value, "publish"),
-                   close=_patterns(value, "close"), broadcast=broadcast)
+                   close=_patterns(value, "close"), broadcast=broadcast,
+                   presence=_patterns(value, "presence"))
 
 
 UNRESTRICTED = Permissions(unrestricted=True)
@@ -404,14 +414,15 @@ def token_from(auth: Any, environ: Mapping[str, Any] | None) -> Any:
 
 def mint(secret: str, *, sub: str, ttl_seconds: float, rooms: Iterable[str] = (),
          publish: Iterable[str] = (), close: Iterable[str] = (), broadcast: bool = False,
-         audience: str | None = None, issuer: str | None = None,
+         presence: Iterable[str] = (), audience: str | None = None, issuer: str | None = None,
          now: float | None = None) -> str:
     """An HS256 token (what an application's login view mints; ``pushsvc token`` uses it)."""
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "sub": sub, "iat": issued, "nbf": issued, "exp": issued + int(ttl_seconds),
         PERMISSIONS_CLAIM: Permissions(join=tuple(rooms), publish=tuple(publish),
-                                       close=tuple(close), broadcast=broadcast).as_claim(),
+                                       close=tuple(close), broadcast=broadcast,
+                                       presence=tuple(presence)).as_claim(),
     }
     if audience:
         claims["aud"] = audience

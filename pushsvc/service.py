@@ -59,6 +59,8 @@ class PushService:
         self.settings = settings
         self.socketio = socketio
         self.shutting_down = False
+        #: Called once by drain(), before the bus flushes (presence empties its Lease).
+        self.on_drain: list[Any] = []
 
     # -- readiness ----------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
@@ -151,6 +153,11 @@ class PushService:
             while eio.sockets and time.monotonic() < flush_deadline:
                 self.socketio.sleep(_POLL_S)
             left = len(eio.sockets)
+        for hook in self.on_drain:
+            try:
+                hook()
+            except Exception:  # a failing hook never stops the drain
+                logger.exception("shutdown hook %r failed", hook)
         # The bus publishes in the background: send what is queued for other pods first.
         bus = self.bus
         budget_left = max(0.1, min(_FLUSH_S, deadline - time.monotonic()))

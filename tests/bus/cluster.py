@@ -42,6 +42,9 @@ POD_ENV = {
     # Tests here count the bus Events; the session outlives the 5-minute retention, so the
     # janitor is off unless a test turns it on (tests/bus/janitor_support.py).
     "PUSHSVC_JANITOR": "false",
+    # Presence's Lease traffic would share the pods' APF budget and request counts with the
+    # bus; tests/presence turns it on.
+    "PUSHSVC_PRESENCE": "false",
 }
 
 

@@ -1,7 +1,8 @@
 """rbac/ loaded into the Kubernetes API emulator grants exactly what the design says.
 
-pushsvc-api may list, watch, create and delete events in the bus namespace, get and update
-the one janitor Lease and create Leases (RBAC cannot narrow create by name), and nothing else;
+pushsvc-api may list, watch, create and delete events in the bus namespace, get the one
+janitor Lease, create Leases (RBAC cannot narrow create by name) and list, watch and update
+Leases (presence: one Lease per pod, names unknown in advance), and nothing else;
 pushsvc-notifier may only create events. Checked over HTTP with the official
 `kubernetes` client (the real 403 Status message), and exhaustively through the
 emulator's RBAC evaluator for verbs and resources the emulator does not serve.
@@ -104,7 +105,7 @@ def _lease(name: str) -> client.V1Lease:
                                                   lease_duration_seconds=15))
 
 
-def test_the_api_service_account_gets_and_updates_only_the_janitor_lease(
+def test_the_api_service_account_reads_only_the_janitor_lease_and_never_deletes_one(
         rbac_kubeapi: Any) -> None:
     leases = _leases(rbac_kubeapi, "pushsvc-api")
     leases.create_namespaced_lease(NS, _lease(LEASE))
@@ -113,16 +114,21 @@ def test_the_api_service_account_gets_and_updates_only_the_janitor_lease(
     assert leases.replace_namespaced_lease(LEASE, NS, lease).spec.holder_identity == "rbac-test-2"
     # create cannot be narrowed by resourceNames, so another Lease can be created...
     leases.create_namespaced_lease(NS, _lease("another-lease"))
-    # ...but never read, updated, patched or deleted; the janitor Lease cannot be deleted.
+    # ...and updated and listed (presence Leases are per pod), but never read by name,
+    # patched or deleted; the janitor Lease cannot be deleted.
+    other = leases.replace_namespaced_lease("another-lease", NS, _lease("another-lease"))
+    assert other.spec.holder_identity == "rbac-test"
+    assert {i.metadata.name for i in leases.list_namespaced_lease(NS).items} >= {
+        LEASE, "another-lease"}
     body = _forbidden(leases.read_namespaced_lease, "another-lease", NS)
     assert body == (
         'leases.coordination.k8s.io "another-lease" is forbidden: User '
         '"system:serviceaccount:pushsvc:pushsvc-api" cannot get resource "leases" in API group '
         '"coordination.k8s.io" in the namespace "pushsvc"')
-    _forbidden(leases.replace_namespaced_lease, "another-lease", NS, _lease("another-lease"))
     _forbidden(leases.patch_namespaced_lease, LEASE, NS, {"spec": {"holderIdentity": "x"}})
     _forbidden(leases.delete_namespaced_lease, LEASE, NS)
-    _forbidden(leases.list_namespaced_lease, NS)
+    _forbidden(leases.delete_namespaced_lease, "another-lease", NS)
+    _forbidden(leases.list_namespaced_lease, OTHER_NS)
     _forbidden(leases.create_namespaced_lease, OTHER_NS, _lease(LEASE))
 
 
@@ -176,10 +182,12 @@ def _authorizer() -> Authorizer:
 _API_GRANTS = {
     *((verb, "events", NS, name) for verb in ("list", "watch", "create", "delete")
       for name in NAMES),
-    # resourceNames narrow get/update to the janitor Lease; a create request carries no name
-    # for resourceNames to match, so the create rule has none and allows any Lease.
-    ("get", "leases", NS, LEASE), ("update", "leases", NS, LEASE),
-    *(("create", "leases", NS, name) for name in NAMES),
+    # resourceNames narrow get to the janitor Lease; a create request carries no name
+    # for resourceNames to match, so the create rule has none and allows any Lease; presence
+    # updates its own Lease (named after the pod: unknown in advance) and list+watches them.
+    ("get", "leases", NS, LEASE),
+    *((verb, "leases", NS, name) for verb in ("create", "list", "watch", "update")
+      for name in NAMES),
 }
 _NOTIFIER_GRANTS = {("create", "events", NS, name) for name in NAMES}
 

@@ -28,6 +28,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from . import apf, discovery, leases, tls, wire
 from . import table as tables
 from .jobs_http import JobsAPI
+from .lease_watch import LeaseChanges
 from .rbac import ADMIN_USER, ANONYMOUS_USER, Authorizer, User, user_for
 from .selectors import combine, parse_field_selector, parse_label_selector
 from .status import (
@@ -79,6 +80,8 @@ class Emulator:
         self.hub = WatchHub(self.timings)
         self.store.listeners.append(self.hub)
         self.jobs = JobsAPI(self.store)  # batch/v1 Jobs (jobs.py, jobs_http.py)
+        self.lease_changes = LeaseChanges(since=self.store.rv)
+        self.store.lease_listeners.append(self.lease_changes)
         self.authz = Authorizer()
         if options.rbac_dir is not None:
             self.authz.load_path(options.rbac_dir)
@@ -92,7 +95,8 @@ class Emulator:
         self.retry_after = 1
         self._snapshot: Any = None
         self.counts = {"creates": 0, "lists": 0, "watches": 0, "gets": 0, "deletes": 0,
-                       "requests": 0, "throttled": 0}
+                       "requests": 0, "throttled": 0, "lease_lists": 0, "lease_watches": 0,
+                       "lease_writes": 0}
         self.server: WSGIServer | None = None
         self._jobs: list[gevent.Greenlet] = []
 
@@ -325,11 +329,29 @@ class Emulator:
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""),
                                                 keep_blank_values=True).items()}
         scope = {"resource": leases.RESOURCE, "group": LEASE_GROUP}
-        if query.get("watch", "").lower() in ("1", "true"):
-            raise ApiError(405, "the emulator does not watch leases", details={})
+        selected = parse_label_selector(query.get("labelSelector"))
+        if query.get("watch", "").lower() in ("1", "true") and method == "GET":
+            self._authorize(user, "watch", namespace, name, **scope)
+            self.counts["lease_watches"] += 1
+            timeout = _int_param(query, "timeoutSeconds", -1)
+            rv_text = query.get("resourceVersion", "")
+            try:
+                rv = int(rv_text) if rv_text else 0
+            except ValueError:
+                raise bad_request(f"invalid resource version: {rv_text!r}") from None
+            body = self.lease_changes.open(
+                self.store, namespace=namespace, predicate=selected, rv=rv,
+                timeout_s=float(timeout) if timeout >= 0 else random.uniform(1800, 3600),
+                sock=environ.get("kubeapi.socket"))
+            write = start_response("200 OK", [("Content-Type", "application/json"),
+                                              ("Cache-Control", "no-cache, private")])
+            write(b"")
+            return body
         if method == "GET" and name is None:
             self._authorize(user, "list", namespace, **scope)
-            items = self.store.lease_items(namespace)
+            self.counts["lease_lists"] += 1
+            items = [obj for obj in self.store.lease_items(namespace)
+                     if selected is None or selected(obj)]
             if "as=Table" in environ.get("HTTP_ACCEPT", ""):
                 return _json(start_response, 200, leases.table(
                     items, resource_version=self.store.rv,
@@ -351,6 +373,7 @@ class Emulator:
             self._authorize(user, "create", namespace, **scope)
             obj = leases.parse_body(_read_body(environ), namespace)
             leases.validate(obj)
+            self.counts["lease_writes"] += 1
             _, raw = self.store.lease_create(namespace, obj)
             return _raw(start_response, 201, raw)
         assert name is not None
@@ -362,6 +385,7 @@ class Emulator:
                 raise bad_request(f"the name of the object ({body_name}) does not match the "
                                   f"name on the URL ({name})")
             leases.validate(obj)
+            self.counts["lease_writes"] += 1
             _, raw = self.store.lease_update(namespace, name, obj)
             return _raw(start_response, 200, raw)
         if method == "PATCH":
@@ -577,6 +601,10 @@ class Emulator:
         return {
             **self.counts,
             "open_watches": len(self.hub.watchers),
+            "open_lease_watches": len(self.lease_changes.hub.watchers),
+            "stored_leases": sum(len(b) for b in self.store.leases.values()),
+            "lease_bytes": sum(len(raw) for b in self.store.leases.values()
+                               for _, raw in b.values()),
             "apf": self.apf.stats(),
             "open_job_watches": len(self.jobs.hub.watchers),
             "job_requests": list(self.jobs.requests),

@@ -108,8 +108,8 @@ class Store:
         self._appended = 0  # bytes written to the state file since its last rewrite
         self._snapshot_bytes = 0  # the size of that rewrite
         self.objects: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
-        # coordination.k8s.io/v1 Leases: their own keys, the same revision counter; no watch
-        # history (nothing here watches Leases) and no TTL.
+        # coordination.k8s.io/v1 Leases: their own keys, the same revision counter and no
+        # TTL; their watches and watch window are in lease_watch.py (lease_listeners).
         self.leases: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
         self.count = 0
         self.rv = 1  # a fresh etcd starts with revision 1
@@ -121,6 +121,8 @@ class Store:
         self._expiry: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
         self.tokens: dict[str, str] = {}
         self.listeners: list[Callable[[Change], None]] = []
+        #: Lease changes (ADDED, MODIFIED, DELETED) for Lease watches (lease_watch.py).
+        self.lease_listeners: list[Callable[[Change], None]] = []
         self.stats = {"creates": 0, "deletes": 0, "updates": 0, "expired": 0}
         self._state_file = state_file
         self._fh: IO[bytes] | None = None
@@ -273,6 +275,9 @@ class Store:
         del self.leases[namespace][name]
         self.rv += 1
         self._append(orjson.dumps({"LD": [namespace, name, self.rv]}) + b"\n")
+        if self.lease_listeners:
+            gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self.rv)}}
+            self._lease_changed("DELETED", gone)
         return old
 
     def _lease_put(self, namespace: str, name: str, obj: dict[str, Any]
@@ -281,9 +286,18 @@ class Store:
         obj.pop("apiVersion", None)
         self._next_rv(obj["metadata"])
         raw = serialize_lease(obj)
-        self.leases.setdefault(namespace, {})[name] = (obj, raw)
+        bucket = self.leases.setdefault(namespace, {})
+        kind = "MODIFIED" if name in bucket else "ADDED"
+        bucket[name] = (obj, raw)
         self._append(orjson.dumps({"L": obj}) + b"\n")
+        if self.lease_listeners:
+            self._lease_changed(kind, obj, raw)
         return obj, raw
+
+    def _lease_changed(self, kind: str, obj: dict[str, Any], raw: bytes | None = None) -> None:
+        change = Change(self.rv, kind, obj, raw if raw is not None else serialize_lease(obj))
+        for listener in self.lease_listeners:
+            listener(change)
 
     def expire(self, now: float | None = None) -> int:
         """Delete Events whose TTL lease ran out (O(1) per Event: the map is in time order)."""
