@@ -23,15 +23,19 @@ RECOVERY = {
 BURST = 4096
 
 
-def _snapshot_bytes(cluster: Cluster, sid: str | None = None) -> int:
-    total = 0
+def _record_sizes(cluster: Cluster, sid: str | None = None) -> list[int]:
+    sizes = []
     for event in cluster.bus_events():
         for message in json.loads(event["metadata"]["annotations"][PAYLOAD_ANNOTATION])[
                 "messages"]:
             if message.get("namespace") == "/pushsvc.recovery":
-                total += sum(len(json.dumps(r, separators=(",", ":")))
-                             for r in message["data"][0] if sid is None or r["sid"] == sid)
-    return total
+                sizes += [len(json.dumps(r, separators=(",", ":")))
+                          for r in message["data"][0] if sid is None or r["sid"] == sid]
+    return sizes
+
+
+def _snapshot_bytes(cluster: Cluster, sid: str | None = None) -> int:
+    return sum(_record_sizes(cluster, sid))
 
 
 def _deferred(cluster: Cluster, scope: str) -> float:
@@ -73,5 +77,9 @@ def test_room_changes_write_no_more_snapshot_bytes_than_the_clients_publish_budg
     limit = connected + 1024 + 150  # + what 1 B/s refilled meanwhile
     wait_until(lambda: _deferred(cluster, "client") > 0
                or _snapshot_bytes(cluster, sid) > limit, what="its snapshot writes to wait")
-    assert _snapshot_bytes(cluster, sid) <= limit
+    # A write larger than the bucket costs the whole bucket (so a small budget delays it and
+    # never blocks it for good): when the joins coalesce into one such write, its excess
+    # over the bucket is written too, once per bucket.
+    excess = max(0, max(_record_sizes(cluster, sid)) - 1024)
+    assert _snapshot_bytes(cluster, sid) <= limit + excess
     cluster.close_clients()
