@@ -138,20 +138,20 @@
     line.appendChild(ageEl);
   }
 
-  function askPresence() {
+  function askPresence(only) {
     if (!socket.connected) return;
     var rooms = presenceRooms();
     Array.from(presenceEl.children).forEach(function (d) {
       if (rooms.indexOf(d.dataset.room) < 0) presenceEl.removeChild(d);
     });
-    rooms.forEach(function (room) {
+    rooms.filter(function (room) { return !only || room === only; }).forEach(function (room) {
       socket.emit("pushsvc_presence", {room: room}, function (answer) {
         showPresence(room, answer);
       });
     });
   }
-  setInterval(askPresence, PRESENCE_EVERY_MS);
-  socket.on("connect", function () { setTimeout(askPresence, 500); });
+  setInterval(function () { askPresence(); }, PRESENCE_EVERY_MS);
+  socket.on("connect", function () { setTimeout(function () { askPresence(); }, 500); });
 
   // -- jobs ---------------------------------------------------------------------------
   var PHASE_RANK = {created: 0, running: 1, retrying: 2, succeeded: 3, failed: 3};
@@ -276,8 +276,10 @@
   onSubmit("join", function () {
     var room = value("join_room");
     socket.emit("join", {room: room});
-    if (room && joinedRooms.indexOf(room) < 0) joinedRooms.push(room);
-    setTimeout(askPresence, 500);
+    if (room && joinedRooms.indexOf(room) < 0) {
+      joinedRooms.push(room);
+      setTimeout(function () { askPresence(room); }, 500);  // its first answer, not a round
+    }
   });
   onSubmit("leave", function () {
     var room = value("leave_room");

@@ -1,10 +1,11 @@
 // Headless Chromium: two pages of the pushsvc demo in two browser contexts, each with
 // HAProxy's SERVERID cookie of another pod (cfg.cookies), both the demo user. Each must show the presence of its user room
-// with count 2 (both tabs, from every pod's summary). Then the kubectl commands `pushsvc demo`
+// with count 2 (both tabs, from every pod's summary), and so must a room both join with the
+// page's form (cfg.shared). Then the kubectl commands `pushsvc demo`
 // printed run one at a time in a shell as a user would paste them, and after each the first
 // page's Jobs list must show the Job's next phase.
 // usage: node browser_demo_jobs_presence.js CONFIG_JSON
-//   {url, chromium, room, cookies: [<SERVERID of page 1>, <of page 2>], commands: [<shell command>], phases: [<Jobs line after each>],
+//   {url, chromium, room, shared, cookies: [<SERVERID of page 1>, <of page 2>], commands: [<shell command>], phases: [<Jobs line after each>],
 //    env: {...}, shots: dir}
 // Prints one JSON line: {ok, presence: [[lines of page 1], [page 2]], jobs: [[...], [...]],
 //   phasesSeen, log, errors, failure?}; exit status 0 when everything appeared.
@@ -35,11 +36,17 @@ async function lines(page, selector) {
       pages.push(page);
     }
     try {
+      const countTwo = (room) => Array.from(document.querySelectorAll('#presence div'))
+        .some((d) => d.dataset.room === room && d.dataset.count === '2');
       for (const page of pages) {
-        await page.waitForFunction(
-          (room) => Array.from(document.querySelectorAll('#presence div'))
-            .some((d) => d.dataset.room === room && d.dataset.count === '2'),
-          cfg.room, { timeout: TIMEOUT, polling: 200 });
+        await page.waitForFunction(countTwo, cfg.room, { timeout: TIMEOUT, polling: 200 });
+      }
+      for (const page of pages) {
+        await page.fill('#join_room', cfg.shared);
+        await page.click('#join input[type=submit]');
+      }
+      for (const page of pages) {
+        await page.waitForFunction(countTwo, cfg.shared, { timeout: TIMEOUT, polling: 200 });
       }
       for (let i = 0; i < cfg.commands.length; i += 1) {
         execFileSync('/bin/sh', ['-c', cfg.commands[i]],

@@ -4,7 +4,8 @@ writes that walk it through its life. Run as pasted in a plain shell (no KUBECON
 PUSHSVC_* settings), the demo page in Chromium lists the Job with each phase in turn —
 created, running, retrying, running again, succeeded — updated in place on one line. Two
 pages of alice on different pods (HAProxy's SERVERID cookie) both show the presence of her
-user room with count 2 and both pods, one of them from the other pod's summary.
+user room with count 2 and both pods, one of them from the other pod's summary; so does a
+room both join with the page's form.
 Screenshot: artifacts/deploy/demo-jobs-presence.png.
 """
 
@@ -61,6 +62,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             "url": demo.url,
             "chromium": require_tool("chromium"),
             "room": "user:alice",
+            "shared": "team",
             "cookies": ["s1", "s2"],  # haproxy.cfg: node1 cookie s1, node2 cookie s2
             "commands": commands,
             "phases": PHASES[:len(commands)],
@@ -99,15 +101,18 @@ def test_the_printed_kubectl_lines_walk_a_job_whose_phases_the_page_lists(
         "created", "running", "retrying", "running", "succeeded"]
 
 
-def test_two_pages_of_one_user_see_its_user_room_with_both(demo_run: dict[str, Any]) -> None:
+def test_two_pages_of_one_user_see_its_user_room_and_a_joined_room_with_both(
+    demo_run: dict[str, Any],
+) -> None:
     result = demo_run["result"]
     presence = result.get("presence")
     assert presence, result.get("failure") or demo_run["stderr"]
-    for lines in presence:
-        room = [line for line in lines if line.startswith("user:alice: ")]
-        assert room, presence
-        assert room[0].startswith("user:alice: 2 connections \u2014 alice@pushsvc-"), presence
-        assert "pod summaries up to " in room[0]
-        assert {"alice@pushsvc-node1", "alice@pushsvc-node2"} <= set(
-            room[0].split(" \u2014 ", 1)[1].split(" (as of")[0].split(", ")), presence
     assert result["pods"] == ["pushsvc-node1", "pushsvc-node2"]
+    for lines in presence:
+        for name in ("user:alice", "team"):
+            room = [line for line in lines if line.startswith(name + ": ")]
+            assert room, presence
+            assert room[0].startswith(f"{name}: 2 connections \u2014 alice@pushsvc-"), presence
+            assert "pod summaries up to " in room[0]
+            members = room[0].split(" \u2014 ", 1)[1].split(" (as of")[0].split(", ")
+            assert sorted(members) == ["alice@pushsvc-node1", "alice@pushsvc-node2"], presence
