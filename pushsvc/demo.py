@@ -19,6 +19,15 @@ Once it runs it prints a ``pushsvc-notify`` command, ready to paste into another
 pushes ``report_ready {"id": 42}`` to every page as the notifier ServiceAccount would; the
 demo page shows every event it receives, so the push appears there as sent.
 
+It also turns the Job notifier on (``PUSHSVC_JOB_NOTIFY``, docs/jobs.md), with the emulator
+granting the pods list/watch on jobs from the ``manifests/job-notify`` component's own Role
+and RoleBinding (loaded on top of ``rbac/``, which stays as real clusters get it), and prints
+``kubectl`` commands against the emulator (its admin kubeconfig) that create a Job labelled
+and annotated for the demo user and then write its status as the Job controller would (the
+emulator runs no controller): created → running → retrying → running → succeeded, each
+shown on the page's Jobs list. The page also shows the presence of its rooms (demo tokens
+carry ``presence: ["*"]``).
+
 This is the one command of the server that imports ``pushsvc.testing``.
 """
 
@@ -50,6 +59,16 @@ logger = logging.getLogger(__name__)
 #: The push the printed notifier command sends (the docs' example).
 EXAMPLE_EVENT = "report_ready"
 EXAMPLE_DATA = '{"id": 42}'
+
+#: The Job the printed kubectl commands create, and the status writes that walk it through
+#: its life (docs/jobs.md): running, its pod failed (retrying), running again, succeeded.
+EXAMPLE_JOB = "report-42"
+JOB_STATUS_STEPS = (
+    '{"status":{"active":1}}',
+    '{"status":{"active":0,"failed":1}}',
+    '{"status":{"active":1}}',
+    '{"status":{"active":0,"succeeded":1,"conditions":[{"type":"Complete","status":"True"}]}}',
+)
 
 #: Settings the topology chooses for each pod; the user's values for them are ignored.
 TOPOLOGY_SETTINGS = frozenset(
@@ -141,6 +160,17 @@ def demo_recovery(pod_env: dict[str, str]) -> None:
                 "PUSHSVC_RECOVERY_ENABLED to choose yourself)")
 
 
+def demo_jobs(pod_env: dict[str, str]) -> bool:
+    """Unless the user configured the Job notifier (or turned the janitor it runs on off),
+    turn it on; returns whether the demo grants and shows it."""
+    if any(name.startswith("PUSHSVC_JOB_NOTIFY") for name in pod_env) or \
+            pod_env.get("PUSHSVC_JANITOR", "true").strip().lower() in ("false", "0", "no", "off"):
+        return pod_env.get("PUSHSVC_JOB_NOTIFY", "").strip().lower() in ("true", "1", "yes", "on")
+    pod_env["PUSHSVC_JOB_NOTIFY"] = "true"
+    logger.info("Job notifier on (set PUSHSVC_JOB_NOTIFY to choose yourself)")
+    return True
+
+
 def _missing_js_client() -> str | None:
     """Why the demo page could not load the JS client, or None when it is there."""
     from pushsvc.routes import js_client_dir
@@ -183,6 +213,28 @@ def notifier_exports(topology: LocalTopology) -> str:
             f"PUSHSVC_BUS_NAMESPACE={BUS_NAMESPACE}")
 
 
+def job_commands(topology: LocalTopology, *, user: str, name: str = EXAMPLE_JOB) -> list[str]:
+    """Shell commands, as the emulator's admin, that create Job ``name`` labelled and annotated
+    for ``user``'s pages and then write its status step by step (JOB_STATUS_STEPS)."""
+    from pushsvc.jobs.transitions import NOTIFY_LABEL, USER_ANNOTATION
+    from pushsvc.testing.topology import BUS_NAMESPACE
+
+    assert topology.kubeapi is not None
+    kubectl = (f"kubectl --kubeconfig {shlex.quote(str(topology.kubeapi.kubeconfig))} "
+               f"-n {BUS_NAMESPACE}")
+    # kubectl create job has no --labels: its manifest is labelled and annotated locally
+    # (no server involved) and then created in one request, so the Job is never seen
+    # without its target.
+    create = (f"{kubectl} create job {name} --image=busybox --dry-run=client -o yaml -- echo hi"
+              f" | kubectl label --local -f - {NOTIFY_LABEL}=true -o yaml"
+              f" | kubectl annotate --local -f - {USER_ANNOTATION}={shlex.quote(user)} -o yaml"
+              f" | {kubectl} create -f -")
+    return [create] + [
+        f"{kubectl} patch job {name} --subresource=status --type=merge -p {shlex.quote(step)}"
+        for step in JOB_STATUS_STEPS
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the local topology until Ctrl-C or SIGTERM."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
@@ -215,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reply_event = pod_env.get("PUSHSVC_REPLY_EVENT", "nuke_response")
     demo_users = demo_identity(pod_env)
     demo_recovery(pod_env)
+    jobs = demo_jobs(pod_env)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     with contextlib.ExitStack() as stack:
@@ -225,8 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # kubeconfigs written under it.
         workdir = workdir.resolve()
         try:
+            from pushsvc.testing.shipped import shipped_job_notify_rbac
+
             topology = LocalTopology(workdir, port=args.port, pods=args.pods, pod_env=pod_env,
-                                     rbac_dir=args.rbac_dir, haproxy_cfg=args.haproxy_cfg)
+                                     rbac_dir=args.rbac_dir, haproxy_cfg=args.haproxy_cfg,
+                                     extra_rbac=shipped_job_notify_rbac() if jobs else ())
             stack.enter_context(topology)
             topology.start_notifier_loop(interval=args.interval, event=reply_event,
                                          users=demo_users)
@@ -236,6 +292,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "pushsvc-notify --help)\n\nOr export the notifier's credentials once, for "
                   "pushsvc-notify and emitter.notify() in Python:\n\n    "
                   + notifier_exports(topology) + "\n", flush=True)
+            if jobs and demo_users:
+                create, *steps = job_commands(topology, user=demo_users[0])
+                print(f"Create a Job for {demo_users[0]} (the page lists its phases under "
+                      "Jobs):\n\n    " + create + "\n\nThe emulator runs no Job controller: "
+                      "write its status as one would, a line at a time (running, its pod "
+                      "failed and is retried, running again, succeeded):\n\n"
+                      + "".join(f"    {step}\n" for step in steps), flush=True)
             print(f"\npushsvc demo: open {topology.url}/ in a browser "
                   f"(HAProxy stats: {topology.stats_url}); {args.pods} pods; logs in {workdir}. "
                   "Ctrl-C stops.\n", flush=True)

@@ -660,8 +660,9 @@ def identity_of(app: Any) -> Identity:
 
 def register_demo_tokens(app: Any, settings: Settings) -> None:
     """Development only (PUSHSVC_DEMO_TOKENS): ``GET /pushsvc-demo/token?sub=NAME[&ttl=S]``
-    answers ``{"token"}`` for any name, allowed every room and broadcast, for an hour (or
-    ``ttl`` seconds, 4 to 3600)."""
+    answers ``{"token"}`` for any name, allowed every room, broadcast and the presence of
+    every room (the demo page shows its rooms'), for an hour (or ``ttl`` seconds, 4 to
+    3600)."""
     if not settings.demo_tokens or settings.jwt_secret is None:
         return
     from flask import jsonify, request
@@ -676,7 +677,7 @@ def register_demo_tokens(app: Any, settings: Settings) -> None:
             ttl = DEMO_TOKEN_TTL_SECONDS
         ttl = min(max(ttl, DEMO_TOKEN_MIN_TTL_SECONDS), DEMO_TOKEN_TTL_SECONDS)
         token = mint(secret, sub=sub, ttl_seconds=ttl, rooms=["*"],
-                     publish=["*"], close=["*"], broadcast=True,
+                     publish=["*"], close=["*"], broadcast=True, presence=["*"],
                      audience=settings.jwt_audience, issuer=settings.jwt_issuer)
         response = jsonify({"token": token, "sub": sub})
         response.headers["Cache-Control"] = "no-store"

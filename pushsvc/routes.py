@@ -65,6 +65,7 @@ def make_blueprint(settings: Settings, *, demo_page: bool) -> Blueprint:
             return render_template(
                 "pushsvc_demo.html", reply_event=settings.reply_event,
                 demo_tokens=settings.demo_tokens,  # GET /pushsvc-demo/token (pushsvc.identity)
+                job_event=settings.job_notify_event,  # pushsvc.jobs, the page's Jobs list
             )
 
     @bp.get("/js/<name>")

@@ -545,7 +545,7 @@ class Settings(BaseSettings):
     demo_tokens: bool = Field(
         default=False,
         description="Development only: GET /pushsvc-demo/token?sub=NAME mints a token "
-        "(every room, broadcast) from jwt_secret for the demo page. Needs demo_page and "
+        "(every room, broadcast, presence) from jwt_secret for the demo page. Needs demo_page and "
         "jwt_secret; refused in a Kubernetes pod. `pushsvc demo` turns it on.",
     )
 

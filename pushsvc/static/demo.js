@@ -13,6 +13,11 @@
 // dev-only demo tokens on (pushsvc demo), the page mints one for the user field (default:
 // ?user= in the address, else "alice") before connecting, and refreshes it before it
 // expires (pushsvc_refresh), so the connection stays.
+// Presence: every few seconds the page asks pushsvc_presence about its rooms (its user room
+// "user:<sub>" in JWT mode, and the rooms joined with the form, at most MAX_ROOMS) and shows
+// each room's count, its listed members (user@pod) and the answer's age (the oldest pod
+// summary it used). Jobs: each pushsvc_job event updates one line per Job with its phase
+// (an older transition arriving late never overwrites a newer one); the log shows it too.
 (function () {
   "use strict";
   var replyEvent = document.body.dataset.replyEvent || "nuke_response";
@@ -32,6 +37,13 @@
   var podEl = document.getElementById("pod");
   var sessionEl = document.getElementById("session");
   var connectedBefore = false;
+  var jobEvent = document.body.dataset.jobEvent || "pushsvc_job";
+  var presenceEl = document.getElementById("presence");
+  var jobsEl = document.getElementById("jobs");
+  var PRESENCE_EVERY_MS = 5000;
+  // Presence questions are rate limited per client (1/s, bursts of 5): a few rooms per round.
+  var MAX_ROOMS = 4;
+  var joinedRooms = [];
 
   function append(text, cls) {
     var line = document.createElement("div");
@@ -82,6 +94,89 @@
     append("Server is shutting down; reconnecting elsewhere", "notice");
   });
   var shown = [replyEvent, "error", "server_shutdown", "pushsvc_info", "my_pong"];
+
+  // -- presence -------------------------------------------------------------------------
+  function presenceRooms() {
+    var c = claims(tokenEl.value);
+    var rooms = c && c.sub ? ["user:" + c.sub] : [];
+    joinedRooms.forEach(function (room) { if (rooms.indexOf(room) < 0) rooms.push(room); });
+    return rooms.slice(0, MAX_ROOMS);
+  }
+
+  function roomLine(room) {
+    var line = Array.from(presenceEl.children).filter(function (d) {
+      return d.dataset.room === room;
+    })[0];
+    if (!line) {
+      line = document.createElement("div");
+      line.dataset.room = room;
+      presenceEl.appendChild(line);
+    }
+    return line;
+  }
+
+  function showPresence(room, answer) {
+    var line = roomLine(room);
+    if (!answer || !answer.ok) {
+      line.className = "error";
+      line.dataset.count = "";
+      line.textContent = room + ": " + (answer ? answer.code + " (" + answer.reason + ")" : "no answer");
+      return;
+    }
+    var members = (answer.members || []).map(function (m) { return m.user + "@" + m.pod; });
+    var ages = Object.keys(answer.pods || {}).map(function (pod) { return answer.pods[pod]; });
+    var age = ages.length ? Math.max.apply(null, ages) : 0;
+    line.className = "";
+    line.dataset.count = String(answer.count);
+    line.textContent = room + ": " + answer.count + (answer.truncated ? "+" : "") +
+      (answer.count === 1 ? " connection" : " connections") +
+      (members.length ? " \u2014 " + members.join(", ") : "");
+    var ageEl = document.createElement("span");
+    ageEl.className = "age";
+    ageEl.textContent = " (as of " + new Date().toLocaleTimeString() + ", pod summaries up to " +
+      age.toFixed(1) + " s old)";
+    line.appendChild(ageEl);
+  }
+
+  function askPresence(only) {
+    if (!socket.connected) return;
+    var rooms = presenceRooms();
+    Array.from(presenceEl.children).forEach(function (d) {
+      if (rooms.indexOf(d.dataset.room) < 0) presenceEl.removeChild(d);
+    });
+    rooms.filter(function (room) { return !only || room === only; }).forEach(function (room) {
+      socket.emit("pushsvc_presence", {room: room}, function (answer) {
+        showPresence(room, answer);
+      });
+    });
+  }
+  setInterval(function () { askPresence(); }, PRESENCE_EVERY_MS);
+  socket.on("connect", function () { setTimeout(function () { askPresence(); }, 500); });
+
+  // -- jobs ---------------------------------------------------------------------------
+  var PHASE_RANK = {created: 0, running: 1, retrying: 2, succeeded: 3, failed: 3};
+  function jobRank(job) { return (job.attempt || 1) * 10 + (PHASE_RANK[job.phase] || 0); }
+  socket.on(jobEvent, function (job) {
+    if (!job || !job.name) return;
+    var key = (job.uid || job.namespace + "/" + job.name);
+    var line = Array.from(jobsEl.children).filter(function (d) {
+      return d.dataset.job === key;
+    })[0];
+    if (!line) {
+      Array.from(jobsEl.querySelectorAll(".notice")).forEach(function (d) { jobsEl.removeChild(d); });
+      line = document.createElement("div");
+      line.dataset.job = key;
+      jobsEl.appendChild(line);
+    } else if (Number(line.dataset.rank) > jobRank(job)) {
+      return;  // a late, older transition
+    }
+    line.dataset.rank = String(jobRank(job));
+    line.dataset.phase = job.phase;
+    line.className = job.phase;
+    line.textContent = job.namespace + "/" + job.name + ": " + job.phase + " (attempt " +
+      job.attempt + ")" + (job.reason ? " " + job.reason : "") +
+      (job.message ? ": " + job.message : "");
+  });
   socket.onAny(function (event, data) {
     if (shown.indexOf(event) >= 0) return;
     var text;
@@ -178,8 +273,19 @@
   onSubmit("broadcast", function () {
     socket.emit("my_broadcast_event", {data: value("broadcast_data")});
   });
-  onSubmit("join", function () { socket.emit("join", {room: value("join_room")}); });
-  onSubmit("leave", function () { socket.emit("leave", {room: value("leave_room")}); });
+  onSubmit("join", function () {
+    var room = value("join_room");
+    socket.emit("join", {room: room});
+    if (room && joinedRooms.indexOf(room) < 0) {
+      joinedRooms.push(room);
+      setTimeout(function () { askPresence(room); }, 500);  // its first answer, not a round
+    }
+  });
+  onSubmit("leave", function () {
+    var room = value("leave_room");
+    socket.emit("leave", {room: room});
+    joinedRooms = joinedRooms.filter(function (r) { return r !== room; });
+  });
   onSubmit("send_room", function () {
     socket.emit("my_room_event", {room: value("room_name"), data: value("room_data")});
   });

@@ -222,6 +222,9 @@ class LocalTopology:
     :param rbac_dir: Role/RoleBinding YAML loaded into the emulator (default: the shipped
         ``rbac/``).
     :param haproxy_cfg: the HAProxy config to render (default: the shipped one).
+    :param extra_rbac: more Role/RoleBinding files loaded with ``rbac_dir`` (``pushsvc
+        demo``: the job-notify component's, ``shipped_job_notify_rbac()``), so a grant that
+        real clusters get from an optional component is not added to ``rbac/`` itself.
     """
 
     def __init__(
@@ -236,6 +239,7 @@ class LocalTopology:
         pod_env: dict[str, str] | None = None,
         rbac_dir: Path | None = None,
         haproxy_cfg: Path | None = None,
+        extra_rbac: Sequence[Path] = (),
     ) -> None:
         if bus not in ("kubernetes", "memory"):
             raise ValueError(f"bus must be 'kubernetes' or 'memory', got {bus!r}")
@@ -247,6 +251,7 @@ class LocalTopology:
         self.config_transform = config_transform
         self.pod_env = dict(pod_env or {})
         self.rbac_dir = rbac_dir
+        self.extra_rbac = list(extra_rbac)
         self.shipped_haproxy_cfg = haproxy_cfg
         self.url = f"http://127.0.0.1:{self.port}"
         self.stats_url = f"http://127.0.0.1:{self.stats_port}/stats"
@@ -316,15 +321,21 @@ class LocalTopology:
         from pushsvc.testing.kubeapi import KubeAPI
 
         rbac_dir = self.rbac_dir or shipped_rbac_dir()
+        loaded = rbac_dir
+        if self.extra_rbac:
+            # The emulator loads one folder or one file: both, as one multi-document file.
+            loaded = self.workdir / "emulator-rbac.yaml"
+            loaded.write_text(combined_yaml([rbac_dir, *self.extra_rbac]))
         try:
-            self.kubeapi = KubeAPI(self.workdir / "kubeapi", rbac_dir=rbac_dir).start()
+            self.kubeapi = KubeAPI(self.workdir / "kubeapi", rbac_dir=loaded).start()
         except RuntimeError as exc:
             raise TopologyError(str(exc)) from exc
         self.api_kubeconfig = self.kubeapi.kubeconfig_for(BUS_NAMESPACE, API_SERVICE_ACCOUNT)
         self.notifier_kubeconfig = self.kubeapi.kubeconfig_for(
             BUS_NAMESPACE, NOTIFIER_SERVICE_ACCOUNT
         )
-        logger.info("kubernetes API emulator started with %s loaded", rbac_dir)
+        logger.info("kubernetes API emulator started with %s loaded",
+                    ", ".join(map(str, [rbac_dir, *self.extra_rbac])))
 
     def pod_name(self, index: int) -> str:
         """``PUSHSVC_POD_NAME`` of pod ``index``: ``pushsvc-`` and its HAProxy server name."""
@@ -502,6 +513,16 @@ class LocalTopology:
             logger.info("notifier loop stopped")
 
 
+def combined_yaml(paths: Sequence[Path]) -> str:
+    """The YAML files of ``paths`` (folders: their ``*.yaml``/``*.yml``, recursively, as the
+    emulator reads a folder) as one multi-document text."""
+    files: list[Path] = []
+    for path in paths:
+        files += [path] if path.is_file() else sorted(
+            p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return "".join(f"---\n# {file.name}\n{file.read_text()}\n" for file in files)
+
+
 def run_notifier(env: dict[str, str], args: Sequence[str], *, timeout: float = 60) -> None:
     """Run ``pushsvc-notify ARGS``; raise TopologyError with its output if it fails."""
     try:
@@ -527,6 +548,7 @@ __all__ = [
     "LocalTopology",
     "ServerState",
     "TopologyError",
+    "combined_yaml",
     "local_server_names",
     "parse_stats_csv",
     "render_local_haproxy_config",
