@@ -4,11 +4,11 @@ Exit status 0 on success; otherwise one clear line on stderr and a non-zero stat
 (2 bad usage or input, 3 configuration, 4 permission, 5 API unavailable or refused).
 
 ``--stdin`` sends many notifications: one JSON object per line,
-``{"event": ..., "data": ..., "to": ..., "user": ..., "skip_sid": ..., "namespace": ...}``
+``{"event": ..., "data": ..., "to": ..., "user": ..., "skip_sid": ..., "sio_namespace": ...}``
 (only ``event`` is required; ``"room"`` is the alias of ``"to"``, as ``--room`` is of ``--to``;
-``--to`` / ``--user`` / ``--sio-namespace`` are the defaults). The keys are ``notify()``'s
-arguments, so ``"namespace"`` there is the Socket.IO namespace; ``--namespace`` is the
-Kubernetes one, as in kubectl.
+``--to`` / ``--user`` / ``--sio-namespace`` are the defaults). ``"sio_namespace"`` is the
+Socket.IO namespace, as ``--sio-namespace`` is (``"namespace"`` is its older alias, from
+``notify()``'s argument); ``--namespace`` is the Kubernetes one, as in kubectl.
 Lines are read as they come and share Events (a batch window; at most 50 messages per
 Event). A bad line stops the run: every line before it is sent, it and everything after it are
 not, and the error names its line number (exit 2). When an Event cannot be created the run
@@ -39,7 +39,8 @@ from emitter.errors import (
 
 #: --stdin: notifications issued within this window share an Event.
 STDIN_BATCH_WINDOW_SECONDS = 0.005
-_LINE_KEYS = frozenset({"event", "data", "to", "room", "user", "skip_sid", "namespace"})
+_LINE_KEYS = frozenset({"event", "data", "to", "room", "user", "skip_sid", "sio_namespace",
+                        "namespace"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="pushsvc-notify",
         description="Push a Socket.IO event to pushsvc clients on every pod (one core/v1 Event).",
         epilog="Configuration: in-cluster ServiceAccount, else --kubeconfig / $KUBECONFIG / "
-        "~/.kube/config. The ServiceAccount needs 'create events' (rbac/notifier.yaml).",
+        "~/.kube/config. The ServiceAccount needs 'create events' (rbac/notifier.yaml; for "
+        "a Job in another namespace, manifests/remote-notifier).",
     )
     p.add_argument("--version", action="version", version=f"pushsvc-notify {__version__}")
     what = p.add_mutually_exclusive_group(required=True)
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--stdin", action="store_true",
                       help='read notifications from stdin, one JSON object per line: '
                       '{"event": ..., "data": ..., "to": ..., "user": ..., "skip_sid": ..., '
-                      '"namespace": ...} ("room" is the alias of "to"); they share Events')
+                      '"sio_namespace": ...} ("room" is the alias of "to"); they share Events')
     p.add_argument("--data", default=None,
                    help="JSON value, or @FILE to read JSON from FILE ('@-' = stdin). Default null.")
     p.add_argument("--to", metavar="ROOM", help="room to notify (default: every client; "
@@ -115,6 +117,9 @@ def _notification(line: str) -> dict[str, Any]:
         raise ValueError('"event" must be a non-empty string')
     if "to" in value and "room" in value:
         raise ValueError('"to" and "room" given: pass "to" only ("room" is its alias)')
+    if "sio_namespace" in value and "namespace" in value:
+        raise ValueError('"sio_namespace" and "namespace" given: pass "sio_namespace" only '
+                         '("namespace" is its alias)')
     return value
 
 
@@ -146,7 +151,8 @@ def send_lines(emitter: Emitter, lines: Iterable[str], *, to: str | None,
             item = _notification(line)
             name = emitter.notify(item["event"], item.get("data"),
                                   to=item.get("to", item.get("room", to)),
-                                  namespace=item.get("namespace", sio_namespace),
+                                  namespace=item.get("sio_namespace",
+                                                     item.get("namespace", sio_namespace)),
                                   skip_sid=item.get("skip_sid"),
                                   user=item.get("user", user))
         except (ValueError, MessageError) as exc:

@@ -121,3 +121,20 @@ def test_notify_to_a_room_reaches_its_member_on_a_pod_and_no_one_else(bus, bus_p
         wait_until(lambda: outsider.received("report_ready"), what="the marker at the outsider")
         assert member.received("report_ready") == [{"id": 42}, {"id": 43}]
         assert outsider.received("report_ready") == [{"id": 43}]
+
+
+def test_a_stdin_lines_socketio_namespace_is_sio_namespace_with_namespace_its_alias(
+    offline_emitter, sent
+):
+    # In pushsvc-notify, --namespace is the Kubernetes namespace: a line names the Socket.IO
+    # one "sio_namespace", as --sio-namespace does ("namespace" stays as its older alias).
+    from emitter.cli import send_lines
+
+    lines = ['{"event": "ev", "sio_namespace": "/chat"}', '{"event": "ev", "namespace": "/a"}',
+             '{"event": "ev"}']
+    send_lines(offline_emitter, lines, to=None, sio_namespace="/")
+    offline_emitter.flush()
+    assert [m.namespace for m in sent] == ["/chat", "/a", "/"]
+    with pytest.raises(ValueError, match='"sio_namespace" and "namespace" given'):
+        send_lines(offline_emitter, ['{"event": "ev", "sio_namespace": "/x", "namespace": "/y"}'],
+                   to=None, sio_namespace="/")
