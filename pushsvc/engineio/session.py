@@ -56,6 +56,7 @@ class Session:
         self.queued_bytes = 0
         self.ws: WebSocket | None = None  # the session's WebSocket, once it speaks it
         self.probe: WebSocket | None = None  # a pending upgrade
+        self.probed = False  # the pending upgrade's probe came: polling only answers NOOP
         self.closing = False  # the server closes it: queued packets still go out
         self.closed = False  # gone: every request for this sid gets 400
         self._poll: gevent.event.Event | None = None  # set while a GET waits
@@ -93,8 +94,10 @@ class Session:
         if self._poll is not None:  # a second GET while one waits: a protocol error
             self._poll_answer = str(CLOSE)
             self._poll.set()
-            self.close(Reason.TRANSPORT_ERROR, why="a second concurrent GET poll")
+            self.close(Reason.TRANSPORT_ERROR, flush=False, why="a second concurrent GET poll")
             return None
+        if self.probed:  # upgrading: queued packets wait for the WebSocket, a NOOP ends this GET
+            return str(NOOP)
         event = self._poll = gevent.event.Event()
         try:
             while not self.queue and self._poll_answer is None and not self.closed:

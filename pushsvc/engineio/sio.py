@@ -31,6 +31,11 @@ from pushsvc.engineio.server import Server
 from pushsvc.settings import Settings
 
 log = logging.getLogger(__name__)
+# The connect handler's packets leave this long after the CONNECT reply, in a write of their
+# own: a client that handles frames of one read synchronously (ws 8, the protocol suites)
+# would otherwise see them before it listens again. Node's server has the same gap from its
+# write callbacks.
+_AFTER_REPLY_S = 0.005
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -54,7 +59,8 @@ class SocketIOServer(socketio.Server):
 
     def __init__(self, *args: Any, connect_timeout: float = 45.0, **kwargs: Any) -> None:
         self.connect_timeout = connect_timeout
-        self._held: dict[str, list[tuple[str, Any]] | None] = {}
+        self._held: dict[str, list[tuple[str, Any]]] = {}
+        self._replied: set[str] = set()
         super().__init__(*args, **kwargs)
 
     def _engineio_server_class(self) -> type[Server]:  # the seam python-socketio offers
@@ -78,15 +84,26 @@ class SocketIOServer(socketio.Server):
                       why=f"no Socket.IO CONNECT within {self.connect_timeout} s")
 
     def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        namespace = namespace or "/"
+        if not self._namespace_known(namespace):  # Node's answer to an unknown namespace
+            self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, data={"message": "Invalid namespace"},
+                namespace=namespace))
+            return
         self._held[eio_sid] = []
         try:
             super()._handle_connect(eio_sid, namespace, data)
         finally:
-            self._release(eio_sid)
+            if eio_sid not in self._replied:
+                self._release_later(eio_sid)
 
-    def _release(self, eio_sid: str) -> None:
-        held = self._held.pop(eio_sid, None) or []
-        for kind, pkt in held:
+    def _namespace_known(self, namespace: str) -> bool:
+        return (namespace in self.handlers or namespace in self.namespace_handlers
+                or self.namespaces == "*" or namespace in self.namespaces)
+
+    def _release_later(self, eio_sid: str) -> None:
+        self._replied.discard(eio_sid)
+        for kind, pkt in self._held.pop(eio_sid, None) or []:
             if kind == "sio":
                 super()._send_packet(eio_sid, pkt)
             else:
@@ -96,10 +113,11 @@ class SocketIOServer(socketio.Server):
         held = self._held.get(eio_sid)
         if held is None:
             super()._send_packet(eio_sid, pkt)
-        elif pkt.packet_type in (sio_packet.CONNECT, sio_packet.CONNECT_ERROR,
-                                 sio_packet.DISCONNECT):
-            super()._send_packet(eio_sid, pkt)  # the reply: what was held follows it
-            self._release(eio_sid)
+        elif eio_sid not in self._replied and pkt.packet_type in (
+                sio_packet.CONNECT, sio_packet.CONNECT_ERROR, sio_packet.DISCONNECT):
+            super()._send_packet(eio_sid, pkt)  # the reply; what was held follows it from
+            self._replied.add(eio_sid)  # the next loop iteration, as Node's write cadence does
+            gevent.spawn_later(_AFTER_REPLY_S, self._release_later, eio_sid)
         else:
             held.append(("sio", pkt))
 

@@ -54,9 +54,11 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
             return _refuse(start_response, status, refused[1])
     else:
         session = server.sockets.get(sid)
-        if (session is None or session.closing or session.closed or session.ws is not None
-                or session.probe is not None):
-            return _refuse(start_response, "400 Bad Request", "unknown session or transport")
+        if session is None or session.closing or session.closed:
+            return _refuse(start_response, "400 Bad Request", "unknown session")
+        if session.ws is not None or session.probe is not None:  # accepted, then closed (Node)
+            session = None
+            sid = "taken"
         if server.admission.pending_upgrades >= server.limits.max_pending_upgrades:
             return _refuse(start_response, "503 Service Unavailable", "too many upgrades")
     environ[DETACHED_KEY] = True
@@ -65,7 +67,10 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
         ws.accept(str(environ["HTTP_SEC_WEBSOCKET_KEY"]))
     except OSError:
         return []
-    if session is None:
+    if sid == "taken":
+        ws.close(POLICY_VIOLATION, "this session already has a WebSocket")
+        ws.messages(lambda data: None)
+    elif session is None:
         _new_session(server, environ, address, ws)
     else:
         _upgrade(server, session, ws)
@@ -127,6 +132,7 @@ def _upgrade(server: Server, session: Session, ws: WebSocket) -> None:
             return
         if data == f"{PING}probe":
             ws.write(packets.frame_bytes(0x1, f"{PONG}probe".encode()))
+            session.probed = True
             session.release_poll(str(NOOP))  # a GET still waiting ends now
         elif data == str(UPGRADE):
             done = True
@@ -143,6 +149,7 @@ def _upgrade(server: Server, session: Session, ws: WebSocket) -> None:
             timer.close()
             server.admission.pending_upgrades -= 1
             session.probe = None
+            session.probed = False
     if done:
         session.close(_end_reason(ws), flush=False, why=ws.close_reason or None)
 
@@ -151,6 +158,7 @@ def _finish_upgrade(server: Server, session: Session, ws: WebSocket, timer: Any)
     timer.close()
     server.admission.pending_upgrades -= 1
     session.probe = None
+    session.probed = False
     session.transport = "websocket"
     for pkt in session.take_queue():  # what the polling queue held goes first, in order
         ws.write(packets.ws_frame(pkt, server.json))
