@@ -194,6 +194,10 @@ class WebSocket:
                 elif isinstance(event, CloseConnection):
                     if self.conn.state is ConnectionState.REMOTE_CLOSING:
                         self.write(self.conn.send(event.response()))
+                    elif self.conn.state is ConnectionState.OPEN:  # a frame wsproto refused
+                        self.close_reason = "bad_frame"
+                        self.close(event.code, event.reason or "")
+                        return
                     self.closed = True
                     if self._waiting is None:
                         self._shutdown()

@@ -118,3 +118,22 @@ class FrameSocket:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def closed_by_server(ws: FrameSocket, *, within: float = 10.0) -> bool:
+    """Whether the server ends the connection (close frame or EOF) before ``within`` s pass
+    without a frame; server PINGs (``2``) are answered so only a close ends the wait."""
+    ws.sock.settimeout(within)
+    while True:
+        try:
+            opcode, payload = ws.recv_frame()
+        except ConnectionClosed:
+            return True
+        except (TimeoutError, socket.timeout):
+            return False
+        except OSError:
+            return True
+        if opcode == CLOSE:
+            return True
+        if opcode == TEXT and payload == b"2":
+            ws.send_text("3")
