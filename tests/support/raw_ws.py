@@ -129,7 +129,7 @@ def closed_by_server(ws: FrameSocket, *, within: float = 10.0) -> bool:
             opcode, payload = ws.recv_frame()
         except ConnectionClosed:
             return True
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return False
         except OSError:
             return True
