@@ -67,19 +67,20 @@ class Admission:
         self.pending_upgrades = 0
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def refusal(self, address: str, now: float) -> tuple[int, str] | None:
-        """``None`` to admit a handshake, else ``(HTTP status, reason)``; takes a token."""
+    def refusal(self, address: str, now: float) -> tuple[int, str, str] | None:
+        """``None`` to admit a handshake, else ``(HTTP status, metric reason, text)``; takes
+        a token. The reasons are those of ``pushsvc_engine_refused_handshakes_total``."""
         limits = self.limits
         if self.total >= limits.max_sessions_total:
-            return 503, "too many sessions on this server"
+            return 503, "sessions_total", "server is at its session limit; retry later"
         if self.per_address.get(address, 0) >= limits.max_sessions_per_address:
-            return 429, "too many sessions from this address"
+            return 429, "sessions_per_address", "too many sessions from this address"
         tokens, then = self._buckets.get(address, (float(limits.handshake_burst), now))
         tokens = min(float(limits.handshake_burst),
                      tokens + (now - then) * limits.handshakes_per_second)
         if tokens < 1.0:
             self._buckets[address] = (tokens, now)
-            return 429, "too many handshakes from this address"
+            return 429, "handshake_rate", "too many handshakes from this address; slow down"
         if len(self._buckets) >= _BUCKETS_PRUNE_AT:
             self._prune(now)
         self._buckets[address] = (tokens - 1.0, now)

@@ -224,15 +224,18 @@ class Server:
         return _answer(start_response, "200 OK", b"ok", cors)
 
     def admit(self, environ: dict[str, Any]) -> tuple[str, tuple[int, str] | None]:
+        """The client's address, and ``(HTTP status, text)`` if its handshake is refused."""
         address = client_address(environ, self.limits.trusted_proxies)
         environ[ADDRESS_KEY] = address
         refused = self.admission.refusal(address, time.monotonic())
-        if refused is not None:
-            metrics.engine_refused_handshakes.labels(reason=refused[1].replace(" ", "_")).inc()
-            self._log_once(address, refused[1], "refused Engine.IO handshakes from %s: %s "
-                           "(HTTP %d); further ones are counted, not logged",
-                           address, refused[1], refused[0])
-        return address, refused
+        if refused is None:
+            return address, None
+        status, reason, text = refused
+        metrics.engine_refused_handshakes.labels(reason=reason).inc()
+        self._log_once(address, reason, "refused Engine.IO handshakes from %s: %s (HTTP %d); "
+                       "further ones are counted in pushsvc_engine_refused_handshakes, not "
+                       "logged", address, reason, status)
+        return address, (status, text)
 
     def open_session(self, environ: dict[str, Any], address: str, transport: str
                      ) -> Session | None:
