@@ -29,6 +29,7 @@ from pushsvc.engineio.server import DETACHED_KEY, SOCKET_KEY
 from pushsvc.service import find_service
 
 log = logging.getLogger(__name__)
+_READ_BUFFER_BYTES = 1024
 
 
 class Handler(PyWSGIHandler):
@@ -37,6 +38,12 @@ class Handler(PyWSGIHandler):
     idle: weakref.WeakSet[Handler] = weakref.WeakSet()
     closing = False
     close_connection: bool
+
+    def __init__(self, sock: Any, address: Any, server: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, address, server, *args, **kwargs)
+        # pywsgi's 8 KiB read buffer would be held for the life of every WebSocket (its
+        # request's greenlet is the reader); request heads are small, larger reads still work.
+        self.rfile = sock.makefile("rb", _READ_BUFFER_BYTES)
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
