@@ -131,6 +131,8 @@ class SocketIOServer(socketio.Server):
     def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
         try:
             return super()._trigger_event(event, namespace, *args)
+        except (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError, TypeError):
+            raise  # python-socketio's own answers (a refusal; TypeError: the legacy signature)
         except Exception:
             log.exception("the %r handler failed (namespace %s)", event, namespace)
             return False if event == "connect" else None
