@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SOCKET_KEY = "pushsvc.socket"  # set by pushsvc.engineio.worker's handler
 DETACHED_KEY = "pushsvc.detached"  # the WebSocket took the connection over
+HANDLER_KEY = "pushsvc.handler"  # the worker's handler: told when a WebSocket takes over
 ADDRESS_KEY = "pushsvc.client_address"
 _TEXT = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
 StartResponse = Callable[..., Any]
@@ -127,6 +128,16 @@ class Server:
     def create_queue(self, *args: Any, **kwargs: Any) -> gevent.queue.JoinableQueue:
         return gevent.queue.JoinableQueue(*args, **kwargs)
 
+    # python-socketio's Admin UI (socketio.admin) reads these two of python-engineio's:
+    def _get_socket(self, sid: str) -> Session:
+        session = self.sockets.get(sid)
+        if session is None:
+            raise KeyError("Session not found")
+        return session
+
+    def _ok(self, *args: Any, **kwargs: Any) -> None:  # wrapped by the Admin UI, never called
+        return None
+
     # -- session events ----------------------------------------------------------------------
     def dispatch_message(self, session: Session, data: str | bytes) -> None:
         handler = self.handlers.get("message")
@@ -145,8 +156,8 @@ class Server:
 
     def closed_for(self, session: Session, reason: str, why: str) -> None:
         metrics.engine_closed_connections.labels(reason=reason.replace(" ", "_")).inc()
-        self._log_once(session.address, why, "closed Engine.IO session %s: %s",
-                       session.sid, why)
+        self._log_once(session.sid, why, "closed connection (engine.io sid %s): %s (%s)",
+                       session.sid, why, reason)
 
     def forget(self, session: Session, reason: str) -> None:
         """The session is over for python-socketio (its queue may still flush)."""
@@ -162,12 +173,13 @@ class Server:
         if self.sockets.get(session.sid) is session:
             del self.sockets[session.sid]
 
-    def _log_once(self, address: str, key: str, msg: str, *args: Any) -> None:
-        if (address, key) in self._logged:
+    def _log_once(self, who: str, key: str, msg: str, *args: Any) -> None:
+        """Log once per client (an address or a sid) and kind; the set is bounded."""
+        if (who, key) in self._logged:
             return
         if len(self._logged) > 10000:
             self._logged.clear()
-        self._logged.add((address, key))
+        self._logged.add((who, key))
         log.warning(msg, *args)
 
     # -- requests ----------------------------------------------------------------------------
@@ -213,13 +225,16 @@ class Server:
         except ValueError:
             length = -1
         if length < 0 or length > self.limits.max_payload:
-            session.close("too_large", flush=False, why="a POST past maxPayload")
+            session.close("too_large", flush=False,
+                          why=f"a POST exceeded the hard limit of {self.limits.max_payload} "
+                              "bytes (4 x PUSHSVC_MAX_MESSAGE_BYTES)")
             return _answer(start_response, "413 Payload Too Large", b"payload too large", cors)
         try:
             body = environ["wsgi.input"].read(length).decode("utf-8")
             session.receive_payload(body)
         except (BadPacket, UnicodeDecodeError) as exc:
-            session.close(Reason.TRANSPORT_ERROR, flush=False, why=f"bad payload: {exc}")
+            session.close("bad_frame", flush=False, why=f"an undecodable long-polling payload "
+                                                        f"({type(exc).__name__})")
             return _answer(start_response, "400 Bad Request", b"bad payload", cors)
         return _answer(start_response, "200 OK", b"ok", cors)
 

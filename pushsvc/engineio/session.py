@@ -64,6 +64,11 @@ class Session:
         self._pong_due = False
         self._timer: Any = None
 
+    @property
+    def upgraded(self) -> bool:
+        """Whether the session speaks WebSocket (python-engineio's name, read by the Admin UI)."""
+        return self.ws is not None
+
     # -- sending -----------------------------------------------------------------------------
     def send(self, pkt: Any) -> None:
         """Queue one packet (polling) or write it now (WebSocket)."""

@@ -37,7 +37,7 @@ def _refuse(start_response: StartResponse, status: str, text: str) -> list[bytes
 def run_websocket(server: Server, environ: dict[str, Any], start_response: StartResponse,
                   sid: str | None) -> Iterable[bytes]:
     """Serve one WebSocket request to its end (the request's greenlet is the reader)."""
-    from pushsvc.engineio.server import DETACHED_KEY, SOCKET_KEY
+    from pushsvc.engineio.server import DETACHED_KEY, HANDLER_KEY, SOCKET_KEY
 
     problem = handshake_error(environ)
     if problem is not None:
@@ -62,6 +62,9 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
         if server.admission.pending_upgrades >= server.limits.max_pending_upgrades:
             return _refuse(start_response, "503 Service Unavailable", "too many upgrades")
     environ[DETACHED_KEY] = True
+    handler = environ.get(HANDLER_KEY)
+    if handler is not None:
+        handler.detached = True
     ws = WebSocket(sock, server.limits, lambda: _overflowed(server, ws))
     try:
         ws.accept(str(environ["HTTP_SEC_WEBSOCKET_KEY"]))
@@ -92,8 +95,20 @@ def _new_session(server: Server, environ: dict[str, Any], address: str, ws: WebS
     ws.write(packets.ws_frame(server.open_packet(session, []), server.json))
     session.start_heartbeat()
     _read(session, ws)
-    session.close(_end_reason(ws), flush=False,
-                  why=ws.close_reason or None)
+    session.close(_end_reason(ws), flush=False, why=_why(server, ws))
+
+
+def _why(server: Server, ws: WebSocket) -> str | None:
+    """The log line's words for a limit the WebSocket hit (``None``: the client just left)."""
+    limits = server.limits
+    return {
+        "too_large": f"a message exceeded the hard limit of {limits.max_payload} bytes "
+                     "(4 x PUSHSVC_MAX_MESSAGE_BYTES)",
+        "too_many_frames": f"a message of more than {limits.max_frames_per_message} frames "
+                           "(PUSHSVC_MAX_FRAMES_PER_MESSAGE)",
+        "control_frames": "too many PING/PONG frames",
+        "bad_frame": "a frame the WebSocket protocol refuses (bad UTF-8 or framing)",
+    }.get(ws.close_reason)
 
 
 def _end_reason(ws: WebSocket) -> str:
@@ -108,7 +123,7 @@ def _read(session: Session, ws: WebSocket) -> None:
             else:
                 session.receive(*packets.decode_text(data))
         except BadPacket as exc:
-            session.close(Reason.TRANSPORT_ERROR, flush=False, why=str(exc))
+            session.close("bad_frame", flush=False, why=str(exc))
     ws.messages(on_message)
 
 
@@ -128,7 +143,7 @@ def _upgrade(server: Server, session: Session, ws: WebSocket) -> None:
                 else:
                     session.receive(*packets.decode_text(data))
             except BadPacket as exc:
-                session.close(Reason.TRANSPORT_ERROR, flush=False, why=str(exc))
+                session.close("bad_frame", flush=False, why=str(exc))
             return
         if data == f"{PING}probe":
             ws.write(packets.frame_bytes(0x1, f"{PONG}probe".encode()))
@@ -151,7 +166,7 @@ def _upgrade(server: Server, session: Session, ws: WebSocket) -> None:
             session.probe = None
             session.probed = False
     if done:
-        session.close(_end_reason(ws), flush=False, why=ws.close_reason or None)
+        session.close(_end_reason(ws), flush=False, why=_why(server, ws))
 
 
 def _finish_upgrade(server: Server, session: Session, ws: WebSocket, timer: Any) -> None:

@@ -31,6 +31,7 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError
 
+from pushsvc import metrics
 from pushsvc.engineio.bounds import Limits, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class WebSocket:
         if sent < len(data):
             self._waiting = [data[sent:]]
             self._waiting_bytes = len(data) - sent
+            metrics.ws_backpressured.inc()
+            metrics.ws_writer_greenlets.inc()
             gevent.spawn(self._flush)
 
     def _flush(self) -> None:
@@ -124,6 +127,7 @@ class WebSocket:
         except OSError:
             self.abort()
         finally:
+            metrics.ws_writer_greenlets.dec()
             self._waiting = None
             if self.closed:
                 self._shutdown()

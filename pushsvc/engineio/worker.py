@@ -25,7 +25,7 @@ import gevent
 from gevent import pywsgi
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
-from pushsvc.engineio.server import DETACHED_KEY, SOCKET_KEY
+from pushsvc.engineio.server import DETACHED_KEY, HANDLER_KEY, SOCKET_KEY
 from pushsvc.service import find_service
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Handler(PyWSGIHandler):
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         environ[SOCKET_KEY] = self.socket
+        environ[HANDLER_KEY] = self  # a middleware may copy the environ: mark the handler
         return environ
 
     def read_requestline(self) -> str:
@@ -68,14 +69,17 @@ class Handler(PyWSGIHandler):
             self.close_connection = True
         return super().start_response(status, headers, exc_info)
 
+    def _detached(self) -> bool:
+        return bool(getattr(self, "detached", False) or self.environ.get(DETACHED_KEY))
+
     def process_result(self) -> None:
-        if self.environ.get(DETACHED_KEY):
+        if self._detached():
             self.close_connection = True  # the WebSocket is over: nothing more to write
             return
         super().process_result()
 
     def log_request(self) -> None:
-        if self.environ.get(DETACHED_KEY) or self.status is None:
+        if self._detached() or self.status is None:
             return
         super().log_request()
 
