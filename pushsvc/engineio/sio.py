@@ -9,8 +9,12 @@ Overrides, one line of reason each (python-socketio 5.18):
 
 - ``_handle_eio_connect``: a connect timeout (``PUSHSVC_CONNECT_TIMEOUT_SECONDS``; Node's
   default 45 s) closes an Engine.IO session that joined no namespace — python-socketio has none.
-- ``_handle_connect`` / ``_send_packet`` / ``_send_eio_packet``: packets the connect handler
-  emits are held until the CONNECT reply is sent — python-socketio sends them before it.
+- ``_trigger_event`` (for ``connect``) / ``_send_packet`` / ``_send_eio_packet``: packets the
+  connect handler emits are held until the CONNECT reply is sent — python-socketio sends them
+  before it; a recovery's replay (sent with the reply, after the handler) is not held, and
+  with ``PUSHSVC_RECOVERY_ENABLED`` nothing is (recovery orders those packets itself).
+- ``_handle_connect``: an unknown namespace is answered ``{"message": "Invalid namespace"}``
+  as Node does — python-socketio answers ``"Unable to connect"``.
 - ``_trigger_event``: an exception in an application handler is logged, not taken for an
   invalid packet — the engine closes the connection on any error while dispatching a packet
   (``4abc``, ``42{}``), as the protocol asks, so handler errors must not reach it.
@@ -57,10 +61,12 @@ def limits_from(settings: Settings) -> Limits:
 class SocketIOServer(socketio.Server):
     """``socketio.Server`` on pushsvc's engine, with a connect timeout."""
 
-    def __init__(self, *args: Any, connect_timeout: float = 45.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, connect_timeout: float = 45.0,
+                 hold_connect_emits: bool = True, **kwargs: Any) -> None:
         self.connect_timeout = connect_timeout
-        self._held: dict[str, list[tuple[str, Any]]] = {}
-        self._replied: set[str] = set()
+        self.hold_connect_emits = hold_connect_emits
+        self._held: dict[str, list[tuple[str, Any]]] = {}  # while a connect handler runs
+        self._deferred: dict[str, list[tuple[str, Any]]] = {}  # until the CONNECT reply
         super().__init__(*args, **kwargs)
 
     def _engineio_server_class(self) -> type[Server]:  # the seam python-socketio offers
@@ -90,45 +96,23 @@ class SocketIOServer(socketio.Server):
                 sio_packet.CONNECT_ERROR, data={"message": "Invalid namespace"},
                 namespace=namespace))
             return
-        self._held[eio_sid] = []
         try:
             super()._handle_connect(eio_sid, namespace, data)
         finally:
-            if eio_sid not in self._replied:
-                self._release_later(eio_sid)
+            self._held.pop(eio_sid, None)
+            if eio_sid in self._deferred:  # no reply was sent: nothing to wait for
+                self._send_held(eio_sid, self._deferred.pop(eio_sid))
 
     def _namespace_known(self, namespace: str) -> bool:
         return (namespace in self.handlers or namespace in self.namespace_handlers
                 or self.namespaces == "*" or namespace in self.namespaces)
 
-    def _release_later(self, eio_sid: str) -> None:
-        self._replied.discard(eio_sid)
-        for kind, pkt in self._held.pop(eio_sid, None) or []:
-            if kind == "sio":
-                super()._send_packet(eio_sid, pkt)
-            else:
-                super()._send_eio_packet(eio_sid, pkt)
-
-    def _send_packet(self, eio_sid: str, pkt: Any) -> None:
-        held = self._held.get(eio_sid)
-        if held is None:
-            super()._send_packet(eio_sid, pkt)
-        elif eio_sid not in self._replied and pkt.packet_type in (
-                sio_packet.CONNECT, sio_packet.CONNECT_ERROR, sio_packet.DISCONNECT):
-            super()._send_packet(eio_sid, pkt)  # the reply; what was held follows it from
-            self._replied.add(eio_sid)  # the next loop iteration, as Node's write cadence does
-            gevent.spawn_later(_AFTER_REPLY_S, self._release_later, eio_sid)
-        else:
-            held.append(("sio", pkt))
-
-    def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
-        held = self._held.get(eio_sid)
-        if held is None:
-            super()._send_eio_packet(eio_sid, eio_pkt)
-        else:
-            held.append(("eio", eio_pkt))
-
     def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
+        eio_sid = None
+        if event == "connect" and args and self.hold_connect_emits:
+            eio_sid = self.manager.eio_sid_from_sid(args[0], namespace)
+            if eio_sid is not None:
+                self._held[eio_sid] = []  # what the connect handler sends waits for the reply
         try:
             return super()._trigger_event(event, namespace, *args)
         except (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError, TypeError):
@@ -136,13 +120,49 @@ class SocketIOServer(socketio.Server):
         except Exception:
             log.exception("the %r handler failed (namespace %s)", event, namespace)
             return False if event == "connect" else None
+        finally:
+            # Only the handler's packets wait: a recovery's replay, sent with the reply, does not.
+            if eio_sid is not None and eio_sid in self._held:
+                self._deferred[eio_sid] = self._deferred.get(eio_sid, []) + self._held.pop(eio_sid)
+
+    def _send_held(self, eio_sid: str, held: list[tuple[str, Any]]) -> None:
+        for kind, pkt in held:
+            if kind == "sio":
+                super()._send_packet(eio_sid, pkt)
+            else:
+                super()._send_eio_packet(eio_sid, pkt)
+
+    def _send_later(self, eio_sid: str, held: list[tuple[str, Any]]) -> None:
+        self._send_held(eio_sid, held)
+
+    def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        held = self._held.get(eio_sid)
+        if held is not None:
+            held.append(("sio", pkt))
+            return
+        super()._send_packet(eio_sid, pkt)
+        if eio_sid in self._deferred and pkt.packet_type in (
+                sio_packet.CONNECT, sio_packet.CONNECT_ERROR, sio_packet.DISCONNECT):
+            # The reply went out: what the handler sent follows it, in a write of its own.
+            gevent.spawn_later(_AFTER_REPLY_S, self._send_later, eio_sid,
+                               self._deferred.pop(eio_sid))
+
+    def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        held = self._held.get(eio_sid)
+        if held is not None:
+            held.append(("eio", eio_pkt))
+            return
+        super()._send_eio_packet(eio_sid, eio_pkt)
 
 
 def install(socketio_ext: Any, settings: Settings) -> SocketIOServer:
     """Replace the ``socketio.Server`` Flask-SocketIO built with one on pushsvc's engine."""
     options = dict(socketio_ext.server_options)
     options["engine_limits"] = limits_from(settings)
-    server = SocketIOServer(connect_timeout=settings.connect_timeout_seconds, **options)
+    # With connection state recovery on, pushsvc.recovery orders the connect's packets itself
+    # (its replay and the handler's emits, which carry offsets, before the CONNECT reply).
+    server = SocketIOServer(connect_timeout=settings.connect_timeout_seconds,
+                            hold_connect_emits=not settings.recovery_enabled, **options)
     old = socketio_ext.server
     for namespace, handlers in old.handlers.items():
         for event, handler in handlers.items():
