@@ -112,6 +112,8 @@ class Session:
             self._poll = None
         if self._poll_answer is not None:
             answer, self._poll_answer = self._poll_answer, None
+            if self.closing:
+                self.finish()
             return answer
         if not self.queue:
             return None  # closed without anything to say
@@ -141,6 +143,12 @@ class Session:
         elif kind == PONG:
             self.on_pong()
         elif kind == CLOSE:
+            if self._poll is None and self.ws is None and self.transport == "polling":
+                # The client's GET may still be on its way (it closes while polling): answer
+                # it NOOP, then the session is gone; a client that never polls is dropped later.
+                self._poll_answer = str(NOOP)
+                self.close(Reason.CLIENT_DISCONNECT)
+                return
             self.release_poll(str(NOOP))
             self.close(Reason.CLIENT_DISCONNECT, flush=False)
         elif kind in (NOOP, PING):
