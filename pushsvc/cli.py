@@ -24,7 +24,6 @@ from pushsvc.settings import ENV_PREFIX, Settings, settings_docs
 log = logging.getLogger(__name__)
 
 WORKER_CLASS = "pushsvc.worker.PushsvcWorker"
-ENGINE_WORKER_CLASS = "pushsvc.engineio.worker.Worker"
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
@@ -125,11 +124,6 @@ def configure_logging(level: str) -> None:
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
 
 
-def worker_class(settings: Settings) -> str:
-    """gevent-websocket's worker for python-engineio; a plain gevent one for pushsvc's engine."""
-    return ENGINE_WORKER_CLASS if settings.engine == "pushsvc" else WORKER_CLASS
-
-
 def serve(settings: Settings) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -138,7 +132,7 @@ def serve(settings: Settings) -> int:
             options: dict[str, Any] = {
                 "bind": f"{_bind_host(settings.host)}:{settings.port}",
                 "workers": 1,  # rooms and long-polling sessions live in one process
-                "worker_class": worker_class(settings),
+                "worker_class": settings.engine_worker_class or WORKER_CLASS,
                 "worker_connections": settings.worker_connections,
                 # gunicorn wants whole seconds; rounding down keeps the exit within the grace.
                 "graceful_timeout": max(1, int(settings.shutdown_grace_seconds)),
@@ -159,7 +153,7 @@ def serve(settings: Settings) -> int:
 
     log.info(
         "pushsvc serve: binding %s:%d, 1 worker (%s), worker_connections=%d, grace %.1f s",
-        settings.host, settings.port, worker_class(settings), settings.worker_connections,
+        settings.host, settings.port, WORKER_CLASS, settings.worker_connections,
         settings.shutdown_grace_seconds,
     )
     _raise_fd_limit(settings.worker_connections)

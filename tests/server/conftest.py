@@ -7,7 +7,6 @@ settings but close_room on, in-memory bus); tests that need other settings start
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -49,9 +48,7 @@ def server(server_logs: Path) -> Iterator[PushsvcProcess]:
     # A short ping interval bounds how long python-socketio clients wait for a pending
     # long-poll GET when they close after a server-side disconnect.
     # close_room is off by default; the demo protocol tests use it.
-    # PUSHSVC_TEST_ENGINE=pushsvc runs these tests on pushsvc's own Engine.IO server.
-    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "3", "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true",
-           "PUSHSVC_ENGINE": os.environ.get("PUSHSVC_TEST_ENGINE", "python-engineio")}
+    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "3", "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true"}
     with start_pushsvc(env=env, log_dir=server_logs) as proc:
         yield proc
 
