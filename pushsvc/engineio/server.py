@@ -151,8 +151,8 @@ class Server:
 
     def slow_reader(self, session: Session) -> None:
         gevent.spawn(session.close, "slow_reader", flush=False,
-                     why=f"more than {self.limits.max_queued_bytes} bytes queued "
-                         "(PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT)")
+                     why=f"the client did not read: more than {self.limits.max_queued_bytes} "
+                         "bytes were queued for it (PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT)")
 
     def closed_for(self, session: Session, reason: str, why: str) -> None:
         metrics.engine_closed_connections.labels(reason=reason.replace(" ", "_")).inc()

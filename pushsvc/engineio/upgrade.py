@@ -47,11 +47,9 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
         return _refuse(start_response, "400 Bad Request",
                        "WebSocket needs pushsvc's gunicorn worker (pushsvc.engineio.worker)")
     session: Session | None = None
+    refused: tuple[int, str] | None = None
     if sid is None:
         address, refused = server.admit(environ)
-        if refused is not None:
-            status = {429: "429 Too Many Requests", 503: "503 Service Unavailable"}[refused[0]]
-            return _refuse(start_response, status, refused[1])
     else:
         session = server.sockets.get(sid)
         if session is None or session.closing or session.closed:
@@ -70,7 +68,9 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
         ws.accept(str(environ["HTTP_SEC_WEBSOCKET_KEY"]))
     except OSError:
         return []
-    if sid == "taken":
+    if refused is not None:  # as documented for pushsvc: the upgrade, then a close 1008
+        ws.close(POLICY_VIOLATION, refused[1])
+    elif sid == "taken":
         ws.close(POLICY_VIOLATION, "this session already has a WebSocket")
         ws.messages(lambda data: None)
     elif session is None:
@@ -81,6 +81,7 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
 
 
 def _overflowed(server: Server, ws: WebSocket) -> None:
+    ws.close_reason = "slow_reader"  # the reader's close says why (the socket is aborted)
     for session in list(server.sockets.values()):
         if session.ws is ws:
             server.slow_reader(session)
@@ -107,6 +108,8 @@ def _why(server: Server, ws: WebSocket) -> str | None:
         "too_many_frames": f"a message of more than {limits.max_frames_per_message} frames "
                            "(PUSHSVC_MAX_FRAMES_PER_MESSAGE)",
         "control_frames": "too many PING/PONG frames",
+        "slow_reader": f"the client did not read: more than {limits.max_queued_bytes} bytes "
+                       "were queued for it (PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT)",
         "bad_frame": "a frame the WebSocket protocol refuses (bad UTF-8 or framing)",
     }.get(ws.close_reason)
 
