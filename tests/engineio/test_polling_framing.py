@@ -40,7 +40,7 @@ def test_a_second_concurrent_poll_closes_the_session(echo: AppServer) -> None:
 
     waiting = threading.Thread(target=poll)
     waiting.start()
-    time.sleep(0.1)  # ordering only: the first GET is waiting (the first ping is at 300 ms)
+    time.sleep(0.1)  # ordering only: the first GET is waiting (the first ping is at 1.5 s)
     poll("&t=burst")
     waiting.join(10)
     # The one that waited gets the close packet, the other 400 (whichever came first).

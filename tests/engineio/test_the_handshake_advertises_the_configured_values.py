@@ -1,6 +1,7 @@
 """The handshake (engine.io-protocol README, "Handshake"): the OPEN packet carries ``sid``,
-``upgrades``, ``pingInterval``/``pingTimeout`` in milliseconds exactly as configured (300 and
-200 here: python-engineio's ``int(interval + grace) * 1000`` advertised 0) and ``maxPayload``."""
+``upgrades``, ``pingInterval``/``pingTimeout`` in milliseconds exactly as configured (1.5 s
+and 1.2 s here: python-engineio's ``int(interval + grace) * 1000`` would advertise 1000 for
+the first, and 0 for the suites' 300 ms) and ``maxPayload``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def test_a_polling_handshake_offers_the_websocket_upgrade(echo: AppServer) -> No
     opened = json.loads(response.text[1:])
     assert set(opened) == KEYS and isinstance(opened["sid"], str)
     assert opened["upgrades"] == ["websocket"]
-    assert (opened["pingInterval"], opened["pingTimeout"]) == (300, 200)
+    assert (opened["pingInterval"], opened["pingTimeout"]) == (1500, 1200)
     assert opened["maxPayload"] == 1_000_000
 
 
@@ -31,4 +32,4 @@ def test_a_websocket_handshake_offers_no_upgrade(echo: AppServer) -> None:
         assert text.startswith("0")
         opened = json.loads(text[1:])
         assert set(opened) == KEYS and opened["upgrades"] == []
-        assert (opened["pingInterval"], opened["pingTimeout"]) == (300, 200)
+        assert (opened["pingInterval"], opened["pingTimeout"]) == (1500, 1200)
