@@ -65,11 +65,16 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
         ping_interval=settings.ping_interval_seconds,
         ping_timeout=settings.ping_timeout_seconds,
     )
-    guard = engine_limits.install(socketio.server, settings)
-    wsdirect.install(socketio.server.eio)
-    app.wsgi_app = guard.wsgi(  # type: ignore[method-assign,assignment]
-        log_oversized_polls(app.wsgi_app, hard_limit=settings.hard_message_limit_bytes)
-    )
+    if settings.engine == "pushsvc":  # issue 21: pushsvc's own Engine.IO server, opt-in
+        from pushsvc.engineio.sio import install as install_engine
+
+        engine_limits.install_socketio_layer(install_engine(socketio, settings), settings)
+    else:
+        guard = engine_limits.install(socketio.server, settings)
+        wsdirect.install(socketio.server.eio)
+        app.wsgi_app = guard.wsgi(  # type: ignore[method-assign,assignment]
+            log_oversized_polls(app.wsgi_app, hard_limit=settings.hard_message_limit_bytes)
+        )
     service = PushService(settings=settings, socketio=socketio)
     app.extensions[EXTENSION_KEY] = service
     identity = Identity(settings)

@@ -161,7 +161,7 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
             options: dict[str, Any] = {
                 "bind": f"{_bind_host(settings.host)}:{settings.port}",
                 "workers": 1,  # rooms and long-polling sessions live in one process
-                "worker_class": WORKER_CLASS,
+                "worker_class": settings.engine_worker_class or WORKER_CLASS,
                 "worker_connections": settings.worker_connections,
                 # gunicorn wants whole seconds; rounding down keeps the exit within the grace.
                 "graceful_timeout": max(1, int(settings.shutdown_grace_seconds)),

@@ -740,3 +740,16 @@ def install(server: socketio.Server, settings: Settings) -> EngineGuard:
     )
     guard.wrap_handlers()
     return guard
+
+
+def install_socketio_layer(server: socketio.Server, settings: Settings) -> EngineGuard:
+    """The Socket.IO-layer bounds only (packet class, attachments, depth) on a server whose
+    engine is pushsvc's own (``pushsvc.engineio``), which bounds the Engine.IO side itself."""
+    limits = EngineLimits.from_settings(settings)
+    guard = EngineGuard(server, limits)
+    server.packet_class = type(
+        "PushsvcPacket", (LimitedPacket,),
+        {"max_json_depth": limits.max_json_depth, "max_attachments": limits.max_attachments},
+    )
+    guard.wrap_handlers()
+    return guard

@@ -1,0 +1,29 @@
+"""Defect (c) of issue 21: a malformed request line is answered 400 and logged without
+itself — it may carry ``?token=`` (a JWT). On the default engine gevent's pywsgi wrote the
+whole line, token included, to the error log."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from tests.engineio.conftest import ENGINES
+from tests.support import PushsvcProcess
+
+SECRET = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.never-logged"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_token_of_a_bad_request_line_is_not_logged(
+    serve_with: Callable[..., PushsvcProcess], engine: str
+) -> None:
+    server = serve_with(engine)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(f"GET /socket.io/?EIO=4&token={SECRET} HTTP/9.9\r\n\r\n".encode())
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400")
+    log = server.read_log()
+    assert "invalid" in log.lower()  # the refusal is logged (after it, the 400 was sent)
+    assert SECRET not in log and "never-logged" not in log
