@@ -107,9 +107,8 @@ def app_with() -> Iterator[Callable[..., AppServer]]:
 
 @pytest.fixture(scope="session")
 def engine_pushsvc() -> Iterator[PushsvcProcess]:
-    """``pushsvc serve`` with PUSHSVC_ENGINE=pushsvc (close_room on, as tests/server's)."""
-    env = {"PUSHSVC_ENGINE": "pushsvc", "PUSHSVC_PING_INTERVAL_SECONDS": "3",
-           "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "true"}
+    """``pushsvc serve`` with PUSHSVC_ENGINE=pushsvc."""
+    env = {"PUSHSVC_ENGINE": "pushsvc", "PUSHSVC_PING_INTERVAL_SECONDS": "3"}
     with start_pushsvc(env=env, log_dir=LOGS) as proc:
         yield proc
 
