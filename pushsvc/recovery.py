@@ -510,16 +510,17 @@ class Recovery:
 
     def _learn(self, snapshot: Snapshot) -> None:
         known = self.sessions.get(snapshot.key)
-        # Newer: a higher gen; at one gen, the record of the higher owner (two recoveries at
-        # once on two pods: every pod reads the same winner), then the later one.
-        if known is not None and (known.state == "ended" or (
-                snapshot.gen, snapshot.owner, snapshot.at) < (known.gen, known.owner, known.at)):
+        # Newer: a higher gen; at one gen, the later recovery (its deliveries start further
+        # on the bus: a client that moved on faster than the records crossed the bus), then
+        # the higher owner (two recoveries at once on two pods: every pod reads the same
+        # winner), then the later record.
+        if known is not None and (known.state == "ended" or _order(snapshot) < _order(known)):
             return  # an ended session stays ended, whatever record comes after
         self.sessions[snapshot.key] = snapshot
         mine = self.local.get(snapshot.sid)
         if mine is not None and mine.key == snapshot.key and snapshot.owner != \
-                self.manager.host_id and snapshot.sid not in self._taken and (
-                    snapshot.gen, snapshot.owner) > (mine.gen, mine.owner):
+                self.manager.host_id and snapshot.sid not in self._taken and \
+                _order(snapshot)[:3] > _order(mine)[:3]:
             # Recovered on another pod: this copy is stale (its connection is gone). Two
             # reconnects with one pid recovered at once on two pods (the same gen): the
             # higher owner keeps the session on both pods' reading, so one sid never has two
@@ -1135,6 +1136,11 @@ class Recovery:
             data = list(Packet.reconstruct_binary(data[0], attachments))
         return Packet(sio_packet.EVENT, namespace="/",
                       data=[message.get("event"), *data, offset_text(entry.pos)])
+
+
+def _order(snapshot: Snapshot) -> tuple[int, Position, str, float]:
+    """Which of two records of one session is newer (see ``Recovery._learn``)."""
+    return (snapshot.gen, snapshot.pos, snapshot.owner, snapshot.at)
 
 
 def install(*, settings: Settings, server: Any, manager: Any,
