@@ -19,12 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from pushsvc.cli import WORKER_CLASS
-from pushsvc.settings import Settings
 from pushsvc.testing.procs import PushsvcProcess, http_get, pushsvc_env, spawn
 from tests.support import RecordingClient, free_port, start_pushsvc, wait_until
 from tests.support.probes import metric
-from tests.support.pushsvc_proc import REPO_ROOT, engine_under_test
+from tests.support.pushsvc_proc import REPO_ROOT, worker_class_under_test
 from tests.support.raw_engineio import RawWebSocket
 
 IDLE = 40
@@ -44,10 +42,8 @@ def probe_server(server_logs: Path) -> Iterator[PushsvcProcess]:
         "PUSHSVC_CLIENT_EVENTS_BURST": "100000",
     })
     env = {k: v for k, v in env.items() if k not in ("PUSHSVC_HOST", "PUSHSVC_PORT")}
-    # The worker ``pushsvc serve`` would pick for the engine under test (PUSHSVC_TEST_ENGINE).
-    worker = Settings(engine=engine_under_test()).engine_worker_class or WORKER_CLASS
     popen = spawn(
-        [str(Path(sys.executable).parent / "gunicorn"), "-k", worker,
+        [str(Path(sys.executable).parent / "gunicorn"), "-k", worker_class_under_test(),
          "-w", "1", "--no-control-socket", "--graceful-timeout", "5",
          "-b", f"127.0.0.1:{port}", "tests.server.greenlet_probe_app:app"],
         log_path=server_logs / f"greenlet-probe-{os.getpid()}.log", env=env, cwd=REPO_ROOT)

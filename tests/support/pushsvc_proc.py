@@ -29,9 +29,18 @@ def engine_under_test() -> str:
     """
     return os.environ.get("PUSHSVC_TEST_ENGINE") or str(Settings.model_fields["engine"].default)
 
+
+def worker_class_under_test() -> str:
+    """The gunicorn worker ``pushsvc serve`` runs for the engine under test, for tests that
+    start gunicorn themselves (a user's app, a probe route)."""
+    from pushsvc.cli import WORKER_CLASS
+
+    return Settings(engine=engine_under_test()).engine_worker_class or WORKER_CLASS
+
 __all__ = [
     "REPO_ROOT",
     "engine_under_test",
+    "worker_class_under_test",
     "PushsvcProcess",
     "PushsvcStartError",
     "free_port",
