@@ -194,8 +194,9 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
 
     log.info(
         "pushsvc serve: %s, binding %s:%d, 1 worker (%s), worker_connections=%d, grace %.1f s",
-        app_uri or "pushsvc's own app", settings.host, settings.port, WORKER_CLASS,
-        settings.worker_connections, settings.shutdown_grace_seconds,
+        app_uri or "pushsvc's own app", settings.host, settings.port,
+        settings.engine_worker_class or WORKER_CLASS, settings.worker_connections,
+        settings.shutdown_grace_seconds,
     )
     _raise_fd_limit(settings.worker_connections)
     _PushsvcApplication().run()

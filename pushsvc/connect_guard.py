@@ -304,7 +304,11 @@ class ConnectGuard:
         why = f"more than {self.per_connection} CONNECTs refused on it"
         guard = getattr(self.server.eio, "pushsvc_guard", None)
         if guard is None:
-            self.server.eio.disconnect(eio_sid)
+            own_engine = getattr(self.server.eio, "close_for", None)  # PUSHSVC_ENGINE=pushsvc
+            if own_engine is None:
+                self.server.eio.disconnect(eio_sid)
+            else:
+                own_engine(eio_sid, TOO_MANY, why, log=not budget.waiting(address))
             return
         # A locked-out address's lockout line already covers its connections.
         guard.close_for(eio_sid, TOO_MANY, why, shut=False, log=not budget.waiting(address))

@@ -154,6 +154,19 @@ class Server:
                      why=f"the client did not read: more than {self.limits.max_queued_bytes} "
                          "bytes were queued for it (PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT)")
 
+    def close_for(self, sid: str, reason: str, why: str, *, log: bool = True) -> None:
+        """Close a session for breaking a limit of the layer above (pushsvc.connect_guard):
+        counted in pushsvc_engine_closed_connections_total, logged once unless ``log`` is
+        false (a line about its address says it already); what is queued goes out first."""
+        session = self.sockets.get(sid)
+        if session is None or session.closing or session.closed:
+            return
+        if log:
+            session.close(reason, why=why)
+        else:
+            metrics.engine_closed_connections.labels(reason=reason).inc()
+            session.close(reason)
+
     def closed_for(self, session: Session, reason: str, why: str) -> None:
         metrics.engine_closed_connections.labels(reason=reason.replace(" ", "_")).inc()
         self._log_once(session.sid, why, "closed connection (engine.io sid %s): %s (%s)",

@@ -48,6 +48,7 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
                        "WebSocket needs pushsvc's gunicorn worker (pushsvc.engineio.worker)")
     session: Session | None = None
     refused: tuple[int, str] | None = None
+    address = ""  # admitted (and used) only for a new session
     if sid is None:
         address, refused = server.admit(environ)
     else:
@@ -65,9 +66,19 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
         handler.detached = True
     ws = WebSocket(sock, server.limits, lambda: _overflowed(server, ws))
     try:
+        _serve_websocket(server, environ, ws, session, sid, address, refused)
+    finally:
+        ws.release()  # pywsgi closes the socket next: no writer may still wait on it
+    return []
+
+
+def _serve_websocket(server: Server, environ: dict[str, Any], ws: WebSocket,
+                     session: Session | None, sid: str | None, address: str,
+                     refused: tuple[int, str] | None) -> None:
+    try:
         ws.accept(str(environ["HTTP_SEC_WEBSOCKET_KEY"]))
     except OSError:
-        return []
+        return
     if refused is not None:  # as documented for pushsvc: the upgrade, then a close 1008
         ws.close(POLICY_VIOLATION, refused[1])
     elif sid == "taken":
@@ -77,7 +88,6 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
         _new_session(server, environ, address, ws)
     else:
         _upgrade(server, session, ws)
-    return []
 
 
 def _overflowed(server: Server, ws: WebSocket) -> None:

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _READ_BYTES = 16384
+# How long the reader waits, once the WebSocket is over, for its writer greenlet to flush what
+# is left (a close frame) before aborting it: the socket is closed only after the writer ended.
+WRITER_DRAIN_SECONDS = 5.0
 POLICY_VIOLATION, TOO_BIG = 1008, 1009
 
 
@@ -81,6 +84,7 @@ class WebSocket:
         self._send_now = _nonblocking_send(sock)
         self._waiting: list[bytes] | None = None
         self._waiting_bytes = 0
+        self._writer: gevent.Greenlet | None = None
         self._on_overflow = on_overflow
         self._control = TokenBucket(limits.control_frames_per_second,
                                     limits.control_frames_burst, time.monotonic())
@@ -115,7 +119,7 @@ class WebSocket:
             self._waiting_bytes = len(data) - sent
             metrics.ws_backpressured.inc()
             metrics.ws_writer_greenlets.inc()
-            gevent.spawn(self._flush)
+            self._writer = gevent.spawn(self._flush)
 
     def _flush(self) -> None:
         try:
@@ -150,6 +154,21 @@ class WebSocket:
         self.closed = True
         self._waiting = None
         self._shutdown()
+
+    def release(self) -> None:
+        """Before the socket is given back to be closed: end the writer greenlet first.
+
+        pywsgi closes the socket once the request's greenlet (the reader) returns; a writer
+        still waiting to send on it then left libev an I/O watcher on a closed descriptor,
+        and libev aborts the whole worker (a slow reader shed was enough).
+        """
+        writer = self._writer
+        if writer is None or writer.dead:
+            return
+        writer.join(timeout=WRITER_DRAIN_SECONDS)
+        if not writer.dead:
+            self.abort()
+            writer.kill()
 
     def _shutdown(self) -> None:
         try:
