@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import resource
 import socket
 import weakref
 from typing import Any
 
 import gevent
 from gevent import pywsgi
-from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
 from pushsvc.engineio.server import DETACHED_KEY, HANDLER_KEY, SOCKET_KEY
 from pushsvc.service import find_service
+from pushsvc.worker_logs import LoggingWSGIServer, log_greenlet_error, log_ready
 
 log = logging.getLogger(__name__)
-# The ready line keeps the logger it has on the default engine's worker (pushsvc.worker), so a
-# log query or alert on it does not change with PUSHSVC_ENGINE.
-ready_log = logging.getLogger("pushsvc.worker")
 _READ_BUFFER_BYTES = 1024
 
 
@@ -104,40 +101,17 @@ class Handler(PyWSGIHandler):
         return len(handlers)
 
 
-class _LoggingWSGIServer(PyWSGIServer):
-    """gunicorn's pywsgi server whose error lines go through logging (the redacting,
-    formatting handlers), not raw to stderr."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("error_log", logging.getLogger("gevent.pywsgi"))
-        super().__init__(*args, **kwargs)
-
-
-def _log_greenlet_error(context: Any, kind: type[BaseException], value: BaseException,
-                        tb: Any) -> None:
-    # gevent's hub prints a failed greenlet's traceback straight to stderr: as one log
-    # record it keeps the one format (one JSON line with PUSHSVC_LOG_FORMAT=json).
-    logging.getLogger("gevent.hub").error("%s failed with %s", context, kind.__name__,
-                                          exc_info=(kind, value, tb))
-
-
 class Worker(GeventPyWSGIWorker):
     """gunicorn's gevent worker whose SIGTERM drains Socket.IO clients first."""
 
     wsgi_handler = Handler
-    server_class = _LoggingWSGIServer
+    server_class = LoggingWSGIServer
     _pushsvc_draining = False
 
     def load_wsgi(self) -> None:
-        gevent.get_hub().print_exception = _log_greenlet_error
+        gevent.get_hub().print_exception = log_greenlet_error
         super().load_wsgi()
-        # What this worker really runs with, as gunicorn gave it (not what was asked for).
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        ready_log.info("worker %d ready: worker_connections=%d, graceful_timeout=%d s, open "
-                       "files limit %s, push %s", self.pid, self.cfg.worker_connections,
-                       self.cfg.graceful_timeout, "unlimited"
-                       if soft == resource.RLIM_INFINITY else soft,
-                       "on" if find_service(self.wsgi) is not None else "off")
+        log_ready(self)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         service = find_service(getattr(self, "wsgi", None))
