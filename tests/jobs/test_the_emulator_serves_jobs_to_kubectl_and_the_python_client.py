@@ -8,8 +8,11 @@ compacted away)."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -52,20 +55,39 @@ def test_kubectl_creates_lists_watches_patches_status_and_deletes_a_job(api: Kub
 
     watcher = subprocess.Popen([KUBECTL, "--kubeconfig", str(api.kubeconfig), "-n", NS, "get",
                                 "jobs", "-w", "--output-watch-events"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[list[str]] = []
+    pending = [b""]
+
+    def read_until(event: str) -> None:
+        # What kubectl printed so far, read from the pipe itself (a text wrapper's buffer would
+        # hide lines from select): the next step waits for this event's line.
+        assert watcher.stdout is not None
+        fd = watcher.stdout.fileno()
+        deadline = time.monotonic() + 20
+        while not any(line[:1] == [event] for line in lines):
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"kubectl printed no {event} line: {lines}"
+            chunk = os.read(fd, 65536)
+            assert chunk, f"kubectl ended before a {event} line: {lines}"
+            *done, pending[0] = (pending[0] + chunk).split(b"\n")
+            lines.extend(line.decode().split() for line in done if line.strip())
+
     try:
         wait_until(lambda: api.stats()["open_job_watches"] == 1, timeout=20,
                    what="kubectl watching")
+        read_until("ADDED")
         status = {"status": {"startTime": "2026-01-01T10:00:00Z", "completionTime":
                              "2026-01-01T10:01:05Z", "succeeded": 1,
                              "conditions": [{"type": "Complete", "status": "True"}]}}
         kubectl(api, "patch", "job", "hello", "--subresource=status", "--type=merge", "-p",
                 json.dumps(status))
+        read_until("MODIFIED")
         kubectl(api, "delete", "job", "hello")
+        read_until("DELETED")
     finally:
         watcher.terminate()
-        out, _ = watcher.communicate(timeout=10)
-    lines = [line.split() for line in out.splitlines()]
+        watcher.communicate(timeout=10)
     assert ["EVENT", "NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"] == lines[0]
     assert ["MODIFIED", "hello", "Complete", "1/1", "65s"] == lines[-2][:5]
     assert lines[-1][:2] == ["DELETED", "hello"]
