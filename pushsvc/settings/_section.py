@@ -7,6 +7,8 @@ variables); :class:`pushsvc.settings.Settings` inherits them all, so every field
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PUSHSVC_"
@@ -16,6 +18,9 @@ class Section(BaseSettings):
     """A group of settings read from ``PUSHSVC_*`` variables."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    #: The section's heading in ``pushsvc serve --help`` and docs/configuration.md; the
+    #: class docstring is the line under it.
+    title: ClassVar[str] = ""
 
 
 def split_commas(value: object) -> object:

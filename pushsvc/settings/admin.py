@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -11,6 +11,8 @@ from pushsvc.settings._section import Section
 
 class AdminSettings(Section):
     """The Admin UI (login, mode, files) and who may read /internal/health."""
+
+    title: ClassVar[str] = "Admin UI and internal health"
 
     admin_ui: bool = Field(
         default=False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -11,6 +11,8 @@ from pushsvc.settings._section import Section
 
 class BusSettings(Section):
     """The bus (core/v1 Events), its watch, this pod's identity and the outbox."""
+
+    title: ClassVar[str] = "Bus"
 
     bus: Literal["auto", "memory", "kubernetes"] = Field(
         default="auto",

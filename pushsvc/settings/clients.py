@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -12,6 +12,8 @@ from pushsvc.settings._section import Section, split_commas
 
 class ClientSettings(Section):
     """What a Socket.IO client sees: origins, message size, the reply event, heartbeats."""
+
+    title: ClassVar[str] = "Socket.IO clients"
 
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

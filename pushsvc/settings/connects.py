@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
@@ -11,6 +11,8 @@ from pushsvc.settings._section import Section
 
 class ConnectGuardSettings(Section):
     """Budgets of refused CONNECTs and Admin UI logins, and the lockouts past them."""
+
+    title: ClassVar[str] = "Refused connects"
 
     connect_refusals_per_connection: int = Field(
         default=5,

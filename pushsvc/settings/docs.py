@@ -29,6 +29,8 @@ class SettingDoc:
     kind: str
     default: str
     description: str
+    #: The section's title (``Section.title``), the heading the row is listed under.
+    section: str = ""
 
 
 def _kind(name: str, annotation: Any) -> str:
@@ -53,10 +55,11 @@ def _kind(name: str, annotation: Any) -> str:
 
 
 def settings_docs() -> list[SettingDoc]:
-    """Every setting with its environment variable, unit/type, default and description."""
+    """Every setting with its environment variable, unit/type, default and description,
+    section by section (``SECTIONS``' order)."""
     rows = []
-    fields = [item for section in SECTIONS for item in section.model_fields.items()]
-    for name, field in fields:
+    fields = [(section, *item) for section in SECTIONS for item in section.model_fields.items()]
+    for section, name, field in fields:
         if field.default_factory is not None:
             default: object = field.default_factory()  # type: ignore[call-arg]
         else:
@@ -73,6 +76,7 @@ def settings_docs() -> list[SettingDoc]:
                 kind=_kind(name, field.annotation),
                 default=shown,
                 description=field.description or "",
+                section=section.title,
             )
         )
     return rows

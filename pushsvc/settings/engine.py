@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -14,6 +14,8 @@ from pushsvc.settings._section import Section, split_commas
 
 class EngineSettings(Section):
     """Engine.IO: the engine, its sessions, handshakes, packets and queues."""
+
+    title: ClassVar[str] = "Engine.IO"
 
     engine: Literal["python-engineio", "pushsvc"] = Field(
         default="python-engineio",

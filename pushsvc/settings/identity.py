@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -13,6 +13,8 @@ from pushsvc.settings._section import Section, split_commas
 
 class IdentitySettings(Section):
     """Connect authentication: the mode, the shared token, the JWT keys and claims."""
+
+    title: ClassVar[str] = "Identity"
 
     auth_token: SecretStr | None = Field(
         default=None,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,8 @@ from pushsvc.settings._section import Section
 
 class JanitorSettings(Section):
     """Retention of the bus Events and the janitor's leader election."""
+
+    title: ClassVar[str] = "Retention janitor"
 
     janitor: bool = Field(
         default=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -12,6 +12,8 @@ from pushsvc.settings._section import Section, split_commas
 
 class JobSettings(Section):
     """Which Jobs are watched, the event their transitions go out as, how many are remembered."""
+
+    title: ClassVar[str] = "Job lifecycle pushes"
 
     job_notify: bool = Field(
         default=False,

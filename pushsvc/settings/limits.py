@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from pushsvc.settings._section import Section
@@ -10,6 +12,8 @@ from pushsvc.settings._section import Section
 
 class ClientLimitSettings(Section):
     """Per-client and per-pod budgets of the Socket.IO handlers."""
+
+    title: ClassVar[str] = "Limits per client and per pod"
 
     max_rooms_per_client: int = Field(
         default=100,

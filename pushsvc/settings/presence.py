@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -12,6 +12,8 @@ from pushsvc.settings._section import Section, split_commas
 
 class PresenceSettings(Section):
     """Presence summaries, their bounds, notices, and the questions a client may ask."""
+
+    title: ClassVar[str] = "Presence"
 
     presence: bool = Field(
         default=True,

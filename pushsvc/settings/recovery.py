@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -12,6 +12,8 @@ from pushsvc.settings._section import Section
 
 class RecoverySettings(Section):
     """Recovery's window, snapshot key and refreshes, and the bounds of what a pod keeps."""
+
+    title: ClassVar[str] = "Connection state recovery"
 
     recovery_enabled: bool = Field(
         default=False,

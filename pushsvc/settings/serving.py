@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -12,6 +12,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 class ServingSettings(Section):
     """The process: bind address, connection cap, shutdown, logging."""
+
+    title: ClassVar[str] = "Serving"
 
     host: str = Field(
         default="127.0.0.1", description="Address to bind (use 0.0.0.0 in a container)."
