@@ -76,7 +76,7 @@ def settings_help() -> str:
 def settings_markdown() -> str:
     """The same tables in Markdown, one per section under its heading, for
     docs/configuration.md (scripts/gen_configuration_docs.py)."""
-    from pushsvc.settings import SECTIONS, settings_docs
+    from pushsvc.settings import REMOVED_SETTINGS, RETIRED_SETTINGS, SECTIONS, settings_docs
 
     intro = {section.title: " ".join((section.__doc__ or "").split()) for section in SECTIONS}
     rows: list[str] = []
@@ -88,6 +88,11 @@ def settings_markdown() -> str:
                      "| env var | default | unit/type | meaning |", "|---|---|---|---|"]
         desc = row.description.replace("|", "\\|")
         rows.append(f"| `{row.env}` | `{row.default}` | {row.kind} | {desc} |")
+    rows += ["", "## Removed settings", "",
+             "Set, they are ignored with one warning line naming what replaced them.", "",
+             "| env var | replaced by |", "|---|---|"]
+    removed = {**REMOVED_SETTINGS, **RETIRED_SETTINGS}
+    rows += [f"| `{name}` | {now} |" for name, now in removed.items()]
     return "\n".join(rows).strip()
 
 

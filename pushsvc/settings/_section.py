@@ -7,6 +7,7 @@ variables); :class:`pushsvc.settings.Settings` inherits them all, so every field
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,12 @@ class Section(BaseSettings):
     #: The section's heading in ``pushsvc serve --help`` and docs/configuration.md; the
     #: class docstring is the line under it.
     title: ClassVar[str] = ""
+
+
+def burst_of(rate: float, seconds: float) -> int:
+    """A token bucket's size holding ``seconds`` of ``rate``, at least one token (``round``
+    first: ``5 * 0.6`` is 3.0000000000000004, which is 3 tokens, not 4)."""
+    return max(1, math.ceil(round(rate * seconds, 6)))
 
 
 def split_commas(value: object) -> object:

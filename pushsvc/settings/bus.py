@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from pushsvc.settings._section import Section
 
@@ -33,13 +33,10 @@ class BusSettings(Section):
         description="Path to a kubeconfig (default: $KUBECONFIG, then ~/.kube/config).",
     )
     watch_timeout_seconds: int = Field(
-        default=300, ge=1, description="Server-side timeoutSeconds of each watch request."
-    )
-    watch_read_timeout_seconds: float = Field(
-        default=330.0,
-        gt=0,
-        description="Client read timeout on the watch connection; must exceed "
-        "watch_timeout_seconds, or a half-open connection hangs.",
+        default=300,
+        ge=1,
+        description="Server-side timeoutSeconds of each watch request. The client's read "
+        "timeout is this plus a tenth (at least 2 s), so a half-open connection is noticed.",
     )
     watch_down_grace_seconds: float = Field(
         default=10.0,
@@ -52,10 +49,7 @@ class BusSettings(Section):
         default=30.0,
         gt=0,
         description="Longest wait between watch reconnects (backoff starts at "
-        "0.8 s, doubles with jitter).",
-    )
-    watch_backoff_reset_seconds: float = Field(
-        default=60.0, gt=0, description="A watch healthy this long resets the reconnect backoff."
+        "0.8 s, doubles with jitter); a watch healthy for twice this long resets it.",
     )
     pod_name: str | None = Field(
         default=None,
@@ -86,10 +80,14 @@ class BusSettings(Section):
         "while the bus is not degraded; then its messages are counted as failed.",
     )
 
-    @model_validator(mode="after")
-    def _check_watch(self) -> Self:
-        if self.watch_read_timeout_seconds <= self.watch_timeout_seconds:
-            raise ValueError(
-                "PUSHSVC_WATCH_READ_TIMEOUT_SECONDS must exceed PUSHSVC_WATCH_TIMEOUT_SECONDS"
-            )
-        return self
+    @property
+    def watch_read_timeout_seconds(self) -> float:
+        """The watch's client read timeout: the server's ``timeoutSeconds`` plus a tenth, at
+        least 2 s (330 s by default), so the server ends a healthy watch first and a
+        half-open connection is noticed soon after."""
+        return self.watch_timeout_seconds + max(2.0, self.watch_timeout_seconds / 10)
+
+    @property
+    def watch_backoff_reset_seconds(self) -> float:
+        """A watch healthy this long resets the reconnect backoff: twice its longest wait."""
+        return 2 * self.watch_backoff_max_seconds

@@ -36,20 +36,33 @@ class Settings(
     BusSettings, JanitorSettings, JobSettings, IdentitySettings, RecoverySettings,
     PresenceSettings, AdminSettings,
 ):
-    """pushsvc settings. Units are in the field names or descriptions."""
+    """pushsvc settings. Units are in the field names or descriptions.
+
+    The read-only properties below (and those of the sections) are values derived from the
+    settings that were once settings of their own (``REMOVED_SETTINGS`` says what replaced
+    each): call sites read them as before.
+    """
+
+    @property
+    def publish_client_burst_bytes(self) -> int:
+        """Bytes one client may publish at once: two of the largest messages (128 KiB)."""
+        return 2 * self.max_message_bytes
+
+    @property
+    def publish_pod_burst_bytes(self) -> int:
+        """Bytes this pod's clients may publish at once: eight of the largest messages
+        (512 KiB)."""
+        return 8 * self.max_message_bytes
+
+    @property
+    def recovery_snapshot_refreshes_per_second(self) -> float:
+        """Most periodic snapshot refreshes per second: 4 x the most sessions this pod holds
+        over the snapshot interval (20,000 / 150 s x 4 = 533/s by default), so a backlog
+        drains in a quarter of the interval."""
+        return 4 * self.max_sessions_total / self.recovery_snapshot_interval_seconds
 
     @model_validator(mode="after")
     def _check_across_sections(self) -> Self:
-        for burst, name in (
-            (self.publish_client_burst_bytes, "PUSHSVC_PUBLISH_CLIENT_BURST_BYTES"),
-            (self.publish_pod_burst_bytes, "PUSHSVC_PUBLISH_POD_BURST_BYTES"),
-        ):
-            if burst < self.max_message_bytes:
-                raise ValueError(
-                    f"{name} ({burst}) is below PUSHSVC_MAX_MESSAGE_BYTES "
-                    f"({self.max_message_bytes}): the largest messages could never be "
-                    "published; raise it or lower the message limit"
-                )
         if self.max_queued_bytes_per_client < self.hard_message_limit_bytes:
             raise ValueError(
                 "PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT must be at least 4 x "

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from pushsvc.settings._section import Section
 
@@ -55,18 +55,11 @@ class ConnectGuardSettings(Section):
         gt=0,
         description="First lockout (seconds) of an address that spent its refused-CONNECT "
         "budget; each lockout that follows (the one CONNECT checked after a lockout fails "
-        "again) lasts twice as long, up to PUSHSVC_CONNECT_LOCKOUT_MAX_SECONDS.",
-    )
-    connect_lockout_max_seconds: float = Field(
-        default=900.0,
-        gt=0,
-        description="Longest lockout (seconds); an address that stays quiet this long after a "
-        "lockout starts again from PUSHSVC_CONNECT_LOCKOUT_SECONDS.",
+        "again) lasts twice as long, up to 30 x this (900 s by default); an address quiet "
+        "that long after a lockout starts again from this.",
     )
 
-    @model_validator(mode="after")
-    def _check_connect_lockouts(self) -> Self:
-        if self.connect_lockout_max_seconds < self.connect_lockout_seconds:
-            raise ValueError("PUSHSVC_CONNECT_LOCKOUT_MAX_SECONDS must be at least "
-                             "PUSHSVC_CONNECT_LOCKOUT_SECONDS")
-        return self
+    @property
+    def connect_lockout_max_seconds(self) -> float:
+        """The longest lockout: 30 x the first (900 s by default), five doublings."""
+        return 30 * self.connect_lockout_seconds

@@ -12,6 +12,7 @@ from typing import Any
 
 from pushsvc.settings._section import ENV_PREFIX
 from pushsvc.settings.combined import SECTIONS, Settings
+from pushsvc.settings.removed import REMOVED_SETTINGS, RETIRED_SETTINGS
 
 #: Read by the notifier library (emitter), not by the server: known, not misspelt.
 NOTIFIER_ENV = frozenset({"PUSHSVC_EMITTER_BATCH_WINDOW_SECONDS", "PUSHSVC_JOB_NAME"})
@@ -82,26 +83,20 @@ def settings_docs() -> list[SettingDoc]:
     return rows
 
 
-#: Settings that only narrowed the classic protocol's semantics; now ignored, with one line
-#: (``init_app`` says so; ``unknown_env_warnings`` leaves them to it).
-RETIRED_SETTINGS = {
-    "PUSHSVC_ALLOW_CLIENT_CLOSE_ROOM": "any client may close any room (close_room)",
-    "PUSHSVC_ROOM_EVENT_MEMBERS_ONLY": "any client may send to any room (my_room_event)",
-}
-
-
 def unknown_env_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
     """One line per ``PUSHSVC_*`` variable that no setting reads, with the closest known name.
 
     pydantic-settings ignores unknown variables, so a misspelt ``PUSHSVC_PORTT`` would
     silently leave the default in place. Kubernetes' Service links (``PUSHSVC_SERVICE_HOST``,
-    ``PUSHSVC_PORT_5000_TCP``, ...) of a Service named pushsvc are not warned about.
+    ``PUSHSVC_PORT_5000_TCP``, ...) of a Service named pushsvc are not warned about, nor are
+    retired and removed settings (``removed_env_warnings`` names what replaced them).
     """
     env = os.environ if environ is None else environ
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | NOTIFIER_ENV
     lines = []
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or name in known or name in RETIRED_SETTINGS:
+        if (not name.startswith(ENV_PREFIX) or name in known or name in RETIRED_SETTINGS
+                or name in REMOVED_SETTINGS):
             continue
         if _SERVICE_LINK.search(name) and name.count("_") >= 2:
             continue

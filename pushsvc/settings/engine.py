@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from pushsvc.settings._section import Section, split_commas
+from pushsvc.settings._section import Section, burst_of, split_commas
 
 
 class EngineSettings(Section):
@@ -84,13 +84,8 @@ class EngineSettings(Section):
         default=20.0,
         gt=0,
         description="Engine.IO handshakes per second (token bucket refill rate) from one "
-        "client address; past it (and the burst) handshakes get HTTP 429.",
-    )
-    handshake_burst_per_address: int = Field(
-        default=100,
-        ge=1,
-        description="Handshakes (count) one client address may make at once before the "
-        "per-second rate applies (token bucket size).",
+        "client address; 5 s of it may come at once (the bucket); past it handshakes get "
+        "HTTP 429.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -121,3 +116,8 @@ class EngineSettings(Section):
                     "(e.g. 10.0.0.5 or 10.0.0.0/24)"
                 ) from None
         return value
+
+    @property
+    def handshake_burst_per_address(self) -> int:
+        """Handshakes one address may make at once: 5 s of its rate (100 by default)."""
+        return burst_of(self.handshakes_per_second_per_address, 5.0)

@@ -10,6 +10,10 @@ from pydantic_settings import NoDecode
 
 from pushsvc.settings._section import Section, split_commas
 
+#: How often one background task disconnects connections whose token expired (a JWT's
+#: ``exp`` is in seconds).
+JWT_EXPIRY_SWEEP_SECONDS = 1.0
+
 
 class IdentitySettings(Section):
     """Connect authentication: the mode, the shared token, the JWT keys and claims."""
@@ -72,12 +76,7 @@ class IdentitySettings(Section):
     jwt_require_exp: bool = Field(
         default=True,
         description="JWT mode: refuse tokens without 'exp' (a token that never expires "
-        "cannot be revoked by not refreshing it).",
-    )
-    jwt_expiry_sweep_seconds: float = Field(
-        default=1.0, gt=0, le=60,
-        description="How often, in seconds, one background task disconnects connections "
-        "whose token expired (reason token_expired).",
+        "cannot be revoked by not refreshing it). Expired connections are swept every second.",
     )
     demo_tokens: bool = Field(
         default=False,
@@ -133,3 +132,8 @@ class IdentitySettings(Section):
             raise ValueError("PUSHSVC_DEMO_TOKENS lets anyone mint tokens: it is refused "
                              "in a Kubernetes pod")
         return self
+
+    @property
+    def jwt_expiry_sweep_seconds(self) -> float:
+        """The expiry sweep's period (:data:`JWT_EXPIRY_SWEEP_SECONDS`)."""
+        return JWT_EXPIRY_SWEEP_SECONDS

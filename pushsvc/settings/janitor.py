@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from pushsvc.settings._section import Section
+
+#: The janitor's Lease, in the bus namespace: rbac/api.yaml grants get/update on this name
+#: only, so it is not a setting.
+JANITOR_LEASE_NAME = "pushsvc-janitor"
 
 
 class JanitorSettings(Section):
@@ -25,14 +29,9 @@ class JanitorSettings(Section):
         default=300.0,
         ge=1,
         description="Bus Events older than this are deleted by the janitor (long before the "
-        "API server's 1 h event TTL). Never below the connection-recovery window.",
-    )
-    janitor_interval_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        description="Seconds between the janitor's passes; each lists every bus Event page by "
-        "page (an etcd read of the whole set). Live Events stay near rate x (retention + "
-        "interval): keep it at most a tenth of the retention.",
+        "API server's 1 h event TTL). Never below the connection-recovery window. The "
+        "janitor passes every tenth of it, so Events live at most 1.1 x this long; each pass "
+        "lists every bus Event page by page.",
     )
     janitor_deletes_per_second: float = Field(
         default=200.0,
@@ -40,37 +39,32 @@ class JanitorSettings(Section):
         description="Most Event deletes per second the janitor sends (paced, no burst). Must "
         "exceed the rate bus Events are created, or the backlog grows.",
     )
-    janitor_lease_name: str = Field(
-        default="pushsvc-janitor",
-        min_length=1,
-        description="Name of the coordination.k8s.io Lease that elects the janitor, in the bus "
-        "namespace. rbac/api.yaml grants get/update on this name only.",
-    )
     janitor_lease_duration_seconds: int = Field(
         default=15,
         ge=1,
         description="Lease duration (client-go LeaseDuration): candidates take the Lease over "
-        "when its holder has not renewed for this long.",
-    )
-    janitor_renew_deadline_seconds: float = Field(
-        default=10.0,
-        gt=0,
-        description="Renew deadline (client-go RenewDeadline): the holder stops deleting when "
-        "it could not renew for this long. Below the lease duration.",
-    )
-    janitor_retry_period_seconds: float = Field(
-        default=2.0,
-        gt=0,
-        description="Retry period (client-go RetryPeriod): how often the holder renews and "
-        "candidates try to acquire (with jitter).",
+        "when its holder has not renewed for this long. The holder renews every 2/15 of it "
+        "(RetryPeriod) and stops deleting after 2/3 of it without a renewal (RenewDeadline), "
+        "client-go's 15 s / 10 s / 2 s ratios.",
     )
 
-    @model_validator(mode="after")
-    def _check_lease(self) -> Self:
-        if not self.janitor_lease_duration_seconds > self.janitor_renew_deadline_seconds:
-            raise ValueError("PUSHSVC_JANITOR_LEASE_DURATION_SECONDS must exceed "
-                             "PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS (client-go's rule)")
-        if not self.janitor_renew_deadline_seconds > 1.2 * self.janitor_retry_period_seconds:
-            raise ValueError("PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS must exceed 1.2 x "
-                             "PUSHSVC_JANITOR_RETRY_PERIOD_SECONDS (client-go's rule)")
-        return self
+    @property
+    def janitor_interval_seconds(self) -> float:
+        """Seconds between the janitor's passes: a tenth of the retention (30 s by default)."""
+        return self.retention_seconds / 10
+
+    @property
+    def janitor_lease_name(self) -> str:
+        """The Lease that elects the janitor (:data:`JANITOR_LEASE_NAME`)."""
+        return JANITOR_LEASE_NAME
+
+    @property
+    def janitor_renew_deadline_seconds(self) -> float:
+        """client-go's RenewDeadline: 2/3 of the lease duration (10 s of 15 s). Always below
+        the duration and above 1.2 x the retry period, client-go's two rules."""
+        return self.janitor_lease_duration_seconds * 2 / 3
+
+    @property
+    def janitor_retry_period_seconds(self) -> float:
+        """client-go's RetryPeriod: 2/15 of the lease duration (2 s of 15 s)."""
+        return self.janitor_lease_duration_seconds * 2 / 15

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from pushsvc.settings._section import Section, split_commas
+from pushsvc.settings._section import Section, burst_of, split_commas
 
 
 class PresenceSettings(Section):
@@ -64,15 +64,15 @@ class PresenceSettings(Section):
         default=1.0,
         gt=0,
         description="Presence questions (event pushsvc_presence) one client may ask per "
-        "second; more are refused with code rate_limited.",
-    )
-    presence_client_queries_burst: int = Field(
-        default=5,
-        ge=1,
-        description="Presence questions one client may ask in a burst.",
+        "second (5 s of it at once); more are refused with code rate_limited.",
     )
 
     @field_validator("presence_notice_rooms", mode="before")
     @classmethod
     def _split_notice_rooms(cls, value: object) -> object:
         return split_commas(value)
+
+    @property
+    def presence_client_queries_burst(self) -> int:
+        """Presence questions one client may ask at once: 5 s of its rate (5 by default)."""
+        return burst_of(self.presence_client_queries_per_second, 5.0)

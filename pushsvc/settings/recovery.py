@@ -9,6 +9,15 @@ from pydantic import Field, SecretStr, model_validator
 
 from pushsvc.settings._section import Section
 
+#: Snapshots written at connect and on room changes wait this long to share one bus message.
+FLUSH_SECONDS = 0.05
+#: At start, list pages (about 4 MiB each) of bus Events read to learn the recent history
+#: and snapshots; past it the pod recovers only sessions from after its start.
+HISTORY_MAX_PAGES = 200
+#: A pod just started: a reconnect waits this long for its start-up list, then gets a new
+#: session.
+CATCH_UP_SECONDS = 3.0
+
 
 class RecoverySettings(Section):
     """Recovery's window, snapshot key and refreshes, and the bounds of what a pod keeps."""
@@ -50,15 +59,9 @@ class RecoverySettings(Section):
         "retention; each session then has about retention / interval snapshots in etcd "
         "(about 350 bytes each). The refreshes are spread over the interval (a session's "
         "first anywhere in it), not sent at once. A pod killed without notice: its sessions "
-        "stay recoverable for at most this plus the window after its last snapshot.",
-    )
-    recovery_snapshot_refreshes_per_second: float = Field(
-        default=500.0,
-        gt=0,
-        description="Most periodic snapshot refreshes this pod publishes per second (they "
-        "are spread over the interval; this bounds a backlog). Keep it above this pod's "
-        "sessions / interval (20,000 / 150 s = 134), or refreshes come late and idle "
-        "sessions may expire.",
+        "stay recoverable for at most this plus the window after its last snapshot. At "
+        "most 4 x PUSHSVC_MAX_SESSIONS_TOTAL / this refreshes go out per second (a backlog's "
+        "bound).",
     )
     recovery_snapshot_pod_bytes_per_second: int = Field(
         default=256 * 1024,
@@ -66,19 +69,8 @@ class RecoverySettings(Section):
         description="Bytes per second (JSON size) of the snapshots that clients cause (at "
         "connect, room changes, disconnect, recovery) this pod may publish; each is also "
         "charged to that client's publish byte budget. Over: the write waits, and a "
-        "reconnect elsewhere before it is written gets a new session.",
-    )
-    recovery_snapshot_pod_burst_bytes: int = Field(
-        default=2 * 1024 * 1024,
-        ge=4096,
-        description="Snapshot bytes clients may make this pod publish at once (bucket size; "
-        "about 6,000 connects).",
-    )
-    recovery_flush_seconds: float = Field(
-        default=0.05,
-        gt=0,
-        description="Snapshots written at connect and on room changes wait this long to "
-        "share one bus message.",
+        "reconnect elsewhere before it is written gets a new session. 8 s of it may go "
+        "at once (the bucket; at least PUSHSVC_RECOVERY_MAX_SNAPSHOT_BYTES).",
     )
     recovery_max_sessions: int = Field(
         default=200000,
@@ -115,23 +107,10 @@ class RecoverySettings(Section):
         "messages this pod keeps for recoveries; past it the oldest go (counted) and "
         "recoveries that needed them get a new session, never a partial one.",
     )
-    recovery_history_max_pages: int = Field(
-        default=200,
-        ge=1,
-        description="At start, list pages (about 4 MiB each) of bus Events read to learn "
-        "the recent history and snapshots; past it this pod recovers only sessions from "
-        "after its start.",
-    )
     recovery_max_missed_messages: int = Field(
         default=10000,
         ge=1,
         description="Messages one recovery may replay; more: a new session instead.",
-    )
-    recovery_catch_up_seconds: float = Field(
-        default=3.0,
-        ge=0,
-        description="A pod just started: a reconnect waits this long for its start-up list "
-        "of the bus Events (the history and the snapshots), then gets a new session.",
     )
 
     @model_validator(mode="after")
@@ -155,3 +134,25 @@ class RecoverySettings(Section):
                 raise ValueError("PUSHSVC_RECOVERY_SECRET_PREVIOUS is the same as "
                                  "PUSHSVC_RECOVERY_SECRET: unset it, or set the other key")
         return self
+
+    @property
+    def recovery_snapshot_pod_burst_bytes(self) -> int:
+        """Snapshot bytes clients may make this pod publish at once: 8 s of the byte rate
+        (2 MiB by default, about 6,000 connects), at least the largest snapshot."""
+        return max(8 * self.recovery_snapshot_pod_bytes_per_second,
+                   self.recovery_max_snapshot_bytes)
+
+    @property
+    def recovery_flush_seconds(self) -> float:
+        """How long connect and room-change snapshots wait to share a bus message."""
+        return FLUSH_SECONDS
+
+    @property
+    def recovery_history_max_pages(self) -> int:
+        """List pages read at start for the history and snapshots (:data:`HISTORY_MAX_PAGES`)."""
+        return HISTORY_MAX_PAGES
+
+    @property
+    def recovery_catch_up_seconds(self) -> float:
+        """How long a reconnect waits for a new pod's start-up list (:data:`CATCH_UP_SECONDS`)."""
+        return CATCH_UP_SECONDS
