@@ -25,11 +25,11 @@ class Sizes:
     emitter_seconds: float = 5.0
     emitter_max: int = 5000
     emitter_batched_max: int = 50000
-    # footprint: notifications/s for seconds against a retention (seconds) and janitor pass
+    # footprint: notifications/s for seconds against a retention (seconds; the janitor
+    # passes every tenth of it)
     footprint_rate: int = 100
     footprint_seconds: float = 600.0
     footprint_retention: float = 120.0
-    footprint_janitor_interval: float = 10.0
     footprint_sample_every: float = 5.0
     footprint_relist_every: float = 30.0
     footprint_batched_seconds: float = 20.0
@@ -61,7 +61,6 @@ SMOKE = Sizes(
     footprint_rate=20,
     footprint_seconds=6.0,
     footprint_retention=2.0,
-    footprint_janitor_interval=1.0,
     footprint_sample_every=0.5,
     footprint_relist_every=2.0,
     footprint_batched_seconds=1.0,

@@ -93,7 +93,7 @@ def run(ctx: Context) -> ScenarioResult:
     sz = ctx.sizes
     result = ScenarioResult("footprint")
     rate, seconds, retention = sz.footprint_rate, sz.footprint_seconds, sz.footprint_retention
-    interval = sz.footprint_janitor_interval
+    interval = retention / 10  # the janitor's pass (PUSHSVC_RETENTION_SECONDS / 10)
     load0 = os.getloadavg()[0]
     samples: list[dict[str, Any]] = []
     relists: list[dict[str, Any]] = []
@@ -102,8 +102,7 @@ def run(ctx: Context) -> ScenarioResult:
         if emu is None:
             result.errors.append("footprint: the emulator is not available")
             return result
-        env = {**kube_bus_env(emu), "PUSHSVC_RETENTION_SECONDS": str(retention),
-               "PUSHSVC_JANITOR_INTERVAL_SECONDS": str(interval)}
+        env = {**kube_bus_env(emu), "PUSHSVC_RETENTION_SECONDS": str(retention)}
         pods = []
         for k in range(2):
             pod = procs.start_pushsvc(log_dir=ctx.log_dir, connections=100, name=f"fp-pod{k}",

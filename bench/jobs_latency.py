@@ -84,9 +84,8 @@ def run(ctx: Context) -> ScenarioResult:
         env = {"PUSHSVC_BUS": "kubernetes", "PUSHSVC_KUBECONFIG": str(api.kubeconfig),
                "PUSHSVC_BUS_NAMESPACE": NAMESPACE, "PUSHSVC_JOB_NOTIFY": "true",
                "PUSHSVC_AUTH_MODE": "jwt", "PUSHSVC_JWT_SECRET": SECRET,
-               "PUSHSVC_JANITOR_LEASE_DURATION_SECONDS": "4",
-               "PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS": "3",
-               "PUSHSVC_JANITOR_RETRY_PERIOD_SECONDS": "0.5"}
+               # renewed every 0.53 s, deadline 2.67 s (client-go's ratios)
+               "PUSHSVC_JANITOR_LEASE_DURATION_SECONDS": "4"}
         pods = []
         for k in range(2):
             pod = start_pushsvc(env={**env, "PUSHSVC_POD_NAME": f"bench-jobs-{k}"},

@@ -44,8 +44,7 @@ POD_ENV = {
     # Every client comes through HAProxy's one address; the per-address limits are not
     # what this measures.
     "PUSHSVC_MAX_SESSIONS_PER_ADDRESS": "100000",
-    "PUSHSVC_HANDSHAKES_PER_SECOND_PER_ADDRESS": "100000",
-    "PUSHSVC_HANDSHAKE_BURST_PER_ADDRESS": "100000",
+    "PUSHSVC_HANDSHAKES_PER_SECOND_PER_ADDRESS": "100000",  # burst: 5 s of it
     "PUSHSVC_LOG_LEVEL": "WARNING",
 }
 

@@ -19,7 +19,6 @@ module imports Flask-SocketIO, so the gevent monkey-patching must have run first
 from __future__ import annotations
 
 import logging
-import os
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -37,7 +36,7 @@ from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
 from pushsvc.routes import check_js_client, register_routes
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
-from pushsvc.settings import RETIRED_SETTINGS, Settings
+from pushsvc.settings import Settings, removed_env_warnings
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +93,8 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
     register_health(app, settings)
     init_admin_ui(app, socketio, settings)  # off unless PUSHSVC_ADMIN_UI
     check_js_client(settings)
-    for name, now in RETIRED_SETTINGS.items():
-        if name in os.environ:
-            log.warning("%s is retired and ignored: %s, bounded by the event rate and the "
-                        "publishing budgets", name, now)
+    for line in removed_env_warnings():  # retired and removed PUSHSVC_* still set
+        log.warning("%s", line)
     log.info(
         "pushsvc initialised: classic protocol %s, reply event %r, %d extra allowed "
         "origin(s), message limit %d bytes (connection closed past %d)",

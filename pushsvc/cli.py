@@ -55,11 +55,16 @@ def missing_server_modules() -> list[str]:
 
 
 def settings_help() -> str:
-    """Every setting: env var, unit/type, default, description (from the Settings model)."""
+    """Every setting, section by section: env var, unit/type, default, description (from the
+    Settings model)."""
     from pushsvc.settings import settings_docs
 
-    lines = ["settings (environment variables):", ""]
+    lines = ["settings (environment variables), by section:"]
+    section = None
     for row in settings_docs():
+        if row.section != section:
+            section = row.section
+            lines.extend(["", f"  {section}:", ""])
         lines.append(f"  {row.env}  [{row.kind}, default: {row.default}]")
         lines.extend(
             textwrap.wrap(row.description, width=88, initial_indent="      ",
@@ -69,14 +74,26 @@ def settings_help() -> str:
 
 
 def settings_markdown() -> str:
-    """The same table in Markdown, for docs/configuration.md (scripts/gen_configuration_docs.py)."""
-    from pushsvc.settings import settings_docs
+    """The same tables in Markdown, one per section under its heading, for
+    docs/configuration.md (scripts/gen_configuration_docs.py)."""
+    from pushsvc.settings import REMOVED_SETTINGS, RETIRED_SETTINGS, SECTIONS, settings_docs
 
-    rows = ["| env var | default | unit/type | meaning |", "|---|---|---|---|"]
+    intro = {section.title: " ".join((section.__doc__ or "").split()) for section in SECTIONS}
+    rows: list[str] = []
+    section = None
     for row in settings_docs():
+        if row.section != section:
+            section = row.section
+            rows += ["", f"## {section}", "", intro[section], "",
+                     "| env var | default | unit/type | meaning |", "|---|---|---|---|"]
         desc = row.description.replace("|", "\\|")
         rows.append(f"| `{row.env}` | `{row.default}` | {row.kind} | {desc} |")
-    return "\n".join(rows)
+    rows += ["", "## Removed settings", "",
+             "Set, they are ignored with one warning line naming what replaced them.", "",
+             "| env var | replaced by |", "|---|---|"]
+    removed = {**REMOVED_SETTINGS, **RETIRED_SETTINGS}
+    rows += [f"| `{name}` | {now} |" for name, now in removed.items()]
+    return "\n".join(rows).strip()
 
 
 def _parser() -> argparse.ArgumentParser:

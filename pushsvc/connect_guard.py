@@ -16,7 +16,7 @@ then worked on the same socket. Before python-socketio handles a CONNECT, this m
   its CONNECTs are refused at once, unchecked, with ``too_many_attempts`` and
   ``retry_after`` (seconds). After a lockout one CONNECT is checked; if it is refused too the
   next lockout lasts twice as long (``PUSHSVC_CONNECT_LOCKOUT_SECONDS`` up to
-  ``PUSHSVC_CONNECT_LOCKOUT_MAX_SECONDS``);
+  30 times that);
 - **Admin UI logins** (the ``/admin`` namespace) have a bucket of their own, smaller
   (``PUSHSVC_ADMIN_UI_LOGIN_FAILURES_PER_ADDRESS`` per ``PUSHSVC_ADMIN_UI_LOGIN_WINDOW_SECONDS``),
   with the same lockouts: while locked out, the right password is refused too.

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOC = REPO_ROOT / "docs" / "configuration.md"
 BEGIN = ("<!-- BEGIN generated settings table: scripts/gen_configuration_docs.py writes it "
-         "from pushsvc/settings.py; edit the settings, not this table -->")
+         "from pushsvc/settings/; edit the settings, not this table -->")
 END = "<!-- END generated settings table -->"
 
 

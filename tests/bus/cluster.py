@@ -34,11 +34,9 @@ RBAC_TEXT = "\n---\n".join(
 POD_ENV = {
     "PUSHSVC_BUS": "kubernetes",
     "PUSHSVC_BUS_NAMESPACE": NAMESPACE,
-    "PUSHSVC_WATCH_TIMEOUT_SECONDS": "4",
-    "PUSHSVC_WATCH_READ_TIMEOUT_SECONDS": "6",
+    "PUSHSVC_WATCH_TIMEOUT_SECONDS": "4",  # the read timeout follows: 4 + 2 s
     "PUSHSVC_WATCH_DOWN_GRACE_SECONDS": "2",
-    "PUSHSVC_WATCH_BACKOFF_MAX_SECONDS": "2",
-    "PUSHSVC_WATCH_BACKOFF_RESET_SECONDS": "3",
+    "PUSHSVC_WATCH_BACKOFF_MAX_SECONDS": "2",  # reset after 4 s healthy
     # Tests here count the bus Events; the session outlives the 5-minute retention, so the
     # janitor is off unless a test turns it on (tests/bus/janitor_support.py).
     "PUSHSVC_JANITOR": "false",

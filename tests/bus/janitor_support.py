@@ -14,14 +14,12 @@ from tests.support.probes import metric
 
 LEASE = "pushsvc-janitor"
 #: Short timings so a test crosses an election and a takeover in seconds (the defaults are
-#: client-go's 15 s / 10 s / 2 s and a 5-minute retention).
+#: a 15 s Lease, renewed every 2 s with a 10 s deadline as client-go's, and a 5-minute
+#: retention): a 2 s Lease (renewed every 0.27 s, 1.33 s deadline), a pass every 0.2 s.
 JANITOR_ENV = {
     "PUSHSVC_JANITOR": "true",
     "PUSHSVC_RETENTION_SECONDS": "2",
-    "PUSHSVC_JANITOR_INTERVAL_SECONDS": "0.5",
     "PUSHSVC_JANITOR_LEASE_DURATION_SECONDS": "2",
-    "PUSHSVC_JANITOR_RENEW_DEADLINE_SECONDS": "1.5",
-    "PUSHSVC_JANITOR_RETRY_PERIOD_SECONDS": "0.3",
 }
 
 

@@ -20,7 +20,8 @@ RECOVERY = {
     "PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS": "3600",
     "PUSHSVC_RETENTION_SECONDS": "3720",
 }
-BURST = 4096
+BURST = 4096  # the pod's snapshot bucket: 8 s of 1 B/s, at least the largest snapshot (4096)
+CLIENT_BURST = 2048  # the client's publish byte bucket: 2 x PUSHSVC_MAX_MESSAGE_BYTES
 
 
 def _record_sizes(cluster: Cluster, sid: str | None = None) -> list[int]:
@@ -45,8 +46,7 @@ def _deferred(cluster: Cluster, scope: str) -> float:
 def test_connects_and_disconnects_write_no_more_snapshot_bytes_than_the_pods_budget(
     kubeapi_factory, cluster_factory,
 ):
-    env = {**RECOVERY, "PUSHSVC_RECOVERY_SNAPSHOT_POD_BYTES_PER_SECOND": "1",
-           "PUSHSVC_RECOVERY_SNAPSHOT_POD_BURST_BYTES": str(BURST)}
+    env = {**RECOVERY, "PUSHSVC_RECOVERY_SNAPSHOT_POD_BYTES_PER_SECOND": "1"}
     cluster = cluster_factory(kubeapi_factory(), pods=2, env=env)
     cluster.wait_all_watching()
     for _ in range(40):  # about 300 bytes each: three times the budget
@@ -63,8 +63,7 @@ def test_room_changes_write_no_more_snapshot_bytes_than_the_clients_publish_budg
     kubeapi_factory, cluster_factory,
 ):
     env = {**RECOVERY, "PUSHSVC_MAX_MESSAGE_BYTES": "1024",
-           "PUSHSVC_PUBLISH_CLIENT_BYTES_PER_SECOND": "1",
-           "PUSHSVC_PUBLISH_CLIENT_BURST_BYTES": "1024"}
+           "PUSHSVC_PUBLISH_CLIENT_BYTES_PER_SECOND": "1"}
     cluster = cluster_factory(kubeapi_factory(), pods=2, env=env)
     cluster.wait_all_watching()
     client = cluster.connect(0)
@@ -74,12 +73,12 @@ def test_room_changes_write_no_more_snapshot_bytes_than_the_clients_publish_budg
     connected = _snapshot_bytes(cluster, sid)  # the pod's budget: it had spent nothing
     for index in range(35):  # within its event budget (40 at once)
         assert client.call("join", {"room": f"budgeted-room-{index}"})["ok"]
-    limit = connected + 1024 + 150  # + what 1 B/s refilled meanwhile
+    limit = connected + CLIENT_BURST + 150  # + what 1 B/s refilled meanwhile
     wait_until(lambda: _deferred(cluster, "client") > 0
                or _snapshot_bytes(cluster, sid) > limit, what="its snapshot writes to wait")
     # A write larger than the bucket costs the whole bucket (so a small budget delays it and
     # never blocks it for good): when the joins coalesce into one such write, its excess
     # over the bucket is written too, once per bucket.
-    excess = max(0, max(_record_sizes(cluster, sid)) - 1024)
+    excess = max(0, max(_record_sizes(cluster, sid)) - CLIENT_BURST)
     assert _snapshot_bytes(cluster, sid) <= limit + excess
     cluster.close_clients()

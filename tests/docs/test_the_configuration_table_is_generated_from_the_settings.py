@@ -8,7 +8,13 @@ import subprocess
 import sys
 
 from pushsvc.cli import settings_markdown
-from pushsvc.settings import settings_docs
+from pushsvc.settings import (
+    REMOVED_SETTINGS,
+    RETIRED_SETTINGS,
+    SECTIONS,
+    Settings,
+    settings_docs,
+)
 from tests.support.pushsvc_proc import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "gen_configuration_docs.py"
@@ -28,9 +34,23 @@ def test_the_table_in_docs_configuration_is_the_generated_one():
 
 
 def test_every_setting_has_a_row_and_a_description():
-    rows = settings_markdown().splitlines()[2:]
+    text = settings_markdown()
+    rows = [line for line in text[:text.index("## Removed settings")].splitlines()
+            if line.startswith("| `")]
     assert [row.split("`")[1] for row in rows] == [doc.env for doc in settings_docs()]
     assert all(doc.description for doc in settings_docs())
+    removed = [line.split("`")[1] for line in text[text.index("## Removed settings"):].splitlines()
+               if line.startswith("| `")]
+    assert sorted(removed) == sorted({*REMOVED_SETTINGS, *RETIRED_SETTINGS})
+
+
+def test_the_settings_are_listed_section_by_section_under_a_heading():
+    headings = [line[3:] for line in settings_markdown().splitlines() if line.startswith("## ")]
+    assert headings == [*(section.title for section in SECTIONS), "Removed settings"]
+    assert all(section.title and section.__doc__ for section in SECTIONS)
+    assert [doc.section for doc in settings_docs()] == [
+        section.title for section in SECTIONS for _ in section.model_fields]
+    assert sum(len(section.model_fields) for section in SECTIONS) == len(Settings.model_fields)
 
 
 def test_the_script_checks_and_rewrites_only_the_table(tmp_path):

@@ -17,7 +17,8 @@ from tests.support import PushsvcProcess, RecordingClient, start_pushsvc, wait_u
 from tests.support.probes import metric
 
 BURST = 5
-DISCONNECT_AFTER = 20
+#: Refusals that disconnect: the larger of the burst and 5 s of the rate, within 10 s.
+DISCONNECT_AFTER = BURST
 Clients = Callable[..., RecordingClient]
 
 
@@ -26,8 +27,6 @@ def limited(server_logs: Path) -> Iterator[PushsvcProcess]:
     env = {
         "PUSHSVC_CLIENT_EVENTS_PER_SECOND": "0.001",
         "PUSHSVC_CLIENT_EVENTS_BURST": str(BURST),
-        "PUSHSVC_CLIENT_RATE_LIMITED_DISCONNECT_AFTER": str(DISCONNECT_AFTER),
-        "PUSHSVC_CLIENT_RATE_LIMITED_WINDOW_SECONDS": "3600",
     }
     with start_pushsvc(env=env, log_dir=server_logs) as proc:
         yield proc

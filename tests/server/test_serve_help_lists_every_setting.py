@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from pushsvc.settings import Settings
+from pushsvc.settings import SECTIONS, Settings
 from tests.support.pushsvc_proc import REPO_ROOT, pushsvc_executable
 
 
@@ -16,6 +16,12 @@ def test_serve_help_names_every_setting_with_its_default() -> None:
     text = result.stdout
     for name in Settings.model_fields:
         assert f"PUSHSVC_{name.upper()}  [" in text, name
+    # Grouped: each section's heading, in order, with its own settings after it.
+    headings = [text.index(f"\n  {section.title}:\n") for section in SECTIONS]
+    assert headings == sorted(headings)
+    for section, start in zip(SECTIONS, headings, strict=True):
+        for name in section.model_fields:
+            assert text.index(f"PUSHSVC_{name.upper()}  [") > start, name
     assert "PUSHSVC_PORT  [integer, default: 5000]" in text
     assert "PUSHSVC_SHUTDOWN_GRACE_SECONDS  [seconds, default: 20.0]" in text
     assert "PUSHSVC_MAX_MESSAGE_BYTES  [bytes, default: 65536]" in text

@@ -23,7 +23,6 @@ def jwt_env(**extra: str) -> dict[str, str]:
         "PUSHSVC_JWT_AUDIENCE": AUDIENCE,
         "PUSHSVC_JWT_ISSUER": ISSUER,
         "PUSHSVC_JWT_LEEWAY_SECONDS": "0",
-        "PUSHSVC_JWT_EXPIRY_SWEEP_SECONDS": "0.2",
         **extra,
     }
 
