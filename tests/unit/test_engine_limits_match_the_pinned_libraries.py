@@ -190,7 +190,7 @@ def test_the_docstring_of_wsdirect_names_every_method_it_replaces() -> None:
     assert not missing, f"pushsvc/wsdirect.py's docstring does not name {missing}"
 
 
-# Wrapped or overridden by connection state recovery (pushsvc/recovery.py, and
+# Wrapped or overridden by connection state recovery (pushsvc/recovery/, and
 # KubernetesManager.emit/_handle_emit/_listen in pushsvc/bus/manager.py).
 RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
     "socketio.server.Server._handle_connect": (
@@ -236,7 +236,7 @@ RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
 
 @pytest.mark.parametrize("dotted", sorted(RECOVERY_RELIES_ON))
 def test_the_library_code_recovery_relies_on_is_unchanged(dotted: str) -> None:
-    _assert_unchanged(dotted, RECOVERY_RELIES_ON, "pushsvc/recovery.py")
+    _assert_unchanged(dotted, RECOVERY_RELIES_ON, "pushsvc/recovery/")
 
 
 def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
@@ -245,7 +245,7 @@ def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
     doc = " ".join((recovery.__doc__ or "").split())
     missing = sorted(d for d in RECOVERY_RELIES_ON
                      if ".".join(d.split(".")[-2:]) not in doc)
-    assert not missing, f"pushsvc/recovery.py's docstring does not name {missing}"
+    assert not missing, f"pushsvc/recovery/__init__.py's docstring does not name {missing}"
 
 
 # Relied on by emitter/kube.py's lean create (the connection taken from and given back to
