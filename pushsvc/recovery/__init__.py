@@ -11,12 +11,16 @@ How pushsvc does it, and why:
 - Offsets are positions in the bus's one global order: an Event's resourceVersion and the
   message's index in it (``"<rv>-<i>"``). With recovery on, every recoverable emit — a direct
   emit to a sid of this very pod too — becomes an Event and reaches its clients only when it
-  comes back through the watch (``KubernetesManager.emit``/``_handle_emit``). So a client sees
+  comes back through the watch (``KubernetesManager.emit``, ``_listen``). So a client sees
   the bus's order, an offset means the same on every pod, and a message is durable in the API
   server before any client can have seen it: a SIGKILLed pod cannot take with it a message
   that a recovery elsewhere would then be missing (the only way a recovery could be partial).
   The price: direct replies cost an API round trip and etcd writes (shared Events, batched
   by the outbox), only while recovery is on; ``error`` and ``server_shutdown`` stay volatile.
+- What recovery sees of the bus is typed (pushsvc.bus.contract): the manager shows the tap
+  each bus message as a ``Delivery`` (position, message, own, recoverable) before applying
+  it, and runs a recoverable one's emit with ``DELIVERING`` set to it, so a send knows the
+  position it carries; recovery asks the bus for nothing else than ``RecoveryBus`` offers.
 - History: every pod watches every bus Event already. Each keeps the recent recoverable
   messages in memory (bounded by count, bytes and age: pushsvc.recovery.bounds), filled at
   start by one paged list of the bus Events, then by its watch; a recovery replays from
@@ -62,10 +66,16 @@ held back), ``Server.disconnect`` (a session the server ends is not recoverable)
 ``Server._handle_disconnect`` (a session the client ends is not recoverable either),
 ``BaseManager.pre_connect`` (the recovered sid), ``BaseManager.basic_enter_room`` and
 ``BaseManager.basic_leave_room`` (rooms in the snapshot; ``BaseManager.basic_close_room`` goes
-through the latter), ``BaseManager.basic_disconnect`` (the snapshot at disconnect). Relied on,
-overridden in pushsvc.bus.manager: ``Manager.emit``, ``PubSubManager.emit``,
-``PubSubManager._handle_emit`` (the offset) and ``PubSubManager._thread`` (one message at a
-time from ``_listen``).
+through the latter), ``BaseManager.basic_disconnect`` (the snapshot at disconnect). Relied on
+by pushsvc.bus.manager: ``Manager.emit``, ``PubSubManager.emit`` and
+``PubSubManager.close_room`` (the messages it publishes for recovery itself),
+``PubSubManager._handle_emit`` (the offset, the last argument) and ``PubSubManager._thread``
+(one message at a time from ``_listen``, in the listener's greenlet).
+
+The modules, each a layer on the ones before: ``snapshot`` (records, positions), ``bounds``,
+``history``, ``state`` (everything recovery holds), ``publisher`` (snapshots to and from the
+bus, the start-up list), ``tap`` (the DeliveryTap), ``replay``, ``decide`` (the connect
+decision), ``hooks`` (python-socketio wrapped), ``core`` (``Recovery``, ``install``).
 """
 
 from pushsvc.recovery.bounds import snapshot_data

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pushsvc.budget import ClientBudget
+from pushsvc.bus.contract import RecoveryBus
 from pushsvc.identity import Identity
 from pushsvc.recovery.hooks import Hooks
 from pushsvc.settings import Settings
@@ -28,9 +29,7 @@ def install(*, settings: Settings, server: Any, manager: Any,
     """Turn recovery on for this server if the settings ask and the bus can carry it."""
     if not settings.recovery_enabled:
         return None
-    from pushsvc.bus.manager import KubernetesManager
-
-    if not isinstance(manager, KubernetesManager):
+    if not isinstance(manager, RecoveryBus):
         logger.warning("recovery: PUSHSVC_RECOVERY_ENABLED needs the Kubernetes bus; off")
         return None
     recovery = Recovery(settings=settings, server=server, manager=manager, identity=identity)

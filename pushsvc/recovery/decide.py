@@ -116,7 +116,7 @@ class Decision(Replay):
         else:
             return "history_gone"
         plan = _Plan(snapshot=snapshot, pid=pid, start=start, offset=offset)
-        if len(self._missed(plan, self.manager.position or start)) > \
+        if len(self._missed(plan, self.position or start)) > \
                 self.settings.recovery_max_missed_messages:
             return "too_many"
         return plan
@@ -144,7 +144,7 @@ class Decision(Replay):
         auth = self._auth.pop(eio_sid, {})
         joined = self._joining.pop(sid, {})
         mode, user = self._owner(eio_sid, sid)
-        upto = self.manager.position or self.manager.start_position() or _NONE
+        upto = self._stand() or _NONE
         if plan is not None and plan.snapshot.sid == sid:
             plan.snapshot = self._as_reconnected(plan.snapshot, joined)
             missed = self._missed(plan, upto)
@@ -161,7 +161,7 @@ class Decision(Replay):
                     self._last_sent[eio_sid] = last
                 old = plan.snapshot
                 snapshot = Snapshot(
-                    key=old.key, sid=sid, owner=self.manager.host_id, gen=old.gen + 1,
+                    key=old.key, sid=sid, owner=self.bus.host_id, gen=old.gen + 1,
                     state="up", at=time.time(), pos=upto if plan.offset is None and last is None
                     else old.pos, seen=upto, last=last, floor=max(self.floor, _NONE),
                     rooms={r: s for r, s in old.rooms.items() if s[1] is None},
@@ -186,7 +186,7 @@ class Decision(Replay):
             if span[1] is None and room not in joined}
         rooms.update({room: [at, None] for room, at in joined.items()})
         snapshot = Snapshot(
-            key=pid_key(pid), sid=sid, owner=self.manager.host_id, gen=0, state="up",
+            key=pid_key(pid), sid=sid, owner=self.bus.host_id, gen=0, state="up",
             at=time.time(), pos=start, seen=start, last=None, floor=self.floor,
             rooms=rooms, data=auth, mode=mode, user=user, connect_rooms=set(joined))
         self.local[sid] = snapshot

@@ -4,11 +4,11 @@ tests/unit/test_engine_limits_match_the_pinned_libraries.py)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from socketio import packet as sio_packet
 
+from pushsvc.bus.contract import DELIVERING
 from pushsvc.recovery.bounds import snapshot_data
 from pushsvc.recovery.decide import Decision
 from pushsvc.recovery.snapshot import _NONE, SNAPSHOT_NAMESPACE
@@ -19,8 +19,7 @@ class Hooks(Decision):
 
     def install(self) -> None:
         server, manager = self.server, self.manager
-        manager.tap = self
-        manager.outbox_keeps_namespace = SNAPSHOT_NAMESPACE
+        self.bus.attach(self, keep_namespace=SNAPSHOT_NAMESPACE)
         original_connect = server._handle_connect
         original_send = server._send_packet
         original_send_eio = server._send_eio_packet
@@ -81,7 +80,7 @@ class Hooks(Decision):
             if sid is not None:
                 self._connecting[eio_sid] = sid
                 self._joining[sid] = {}
-            self._connect_pos[eio_sid] = manager.position or manager.start_position()
+            self._connect_pos[eio_sid] = self._stand()
             return sid
 
         def send_packet(eio_sid: str, pkt: Any) -> Any:
@@ -91,8 +90,9 @@ class Hooks(Decision):
             return original_send(eio_sid, pkt)
 
         def send_eio_packet(eio_sid: str, eio_pkt: Any) -> Any:
-            current = manager.current
-            if current is not None and threading.get_ident() == manager.listener_ident:
+            delivery = DELIVERING.get()  # a live recoverable bus message, with its position
+            if delivery is not None:
+                current = delivery.position
                 if eio_sid in self._recovering:
                     return None  # replayed from the history with the CONNECT reply instead
                 replayed = self._replayed.get(eio_sid)
@@ -110,7 +110,7 @@ class Hooks(Decision):
                 # What the server sent it just before (a goodbye) reaches it through the bus:
                 # end the session after that, in the bus's order; without the bus, soon.
                 self._ending.add(sid)
-                manager.publish_disconnect(sid, "/")
+                self.bus.publish_disconnect(sid, "/")
                 server.start_background_task(self._end_later, sid, original_disconnect)
                 return None
             self._kicked.add(sid)
@@ -139,13 +139,13 @@ class Hooks(Decision):
                 return result
             joining = self._joining.get(sid)
             if joining is not None:  # the connect handler's (the snapshot does not exist yet)
-                joining.setdefault(room, manager.position or _NONE)
+                joining.setdefault(room, self.position or _NONE)
                 return result
             snapshot = self.local.get(sid)
             if snapshot is not None:
                 span = snapshot.rooms.get(room)
                 if span is None or span[1] is not None:
-                    snapshot.rooms[room] = [manager.position or _NONE, None]
+                    snapshot.rooms[room] = [self.position or _NONE, None]
                     snapshot.connect_rooms.discard(room)  # joined later: the claims decide
                     self._write(snapshot)
             return result
@@ -158,7 +158,7 @@ class Hooks(Decision):
             if snapshot is not None and isinstance(room, str):
                 span = snapshot.rooms.get(room)
                 if span is not None and span[1] is None:
-                    span[1] = manager.position or _NONE
+                    span[1] = self.position or _NONE
                     self._write(snapshot)
             return original_leave(sid, namespace, room)
 
@@ -185,9 +185,9 @@ class Hooks(Decision):
         server.disconnect = disconnect
         server._handle_disconnect = handle_disconnect
         manager.pre_connect = pre_connect
-        manager.basic_enter_room = basic_enter_room  # type: ignore[method-assign]
-        manager.basic_leave_room = basic_leave_room  # type: ignore[method-assign]
-        manager.basic_disconnect = basic_disconnect  # type: ignore[method-assign]
+        manager.basic_enter_room = basic_enter_room
+        manager.basic_leave_room = basic_leave_room
+        manager.basic_disconnect = basic_disconnect
         server.start_background_task(self.run)
 
     def _end_later(self, sid: str, disconnect: Any) -> None:

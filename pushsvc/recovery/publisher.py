@@ -72,7 +72,7 @@ class Publisher(State):
         self.sessions[snapshot.key] = snapshot
         mine = self.local.get(snapshot.sid)
         if mine is not None and mine.key == snapshot.key and snapshot.owner != \
-                self.manager.host_id and snapshot.sid not in self._taken and \
+                self.bus.host_id and snapshot.sid not in self._taken and \
                 _order(snapshot)[:3] > _order(mine)[:3]:
             # Recovered on another pod: this copy is stale (its connection is gone). Two
             # reconnects with one pid recovered at once on two pods (the same gen): the
@@ -95,7 +95,7 @@ class Publisher(State):
         chunk: list[dict[str, Any]] = []
         size = 0
         now = time.time()
-        seen = self.manager.position or self.manager.start_position() or _NONE
+        seen = self._stand() or _NONE
         pod_short = False
         for snapshot in dirty.values():
             if pod_short and snapshot.key not in refreshing:
@@ -135,10 +135,10 @@ class Publisher(State):
 
     def _send_records(self, records: list[dict[str, Any]]) -> None:
         metrics.recovery_snapshots_published.inc(len(records))
-        self.manager._publish({
+        self.bus.publish({
             "method": "emit", "event": SNAPSHOT_EVENT, "data": [records], "binary": False,
             "namespace": SNAPSHOT_NAMESPACE, "room": None, "skip_sid": None, "callback": None,
-            "host_id": self.manager.host_id,
+            "host_id": self.bus.host_id,
         })
 
     def _prune_rooms(self, snapshot: Snapshot) -> None:
@@ -200,13 +200,13 @@ class Publisher(State):
     def _preload(self) -> None:
         """Learn the recent history and snapshots from the bus Events that exist now."""
         deadline = time.monotonic() + 60.0
-        while self.manager.start_position() is None and time.monotonic() < deadline:
+        while self._stand() is None and time.monotonic() < deadline:
             self.server.sleep(0.05)
-        start = self.manager.start_position()
+        start = self._stand()
         if start is None:
             logger.error("recovery: the bus watch did not start within 60 s; this pod "
                          "recovers only sessions from after its start")
-            self.history.complete_from = self.manager.position or _NONE
+            self.history.complete_from = self.position or _NONE
             self.ready = True
             return
         from emitter.wire import decode_event
@@ -214,13 +214,13 @@ class Publisher(State):
         found: list[tuple[Position, dict[str, Any]]] = []
         partial = False
         try:
-            pages = self.manager.watcher.transport.list_pages()
+            pages = self.bus.listed_events()
             for number, page in enumerate(pages):
                 if number >= self.settings.recovery_history_max_pages:
                     partial = True
                     metrics.recovery_dropped.labels(reason="preload_pages").inc()
                     break
-                for item in page.items:
+                for item in page:
                     version = str(item.get("metadata", {}).get("resourceVersion", ""))
                     if not version.isdigit() or int(version) > start[0]:
                         continue  # the watch delivers it

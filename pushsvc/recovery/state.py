@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pushsvc import metrics
 from pushsvc.budget import TokenBucket
-from pushsvc.bus.contract import Position
+from pushsvc.bus.contract import Position, RecoveryBus
 from pushsvc.identity import Identity, Permissions
 from pushsvc.recovery.bounds import RefreshSchedule, SessionStore, SnapshotBudget
 from pushsvc.recovery.history import History
 from pushsvc.recovery.snapshot import _NONE, Snapshot
 from pushsvc.settings import Settings
-
-if TYPE_CHECKING:  # the Kubernetes stack is imported only when that bus is in use
-    from pushsvc.bus.manager import KubernetesManager
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +36,20 @@ class _Plan:
     start: Position  # replay what comes after this
     offset: Position | None  # the client's own, if it sent one
 
+
 class State:
     """The state of connection state recovery for one server (see the module's docstring)."""
 
-    def __init__(self, *, settings: Settings, server: Any, manager: KubernetesManager,
+    def __init__(self, *, settings: Settings, server: Any, manager: RecoveryBus,
                  identity: Identity | None = None) -> None:
         assert settings.recovery_secret is not None
         self.settings = settings
         self.server = server
-        self.manager = manager
+        #: python-socketio's manager: its sids and rooms, and the methods hooks.py wraps.
+        self.manager: Any = manager
+        #: The same object as the bus recovery may use (pushsvc.bus.contract): nothing else
+        #: of the Kubernetes manager is read.
+        self.bus: RecoveryBus = manager
         self.identity = identity if identity is not None else Identity(settings)
         self.window = settings.recovery_window_seconds
         self.interval = settings.recovery_snapshot_interval_seconds
@@ -71,7 +73,8 @@ class State:
         self.local: dict[str, Snapshot] = {}  # this pod's connected ones, by sid
         self.ready = False
         self.floor: Position = _NONE
-        self._highest: Position | None = None
+        #: The highest bus position this pod has started delivering (None: none yet).
+        self.position: Position | None = None
         self._dirty: dict[str, Snapshot] = {}
         self._pending: dict[str, _Plan] = {}
         self._recovering: dict[str, _Plan] = {}
@@ -102,3 +105,7 @@ class State:
             return eio
         except KeyError:
             return None
+
+    def _stand(self) -> Position | None:
+        """Where this pod's deliveries stand: for a client connecting now."""
+        return self.position if self.position is not None else self.bus.start_position()

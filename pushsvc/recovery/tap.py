@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
-from pushsvc.bus.contract import Position
+from pushsvc.bus.contract import Delivery, Position
 from pushsvc.recovery.publisher import Publisher
 from pushsvc.recovery.snapshot import (
     SNAPSHOT_EVENT,
@@ -25,32 +24,32 @@ class Tap(Publisher):
     def recoverable(self, event: str, namespace: str, callback: object) -> bool:
         return recoverable(event, namespace, callback)
 
-    def observe(self, position: Position, message: dict[str, Any], *, own: bool) -> bool:
-        if self._highest is not None and position < self._highest:
+    def observe(self, delivery: Delivery) -> bool:
+        position = delivery.position
+        if self.position is not None and position < self.position:
             self._out_of_order(position)
-        elif self._highest is None or position > self._highest:
-            self._highest = position
-        if message.get("method") != "emit":
+        elif self.position is None or position > self.position:
+            self.position = position
+        if delivery.method != "emit":
             return True
-        namespace = message.get("namespace") or "/"
-        if namespace == SNAPSHOT_NAMESPACE:
-            if message.get("event") == SNAPSHOT_EVENT:
-                self._apply_records(message.get("data"))
+        if delivery.namespace == SNAPSHOT_NAMESPACE:
+            if delivery.event == SNAPSHOT_EVENT:
+                self._apply_records(delivery.message.get("data"))
             return False
-        if self.recoverable(message.get("event", ""), namespace, message.get("callback")):
-            self.history.add(position, message, at=time.monotonic())
+        if delivery.recoverable:
+            self.history.add(position, delivery.message, at=time.monotonic())
         return True
 
     def _out_of_order(self, position: Position) -> None:
         # A relist handed an older Event out after newer ones: a client of this pod may hold
         # an offset with a gap below it. Offsets below what was delivered so far are no longer
         # trusted for this pod's sessions.
-        assert self._highest is not None
-        if self.floor < self._highest:
-            self.floor = self._highest
+        assert self.position is not None
+        if self.floor < self.position:
+            self.floor = self.position
             logger.warning("recovery: this pod delivered bus position %s after %s; offsets of "
                            "its clients below %s no longer recover", offset_text(position),
-                           offset_text(self._highest), offset_text(self._highest))
+                           offset_text(self.position), offset_text(self.position))
             for snapshot in self.local.values():
                 snapshot.floor = self.floor
                 self._dirty[snapshot.key] = snapshot
