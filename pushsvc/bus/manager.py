@@ -17,10 +17,27 @@ has been down past the grace period nothing waits for the API server — message
 once and counted (cross-pod delivery degrades; this pod keeps serving its own clients). Every
 bus Event is untrusted input: a ``callback`` it asks for is only honoured for an emit to exactly
 one client connected here (else each recipient would hold an ack callback until it leaves).
+
+Connection state recovery attaches a ``DeliveryTap`` (``attach``; pushsvc.bus.contract): then
+every recoverable emit is only published and reaches this pod's clients when the watch brings
+it back, each bus message is shown to the tap as a typed ``Delivery`` before it is applied,
+and the emit of a recoverable one runs with ``DELIVERING`` set to it (its sends read their
+position there) and its offset as the last argument.
+
+python-socketio methods overridden here, and why (the room index's four are in rooms.py):
+
+- ``set_server``: start the watch at once (python-socketio waits for the first client).
+- ``initialize``: idempotent; the janitor and the Job notifier start beside the listener.
+- ``emit``: an emit only to sids connected here is not published; with recovery, a
+  recoverable one is only published (built as PubSubManager.emit builds it).
+- ``disconnect``: a sid connected here is disconnected here, not published.
+- ``close_room``: with recovery, only published: a room closes in the bus's order.
+- ``_publish``, ``_listen``: the backend — the outbox, and the watcher's deliveries.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -31,6 +48,7 @@ from typing import Any
 
 import socketio
 from kubernetes.client import ApiClient
+from socketio.packet import Packet
 
 from emitter.client import Emitter
 from emitter.wire import (
@@ -44,7 +62,7 @@ from emitter.wire import (
     label_selector,
 )
 from pushsvc.bus import metrics
-from pushsvc.bus.contract import BusHealth, DeliveryTap, Position
+from pushsvc.bus.contract import DELIVERING, BusHealth, Delivery, DeliveryTap, Position
 from pushsvc.bus.janitor import Janitor
 from pushsvc.bus.rooms import RoomIndexMixin
 from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
@@ -162,16 +180,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         self._initialized = False
         self._was_degraded = False
         self._last_drop_log: dict[str, float] = {}
-        # --- connection state recovery (pushsvc.recovery installs the tap) ---
+        #: Connection state recovery (pushsvc.recovery attaches it: see ``attach``).
         self.tap: DeliveryTap | None = None
-        #: Highest bus position this pod has started delivering (None: not listed yet).
-        self.position: Position | None = None
-        #: The position of the message the listener is delivering now, and the listener's
-        #: thread (greenlet) id: only its sends carry that position.
-        self.current: Position | None = None
-        self.listener_ident: int | None = None
-        self._yielded: dict[str, Any] | None = None
-        self._publish_only = False
         metrics.outbox_messages.set_function(lambda: len(self._outbox) + self._in_flight)
         metrics.outbox_bytes.set_function(lambda: self._outbox_bytes)
         metrics.watch_down_seconds.set_function(self._down_seconds)
@@ -254,12 +264,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             # Recovery: every recoverable emit, even to a sid of this pod, becomes an Event
             # and reaches its clients when it comes back through the watch, so each client
             # sees the bus's one order and its offsets mean the same thing on every pod.
-            self._publish_only = True
-            try:
-                return super().emit(event, data, namespace=ns, room=room, skip_sid=skip_sid,
-                                    callback=None, **kwargs)
-            finally:
-                self._publish_only = False
+            self._publish(_emit_message(event, data, ns, room, skip_sid, self.host_id))
+            return None
         if not kwargs.get("ignore_queue") and self._local_sids_only(ns, room):
             metrics.local_only.inc()
             return socketio.Manager.emit(self, event, data, ns, room=room, skip_sid=skip_sid,
@@ -275,29 +281,30 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             return self._handle_disconnect({"sid": sid, "namespace": ns})
         return super().disconnect(sid, namespace=namespace, **kwargs)
 
-    def _handle_emit(self, message: dict[str, Any]) -> None:
-        # PubSubManager.emit applies each message here before publishing it; with recovery a
-        # recoverable one is applied only when it comes back (see emit). From the watch, a
-        # recoverable message gets its offset as the LAST argument (socket.io >= 4.6).
-        if self._publish_only:
-            return
-        if message is self._yielded and self.current is not None and self.tap is not None \
-                and self.tap.recoverable(message.get("event", ""), message.get("namespace")
-                                         or "/", message.get("callback")):
-            message = dict(message, data=_with_offset(message, self.current))
-        super()._handle_emit(message)
-
     def close_room(self, room: str, namespace: str | None = None) -> Any:
-        # Recovery: a room closes in the bus's order too, after what was sent to it before.
-        self._publish_only = self.tap is not None and (namespace or "/") == "/"
-        try:
-            return super().close_room(room, namespace)
-        finally:
-            self._publish_only = False
+        if self.tap is not None and (namespace or "/") == "/":
+            # Recovery: a room closes in the bus's order too, after what was sent to it before
+            # (applied here when it comes back, like a recoverable emit).
+            self._publish({"method": "close_room", "room": room, "namespace": "/",
+                           "host_id": self.host_id})
+            return None
+        return super().close_room(room, namespace)
 
-    def _handle_close_room(self, message: dict[str, Any]) -> None:
-        if not self._publish_only:
-            super()._handle_close_room(message)
+    # --- connection state recovery: the RecoveryBus side (pushsvc.bus.contract) -------
+    def attach(self, tap: DeliveryTap, *, keep_namespace: str) -> None:
+        """Show ``tap`` every bus message before it is applied; recoverable emits go through
+        the bus; messages to ``keep_namespace`` outlast others in an overflowing outbox."""
+        self.tap = tap
+        self.outbox_keeps_namespace = keep_namespace
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """Queue one message for the bus (recovery's snapshots)."""
+        self._publish(message)
+
+    def listed_events(self) -> Iterator[list[dict[str, Any]]]:
+        """The bus Events that exist now, page by page (recovery's start-up list)."""
+        for page in self.watcher.transport.list_pages():
+            yield page.items
 
     def publish_disconnect(self, sid: str, namespace: str) -> None:
         """Recovery: end a local session when the bus brings this back, after what was sent
@@ -469,59 +476,59 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
     def _listen(self) -> Iterator[dict[str, Any]]:
         # python-socketio restarts _listen at once if it raises (a hot loop, and each restart
         # relists): nothing about one message may escape from here.
-        self.listener_ident = threading.get_ident()
         for delivery in self.watcher.deliveries():
             metrics.lag_seconds.observe(max(0.0, time.time() - delivery.created))
             applied = False
             for index, message in enumerate(delivery.envelope.messages):
+                tapped: Delivery | None = None
                 try:
                     data = self._incoming(message)
                     if self.tap is not None:
-                        data = self._tapped(message, data, (delivery.version, index))
+                        data, tapped = self._tapped(message, data, (delivery.version, index))
                 except Exception:
                     logger.exception("bus could not apply a %s message; skipped",
                                      getattr(message, "method", "?"))
                     continue
                 if data is not None:
-                    # PubSubManager._thread applies it (emits to this pod's clients) before it
-                    # asks for the next message: resuming here means that emit is done.
-                    self._yielded = data
+                    # PubSubManager._thread applies it (emits to this pod's clients) in this
+                    # greenlet before it asks for the next message: its sends read the
+                    # delivery from DELIVERING, and resuming here means that emit is done.
+                    DELIVERING.set(tapped if tapped is not None and tapped.recoverable
+                                   else None)
                     try:
                         yield data
                     finally:
-                        self._yielded = None
-                        self.current = None
+                        DELIVERING.set(None)
                     applied = True
             metrics.observe_hops(delivery.created, delivery.read_at,
                                  time.time() if applied else None)
         logger.error("bus watcher stopped")  # only after stop(): PubSubManager then exits
 
-    def _tapped(self, message: Message, data: dict[str, Any] | None,
-                position: Position) -> dict[str, Any] | None:
-        """Recovery: show the tap every message in order; own recoverable emits are applied."""
+    def _tapped(self, message: Message, data: dict[str, Any] | None, position: Position
+                ) -> tuple[dict[str, Any] | None, Delivery]:
+        """Recovery: show the tap every message in order; own recoverable emits are applied
+        (they were not when published), with their offset as the LAST argument."""
         assert self.tap is not None
         own = message.host_id == self.host_id
         dump = data if data is not None else message.model_dump()
-        if self.position is None or position > self.position:
-            self.position = position
-        if not self.tap.observe(position, dump, own=own):
-            return None
         recoverable = isinstance(message, EmitMessage) and message.callback is None \
             and self.tap.recoverable(message.event, message.namespace, None)
+        delivery = Delivery(position, dump, own=own, recoverable=recoverable)
+        if not self.tap.observe(delivery):
+            return None, delivery
         if own and (recoverable or (message.method in ("close_room", "disconnect")
                                     and message.namespace == "/")):
             # Applied here only now (emit and close_room did not): a host_id that is not
             # ours lets PubSubManager's listener apply it.
             dump = dict(dump, host_id="")
         elif data is None:
-            return None
-        self.current = position if recoverable else None
-        return dump
+            return None, delivery
+        if recoverable:  # socket.io >= 4.6: the offset is the last argument
+            dump = dict(dump, data=_with_offset(dump, position))
+        return dump, delivery
 
     def start_position(self) -> Position | None:
-        """Where this pod's deliveries start or stand: for a client connecting now."""
-        if self.position is not None:
-            return self.position
+        """Where this pod's deliveries start: the watch's list (None before it listed)."""
         version = self.watcher.status.resource_version
         return (int(version), 1 << 30) if version.isdigit() else None
 
@@ -540,6 +547,19 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         metrics.messages_delivered.labels(method=message.method).inc()
         data: dict[str, Any] = message.model_dump()
         return data
+
+
+def _emit_message(event: str, data: Any, namespace: str, room: Any, skip_sid: Any,
+                  host_id: str) -> dict[str, Any]:
+    """The message PubSubManager.emit would publish for an emit without an ack."""
+    args = list(data) if isinstance(data, tuple) else [data]
+    binary = Packet.data_is_binary(args)
+    if binary:
+        placeholders, attachments = Packet.deconstruct_binary(args)
+        args = [placeholders, *[base64.b64encode(a).decode() for a in attachments]]
+    return {"method": "emit", "event": event, "data": args, "binary": binary,
+            "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": None,
+            "host_id": host_id}
 
 
 def _with_offset(message: dict[str, Any], position: Position) -> list[Any]:

@@ -190,8 +190,8 @@ def test_the_docstring_of_wsdirect_names_every_method_it_replaces() -> None:
     assert not missing, f"pushsvc/wsdirect.py's docstring does not name {missing}"
 
 
-# Wrapped or overridden by connection state recovery (pushsvc/recovery.py, and
-# KubernetesManager.emit/_handle_emit/_listen in pushsvc/bus/manager.py).
+# Wrapped or overridden by connection state recovery (pushsvc/recovery/, and
+# KubernetesManager.emit/close_room/_listen in pushsvc/bus/manager.py).
 RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
     "socketio.server.Server._handle_connect": (
         "1b0ba130a57d9320", "pre_connect (a new sid from eio.generate_id) runs before the "
@@ -200,7 +200,7 @@ RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
         "3289b949be8cbb76", "every Socket.IO packet of one client, the CONNECT reply too"),
     "socketio.server.Server._send_eio_packet": (
         "5fa452fb118c3565", "Manager.emit sends each recipient's copy of an ack-less EVENT "
-        "through it, in the caller's greenlet"),
+        "through it, in the caller's greenlet (where pushsvc.bus.contract.DELIVERING is set)"),
     "socketio.server.Server.disconnect": (
         "a348aff17b8e892e", "a server-side disconnect ends in manager.disconnect, so "
         "basic_disconnect sees it while the sid is being ended"),
@@ -223,20 +223,24 @@ RECOVERY_RELIES_ON: dict[str, tuple[str, str]] = {
         "566510ea2de39d65", "a tuple becomes the arguments; an ack-less EVENT is encoded once "
         "and sent with server._send_eio_packet to each participant"),
     "socketio.pubsub_manager.PubSubManager.emit": (
-        "d26eb5218961eb56", "builds the message with 'data' as a list, applies it with "
-        "self._handle_emit (skipped for recoverable emits), then self._publish"),
+        "d26eb5218961eb56", "builds the message with 'data' as a list (binary: placeholders, "
+        "then base64 attachments), applies it with self._handle_emit, then self._publish; "
+        "KubernetesManager builds a recoverable emit's message the same way, only published"),
+    "socketio.pubsub_manager.PubSubManager.close_room": (
+        "41fbb073b501543c", "the message it publishes; with recovery KubernetesManager "
+        "publishes the same one without applying it (applied when it comes back)"),
     "socketio.pubsub_manager.PubSubManager._handle_emit": (
         "f1fb64e2d84161f6", "the message's 'data' list becomes the arguments (binary: "
-        "placeholders first, then base64 attachments)"),
+        "placeholders first, then base64 attachments): an offset appended is the last one"),
     "socketio.pubsub_manager.PubSubManager._thread": (
         "ecce2e6d100101a4", "handles each message _listen yields before asking for the "
-        "next; skips those whose host_id is this host's"),
+        "next, in the listener's greenlet; skips those whose host_id is this host's"),
 }
 
 
 @pytest.mark.parametrize("dotted", sorted(RECOVERY_RELIES_ON))
 def test_the_library_code_recovery_relies_on_is_unchanged(dotted: str) -> None:
-    _assert_unchanged(dotted, RECOVERY_RELIES_ON, "pushsvc/recovery.py")
+    _assert_unchanged(dotted, RECOVERY_RELIES_ON, "pushsvc/recovery/")
 
 
 def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
@@ -245,7 +249,7 @@ def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
     doc = " ".join((recovery.__doc__ or "").split())
     missing = sorted(d for d in RECOVERY_RELIES_ON
                      if ".".join(d.split(".")[-2:]) not in doc)
-    assert not missing, f"pushsvc/recovery.py's docstring does not name {missing}"
+    assert not missing, f"pushsvc/recovery/__init__.py's docstring does not name {missing}"
 
 
 # Relied on by emitter/kube.py's lean create (the connection taken from and given back to

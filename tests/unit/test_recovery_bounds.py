@@ -1,4 +1,4 @@
-"""Recovery's bounds in bytes and pace (pushsvc.recovery_bounds): the memory estimates
+"""Recovery's bounds in bytes and pace (pushsvc.recovery.bounds): the memory estimates
 against tracemalloc, the snapshot store's total and what it forgets, the history's byte
 bound, the snapshot budget, and the refresh schedule's spread."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from pushsvc.budget import ClientBudget, StrikeCounter, TokenBucket
 from pushsvc.recovery import History, Snapshot, pid_key
-from pushsvc.recovery_bounds import (
+from pushsvc.recovery.bounds import (
     RefreshSchedule,
     SessionStore,
     SnapshotBudget,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pushsvc.recovery import History, Snapshot, offset_text, parse_offset, pid_key
-from pushsvc.recovery_bounds import snapshot_data
+from pushsvc.recovery.bounds import snapshot_data
 
 
 def _snapshot(**changes: object) -> Snapshot:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from pushsvc.budget import ClientBudget, TokenBucket
 
 if TYPE_CHECKING:
-    from pushsvc.recovery import Snapshot
+    from pushsvc.recovery.snapshot import Snapshot
 
 #: Auth keys a snapshot keeps (none: the connect checks run again on recovery with the
 #: auth the client sends then; its identity is what those checks find, not what it sent).
