@@ -11,12 +11,10 @@ connected here is delivered locally (PubSubManager would publish it too — an e
 lives for the Event TTL). Messages this process publishes are applied here at once and skipped
 when they come back through the watch (``host_id``).
 
-The outbox is bounded by count and bytes (the oldest message is dropped, counted, when it
-overflows); one message too large for an Event is refused before any API call; while the watch
-has been down past the grace period nothing waits for the API server — messages are dropped at
-once and counted (cross-pod delivery degrades; this pod keeps serving its own clients). Every
-bus Event is untrusted input: a ``callback`` it asks for is only honoured for an emit to exactly
-one client connected here (else each recipient would hold an ack callback until it leaves).
+The outbox (pushsvc.bus.outbox) is bounded by count and bytes and drops, counted, rather than
+wait for an API server that is down. Every bus Event is untrusted input: a ``callback`` it asks
+for is only honoured for an emit to exactly one client connected here (else each recipient
+would hold an ack callback until it leaves).
 
 Connection state recovery attaches a ``DeliveryTap`` (``attach``; pushsvc.bus.contract): then
 every recoverable emit is only published and reaches this pod's clients when the watch brings
@@ -41,9 +39,7 @@ import base64
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -52,51 +48,20 @@ from socketio.packet import Packet
 
 from emitter.client import Emitter
 from emitter.wire import (
-    MAX_MESSAGES_PER_EVENT,
     RBAC_API,
     Backoff,
     EmitMessage,
     Message,
-    PayloadTooLargeError,
-    PushError,
     label_selector,
 )
 from pushsvc.bus import metrics
 from pushsvc.bus.contract import DELIVERING, BusHealth, Delivery, DeliveryTap, Position
 from pushsvc.bus.janitor import Janitor
+from pushsvc.bus.outbox import Outbox
 from pushsvc.bus.rooms import RoomIndexMixin
 from pushsvc.bus.watcher import EventWatcher, KubeTransport, WatchTransport
 
 logger = logging.getLogger(__name__)
-
-# Messages queued while an Event create is in flight share the next Event (one etcd write),
-# up to the wire's MAX_MESSAGES_PER_EVENT.
-#: Room for the envelope around the messages (``{"v":1,"ts":...,"messages":[...]}``).
-_ENVELOPE_BYTES = 64
-
-_MESSAGE_ADAPTER: Any = None
-
-
-def _adapter() -> Any:
-    global _MESSAGE_ADAPTER
-    if _MESSAGE_ADAPTER is None:
-        from pydantic import TypeAdapter
-
-        _MESSAGE_ADAPTER = TypeAdapter(Message)
-    return _MESSAGE_ADAPTER
-
-
-def _validate_message(data: dict[str, Any]) -> Message:
-    message: Message = _adapter().validate_python(data)
-    return message
-
-
-@dataclass(slots=True)
-class _Queued:
-    message: Message
-    size: int  # its JSON bytes inside the envelope
-    queued_at: float  # Unix seconds: the lag metric on the receiving pods starts here
-
 
 class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
     """Socket.IO client manager whose pub/sub is core/v1 Events in one namespace.
@@ -137,8 +102,6 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         super().__init__(channel=channel)
         self.namespace = namespace
         self.grace_seconds = watch_down_grace_seconds
-        self.outbox_max_messages = outbox_max_messages
-        self.outbox_max_bytes = outbox_max_bytes
         self.publisher = Emitter(
             api_client=api_client,
             bus_namespace=namespace,
@@ -170,20 +133,17 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         #: The Job notifier (pushsvc.jobs; set by make_client_manager), on the janitor's Lease.
         self.job_notifier: Any = None
         self._start_lock = threading.Lock()
-        self._outbox: deque[_Queued] = deque()
-        #: Set by connection state recovery: its snapshots outlast other queued messages.
-        self.outbox_keeps_namespace: str | None = None
-        self._outbox_bytes = 0
-        self._in_flight = 0
-        self._outbox_lock = threading.Lock()
-        self._publishing = False
+        self.outbox = Outbox(
+            publisher=self.publisher, degraded=self.degraded,
+            start_task=lambda task: self.server.start_background_task(task),
+            sleep=lambda seconds: self.server.sleep(seconds),
+            max_messages=outbox_max_messages, max_bytes=outbox_max_bytes)
         self._initialized = False
         self._was_degraded = False
-        self._last_drop_log: dict[str, float] = {}
         #: Connection state recovery (pushsvc.recovery attaches it: see ``attach``).
         self.tap: DeliveryTap | None = None
-        metrics.outbox_messages.set_function(lambda: len(self._outbox) + self._in_flight)
-        metrics.outbox_bytes.set_function(lambda: self._outbox_bytes)
+        metrics.outbox_messages.set_function(lambda: self.outbox.messages)
+        metrics.outbox_bytes.set_function(lambda: self.outbox.bytes)
         metrics.watch_down_seconds.set_function(self._down_seconds)
 
     # --- lifecycle and readiness ------------------------------------------------------
@@ -241,8 +201,8 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             resource_version=status.resource_version,
             namespace=self.namespace,
             channel=self.channel,
-            outbox_messages=len(self._outbox) + self._in_flight,
-            outbox_bytes=self._outbox_bytes,
+            outbox_messages=self.outbox.messages,
+            outbox_bytes=self.outbox.bytes,
         )
 
     # --- publish only what must cross pods -----------------------------------------
@@ -295,7 +255,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         """Show ``tap`` every bus message before it is applied; recoverable emits go through
         the bus; messages to ``keep_namespace`` outlast others in an overflowing outbox."""
         self.tap = tap
-        self.outbox_keeps_namespace = keep_namespace
+        self.outbox.keeps_namespace = keep_namespace
 
     def publish(self, message: dict[str, Any]) -> None:
         """Queue one message for the bus (recovery's snapshots)."""
@@ -315,69 +275,12 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
     # --- the PubSubManager backend ----------------------------------------------------
     def _publish(self, data: dict[str, Any]) -> None:
         # python-socketio calls this from the emitting handler after applying the message
-        # here. Creating the Event there would hold that handler for an API round trip, so
-        # the message joins an outbox that one publisher task drains in order; messages that
-        # queue up while a create is in flight travel together in the next Event.
-        queued_at = time.time()
-        try:
-            message = _validate_message(data)
-            size = len(_adapter().dump_json(message)) + 1
-        except ValueError as exc:
-            metrics.publish_failures.labels(error=type(exc).__name__).inc()
-            logger.error("bus could not publish a %s message: %s", data.get("method"), exc)
-            return
-        limit = self.publisher.max_payload_bytes - _ENVELOPE_BYTES
-        if size > limit:
-            self._dropped("too_large", 1, f"one {message.method} message is {size:,} bytes, "
-                          f"over the Event payload limit of {limit:,} bytes")
-            return
-        if self.degraded():
-            self._dropped("bus_down", 1, "the bus watch is down past its grace period")
-            return
-        overflow = 0
-        with self._outbox_lock:
-            self._outbox.append(_Queued(message, size, queued_at))
-            self._outbox_bytes += size
-            while len(self._outbox) > self.outbox_max_messages or (
-                    self._outbox_bytes > self.outbox_max_bytes and len(self._outbox) > 1):
-                self._outbox_bytes -= self._pop_overflow().size
-                overflow += 1
-            start = not self._publishing
-            self._publishing = True
-        if overflow:
-            self._dropped("overflow", overflow, f"the outbox is full ({self.outbox_max_messages} "
-                          f"messages / {self.outbox_max_bytes:,} bytes); oldest dropped")
-        if start:
-            self.server.start_background_task(self._drain_outbox)
-
-    def _pop_overflow(self) -> _Queued:
-        """The message an overflowing outbox drops: the oldest, except that messages to
-        ``outbox_keeps_namespace`` (recovery's session snapshots: without one a session cannot
-        be recovered anywhere) go only when nothing else is left. Call with the lock held."""
-        keep = self.outbox_keeps_namespace
-        index = 0
-        if keep is not None:
-            index = next((i for i, queued in enumerate(self._outbox)
-                          if getattr(queued.message, "namespace", None) != keep), 0)
-        victim = self._outbox[index]
-        del self._outbox[index]
-        return victim
-
-    def _dropped(self, reason: str, count: int, why: str) -> None:
-        # Already applied locally; the other pods miss it. One line per reason and 10 s.
-        metrics.outbox_dropped.labels(reason=reason).inc(count)
-        now = time.monotonic()
-        if now - self._last_drop_log.get(reason, -1e18) >= 10.0:
-            self._last_drop_log[reason] = now
-            logger.warning("bus dropped %d message(s) for other pods: %s (counted in "
-                           "pushsvc_bus_outbox_dropped_total{reason=%r})", count, why, reason)
+        # here; the outbox publishes it from its own task (pushsvc.bus.outbox).
+        self.outbox.put(data)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every message handed to ``_publish`` has been sent (or has failed)."""
-        deadline = time.monotonic() + timeout
-        while self._publishing and time.monotonic() < deadline:
-            self.server.sleep(0.005)
-        return not self._publishing
+        return self.outbox.flush(timeout)
 
     def shutdown(self, timeout: float) -> int:
         """Flush, then drop what is still queued (counted and logged); return that number.
@@ -388,85 +291,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             self.job_notifier.stop(timeout=min(1.0, timeout))
         if self.janitor is not None:
             self.janitor.stop(timeout=min(2.0, timeout))
-        left = 0 if self.flush(timeout) else len(self._outbox) + self._in_flight
-        if left:
-            with self._outbox_lock:
-                self._outbox.clear()
-                self._outbox_bytes = 0
-            metrics.outbox_dropped.labels(reason="shutdown").inc(left)
-            logger.warning("bus: %d message(s) for other pods were not published before exit "
-                           "and are dropped (API server slow or unreachable)", left)
-        return left
-
-    def _next_batch(self) -> list[_Queued]:
-        """Up to MAX_MESSAGES_PER_EVENT queued messages that fit one Event, oldest first."""
-        limit = self.publisher.max_payload_bytes - _ENVELOPE_BYTES
-        batch: list[_Queued] = []
-        size = 0
-        while self._outbox and len(batch) < MAX_MESSAGES_PER_EVENT:
-            if batch and size + self._outbox[0].size > limit:
-                break
-            item = self._outbox.popleft()
-            self._outbox_bytes -= item.size
-            size += item.size
-            batch.append(item)
-        return batch
-
-    def _drain_outbox(self) -> None:
-        try:
-            while True:
-                with self._outbox_lock:
-                    if self.degraded() and self._outbox:
-                        dropped = len(self._outbox)
-                        self._outbox.clear()
-                        self._outbox_bytes = 0
-                    else:
-                        dropped = 0
-                    batch = self._next_batch()
-                    if not batch:
-                        self._publishing = False
-                    self._in_flight = len(batch)
-                if dropped:
-                    self._dropped("bus_down", dropped, "the bus watch is down past its grace "
-                                  "period")
-                if not batch:
-                    return
-                self._publish_batch(batch)
-                self._in_flight = 0
-        except BaseException:  # killed (GreenletExit): let the next _publish restart it
-            with self._outbox_lock:
-                self._publishing = False
-                self._in_flight = 0
-            raise
-
-    def _publish_batch(self, batch: list[_Queued]) -> None:
-        messages = [q.message for q in batch]
-        try:
-            # The Envelope's ts is when its oldest message was queued: the receiving pods'
-            # lag metric then includes the time spent in this outbox.
-            self.publisher.publish(messages, ts=min(q.queued_at for q in batch))
-        except PayloadTooLargeError as exc:
-            if len(batch) > 1:
-                half = len(batch) // 2
-                self._publish_batch(batch[:half])
-                self._publish_batch(batch[half:])
-                return
-            self._publish_failed(messages, exc)
-        except (PushError, ValueError) as exc:
-            self._publish_failed(messages, exc)
-        except Exception as exc:  # a bug must not stop the publisher: log it whole
-            logger.exception("bus publisher failed unexpectedly")
-            self._publish_failed(messages, exc)
-        else:
-            for message in messages:
-                metrics.messages_published.labels(method=message.method).inc()
-
-    def _publish_failed(self, batch: list[Message], exc: Exception) -> None:
-        # Already applied locally; the other pods miss it. Never log the payload.
-        metrics.publish_failures.labels(error=type(exc).__name__).inc(len(batch))
-        methods = sorted({message.method for message in batch})
-        logger.error("bus could not publish %d message(s) (%s): %s", len(batch),
-                     ", ".join(methods), exc)
+        return self.outbox.close(timeout)
 
     def _one_local_sid(self, message: EmitMessage) -> bool:
         """Is the emit addressed to exactly one client, connected to this pod?"""

@@ -10,7 +10,8 @@ import pytest
 from emitter.codec import decode_event, encode_event
 from emitter.model import Envelope
 from pushsvc.bus import metrics
-from pushsvc.bus.manager import KubernetesManager, _validate_message
+from pushsvc.bus.manager import KubernetesManager
+from pushsvc.bus.outbox import adapter
 from tests.bus.canned import EndOfScript, line
 from tests.bus.fake_pods import Pod
 
@@ -51,7 +52,7 @@ def test_own_messages_coming_back_through_the_watch_are_skipped():
     pod.server.emit("ev", 1, to="r")
     own = pod.published[0]
     own["metadata"].update(uid="u1", resourceVersion="11")
-    other = encode_event(Envelope(messages=[_validate_message(
+    other = encode_event(Envelope(messages=[adapter().validate_python(
         {**as_messages(own)[0], "host_id": "another-pod"})]), namespace="bus",
         channel="pushsvc", involved_object={"kind": "Pod", "name": "q"})
     other["metadata"].update(uid="u2", resourceVersion="12")
