@@ -20,8 +20,9 @@ from typing import Any
 
 import orjson
 
+from .objects import Change, now_rfc3339, parse_rfc3339
 from .status import ApiError, already_exists, bad_request, conflict, not_found
-from .store import Change, Store, now_rfc3339, parse_rfc3339
+from .store import Store
 
 GROUP = "batch"
 API_VERSION = "batch/v1"

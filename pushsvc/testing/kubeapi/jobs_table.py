@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from .jobs import API_VERSION
-from .store import parse_rfc3339
+from .objects import parse_rfc3339
 from .table import human_duration
 
 COLUMNS: list[dict[str, Any]] = [

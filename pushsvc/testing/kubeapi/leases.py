@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
+from .objects import LEASE_API_VERSION, LEASE_GROUP, parse_rfc3339
 from .status import ApiError, bad_request
-from .store import LEASE_API_VERSION, LEASE_GROUP, parse_rfc3339
 from .table import human_duration
 
 RESOURCE = "leases"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .store import parse_rfc3339
+from .objects import parse_rfc3339
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "Last Seen", "type": "string", "format": "", "priority": 0,
