@@ -36,6 +36,7 @@ from .httputil import (
     wants_table,
     watch_requested,
 )
+from .objects import decode_body
 from .rbac import User
 from .selectors import combine, parse_field_selector, parse_label_selector
 from .status import EXPIRED_STATUS, INCONSISTENT_CONTINUE, ApiError, bad_request, status_body
@@ -250,28 +251,7 @@ class EventsAPI:
 
 
 def _read_object(environ: dict[str, Any], namespace: str) -> dict[str, Any]:
-    body = read_body(environ)
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as err:
-        raise bad_request(f"couldn't get version/kind; json parse error: {err}") from None
-    if not isinstance(obj, dict):
-        raise bad_request("couldn't get version/kind; json parse error: not an object")
-    kind = obj.get("kind")
-    if kind not in (None, "", "Event") or obj.get("apiVersion") not in (None, "", "v1"):
-        raise bad_request(f"the API version in the data ({obj.get('apiVersion')}) does not "
-                          f"match the expected API version (v1)"
-                          if kind == "Event" else
-                          f"Event in version \"v1\" cannot be handled as a {kind}")
-    meta = obj.get("metadata")
-    if meta is None:
-        obj["metadata"] = meta = {}
-    if not isinstance(meta, dict):
-        raise bad_request("metadata must be an object")
-    if meta.get("namespace") and meta["namespace"] != namespace:
-        raise bad_request("the namespace of the provided object does not match the namespace "
-                          "sent on the request")
-    return obj
+    return decode_body(read_body(environ), namespace, kind="Event", api_version="v1")
 
 
 def _field_validation(obj: dict[str, Any], mode: str) -> None:

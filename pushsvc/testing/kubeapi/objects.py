@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .status import precondition_failed
+from .status import bad_request, precondition_failed
 
 #: apimachinery's utilrand alphabet, for generateName's five random characters.
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -65,3 +65,29 @@ def check_preconditions(obj: dict[str, Any], preconditions: dict[str, Any] | Non
     if rv and rv != meta.get("resourceVersion"):
         raise precondition_failed(name, "ResourceVersion", rv, meta.get("resourceVersion", ""),
                                   resource, group)
+
+
+def decode_body(body: bytes, namespace: str, *, kind: str, api_version: str) -> dict[str, Any]:
+    """The object of a create/update body, refused (400) as kube-apiserver's decoder refuses
+    it: not JSON, not an object, another kind or version, metadata not an object, another
+    namespace than the URL's. A missing or null ``metadata`` becomes ``{}``."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        raise bad_request(f"couldn't get version/kind; json parse error: {err}") from None
+    if not isinstance(obj, dict):
+        raise bad_request("couldn't get version/kind; json parse error: not an object")
+    given_kind, version = obj.get("kind"), obj.get("apiVersion")
+    if given_kind not in (None, "", kind) or version not in (None, "", api_version):
+        raise bad_request(f"the API version in the data ({version}) does not match the "
+                          f"expected API version ({api_version})" if given_kind == kind
+                          else f'{kind} in version "v1" cannot be handled as a {given_kind}')
+    meta = obj.get("metadata")
+    if meta is None:
+        obj["metadata"] = meta = {}
+    if not isinstance(meta, dict):
+        raise bad_request("metadata must be an object")
+    if meta.get("namespace") and meta["namespace"] != namespace:
+        raise bad_request("the namespace of the provided object does not match the namespace "
+                          "sent on the request")
+    return obj
