@@ -18,28 +18,25 @@ etcd restore: a list below the resume point, found after a quiet watch because a
 version the server does not have waits silently) or a 504 "Too large resource version" resets
 the watermark and relists, as client-go's reflector does (kubernetes#92537).
 
+The loop itself (list, watch, resume, relist, back off) is pushsvc/kube/watching.py's, shared
+with the Job notifier and presence; this module says what a list and a line mean to the bus.
 Watch lines are parsed with orjson straight from the socket (``_preload_content=False``): the
 generated client's model deserialisation costs ~20x more per Event.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
-import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from emitter.wire import (
-    CONNECTION_ERRORS,
     RBAC_API,
     Backoff,
     Envelope,
@@ -49,178 +46,26 @@ from emitter.wire import (
     decode_event,
     events_path,
     forbidden_message,
-    raw_request,
-    retry_after_seconds,
-    status_message,
 )
 from pushsvc.bus import metrics
+from pushsvc.bus.delivered import Delivered, numeric_version, uid_of, version_key
+from pushsvc.kube import watching
+from pushsvc.kube.watching import ListPage, ListWatch, Restart, WatchTransport
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ListPage:
-    """One page of a list: its items and the list's resourceVersion (the same on every page)."""
-
-    items: list[dict[str, Any]]
-    resource_version: str
-
-
-class WatchTransport(Protocol):
-    """What the watcher needs from the API: a paged list and a stream of raw watch lines."""
-
-    def list_pages(self, *, limit: int | None = None) -> Iterator[ListPage]: ...
-
-    def watch(self, resource_version: str) -> contextlib.AbstractContextManager[Iterator[bytes]]:
-        ...
-
-
-#: A list page of about this many bytes: bounded memory, few requests for small Events.
-_PAGE_TARGET_BYTES = 4 * 1024 * 1024
-_FIRST_PAGE = 50
-_MIN_PAGE = 5
-
-
-class KubeTransport:
-    """The real transport: raw HTTP through the kubernetes ``ApiClient``."""
+class KubeTransport(watching.KubeTransport):
+    """The bus's transport: the namespace's Events with the channel's label selector."""
 
     def __init__(self, api_client: ApiClient, *, namespace: str, label_selector: str,
                  timeout_seconds: int, read_timeout_seconds: float,
                  connect_timeout_seconds: float = 10.0, page_size: int = 500) -> None:
-        self.api_client = api_client
+        super().__init__(api_client, path=events_path(namespace), label_selector=label_selector,
+                         timeout_seconds=timeout_seconds,
+                         read_timeout_seconds=read_timeout_seconds,
+                         connect_timeout_seconds=connect_timeout_seconds, page_size=page_size)
         self.namespace = namespace
-        self.label_selector = label_selector
-        self.timeout_seconds = timeout_seconds
-        self.read_timeout_seconds = read_timeout_seconds
-        self.connect_timeout_seconds = connect_timeout_seconds
-        self.page_size = page_size
-
-    def list_pages(self, *, limit: int | None = None) -> Iterator[ListPage]:
-        """Pages of the list, fetched one at a time: a namespace full of Events (up to 256 KiB
-        of payload each) is never held in memory at once. The page size adapts so that a page
-        holds about ``_PAGE_TARGET_BYTES``: it starts small, grows while Events are small (the
-        usual ~1 KB) up to ``page_size`` and shrinks when they are large. ``limit`` fixes it."""
-        version = ""
-        token = ""
-        size = limit or min(_FIRST_PAGE, self.page_size)
-        while True:
-            query = [("labelSelector", self.label_selector), ("limit", str(size))]
-            if token:
-                query.append(("continue", token))
-            resp = raw_request(self.api_client, "GET", events_path(self.namespace), query=query,
-                               timeout=(self.connect_timeout_seconds, self.read_timeout_seconds))
-            raw = resp.data
-            body = orjson.loads(raw)
-            meta = body.get("metadata") or {}
-            version = version or str(meta.get("resourceVersion") or "")
-            token = meta.get("continue") or ""
-            page = ListPage(body.get("items") or [], version)
-            if limit is None and page.items:
-                per_item = max(1, len(raw) // len(page.items))
-                size = min(self.page_size, max(_MIN_PAGE, _PAGE_TARGET_BYTES // per_item))
-            del body, resp, raw
-            yield page
-            del page  # not alive while the next page is read
-            if not token:
-                return
-
-    @contextlib.contextmanager
-    def watch(self, resource_version: str) -> Iterator[Iterator[bytes]]:
-        query = [
-            ("labelSelector", self.label_selector),
-            ("watch", "true"),
-            ("resourceVersion", resource_version),
-            ("timeoutSeconds", str(self.timeout_seconds)),
-            ("allowWatchBookmarks", "true"),
-        ]
-        resp = raw_request(self.api_client, "GET", events_path(self.namespace), query=query,
-                           timeout=(self.connect_timeout_seconds, self.read_timeout_seconds))
-        try:
-            yield _lines(resp)
-        finally:
-            # release_conn() would try to reuse a half-read stream: close it instead.
-            resp.close()
-
-
-def _lines(resp: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
-    buffer = b""
-    # amt=None: hand over each chunk as soon as it arrives (one Event is one chunk)
-    for chunk in resp.stream(None, decode_content=False):
-        buffer += chunk
-        if b"\n" not in chunk:
-            continue
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield line
-    if buffer.strip():
-        yield buffer
-
-
-class _Delivered:
-    """What was already delivered: a resourceVersion watermark plus a bounded set of UIDs.
-
-    Bus Events are only ever created, so an Event's resourceVersion is its creation version.
-    Everything at or below ``upto`` was delivered or existed before this pod started; the
-    UID set covers what was delivered above it. The watch stream is ordered, so forgetting the
-    oldest UID just raises the watermark to its version — the bound never turns into a replay
-    of old Events at the next relist, however many Events the namespace holds. A relist is not
-    ordered (items come in name order): while one runs (``hold``), forgetting a UID does not
-    raise the watermark; the list's own version does once every page was handled. With opaque
-    (non-numeric) versions the watermark is off and only the UIDs count.
-    """
-
-    def __init__(self, maxlen: int) -> None:
-        self.maxlen = maxlen
-        self.upto: int | None = None
-        self.hold = False
-        self._uids: OrderedDict[str, int | None] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._uids)
-
-    def __contains__(self, obj: object) -> bool:
-        if not isinstance(obj, dict):
-            return False
-        if _uid(obj) in self._uids:
-            return True
-        version = _numeric_version(obj)
-        return self.upto is not None and version is not None and version <= self.upto
-
-    def knows_uid(self, obj: dict[str, Any]) -> bool:
-        return _uid(obj) in self._uids
-
-    def add(self, obj: dict[str, Any]) -> None:
-        self._uids[_uid(obj)] = _numeric_version(obj)
-        if len(self._uids) > self.maxlen:
-            _, version = self._uids.popitem(last=False)
-            if not self.hold and self.upto is not None and version is not None:
-                self.upto = max(self.upto, version)
-
-    def start(self, list_version: str) -> None:
-        """At the first list: everything up to its version existed before this pod started."""
-        self.upto = int(list_version) if list_version.isdigit() else None
-
-    def listed(self, list_version: str) -> None:
-        """After a list whose every page was handled: its version is the new watermark."""
-        self.hold = False
-        if not list_version.isdigit():
-            return
-        self.upto = max(self.upto or 0, int(list_version))
-        # UIDs at or below the watermark are covered by it; keep only those above it (a
-        # paginated list that is not a snapshot may hold an item newer than its version).
-        self._uids = OrderedDict((u, v) for u, v in self._uids.items()
-                                 if v is None or v > self.upto)
-
-    def rewind(self, list_version: str) -> None:
-        """The store's version went back (etcd restore): versions from before mean nothing.
-
-        The watermark drops to the new list's version; remembered UIDs stay (UIDs are never
-        reused, so they still stop a restored old Event from being delivered twice) but lose
-        their versions, so forgetting one can never lift the watermark over new Events.
-        """
-        self.upto = int(list_version) if list_version.isdigit() else None
-        self._uids = OrderedDict((u, None) for u in self._uids)
 
 
 @dataclass
@@ -247,21 +92,6 @@ class Delivery:
     version: int = 0
 
 
-class _Restart(Exception):
-    """Ends one watch stream; ``cause`` is the metrics label, ``detail`` the log text.
-
-    ``rewind``: the API server's resourceVersion is behind this watcher's (an etcd restore);
-    relist and reset the watermark.
-    """
-
-    def __init__(self, cause: str, detail: str, *, relist: bool = False,
-                 rewind: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.cause = cause
-        self.detail = detail
-        self.relist = relist or rewind
-        self.rewind = rewind
-        self.retry_after = retry_after
 
 
 class _LogOnce:
@@ -290,12 +120,14 @@ class _LogOnce:
         logger.log(level, text, *args)
 
 
-class EventWatcher:
+class EventWatcher(ListWatch[Delivery]):
     """Yields :class:`Delivery` objects for new bus Events, surviving every API failure.
 
     Nothing an Event holds can stop it: an Event that cannot be decoded, for whatever reason,
     is skipped, counted and logged (rate-limited), and still marked as handled.
     """
+
+    what = "bus"
 
     def __init__(
         self,
@@ -311,16 +143,13 @@ class EventWatcher:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.transport = transport
+        super().__init__(transport, timeout_seconds=timeout_seconds, forbidden=self._forbidden_text,
+                         backoff=backoff, backoff_reset_seconds=backoff_reset_seconds,
+                         sleep=sleep, clock=clock)
         self.namespace = namespace
         self.channel = channel
-        self.timeout_seconds = timeout_seconds
-        self.backoff = backoff or Backoff(initial=0.8, maximum=30.0)
-        self.backoff_reset_seconds = backoff_reset_seconds
-        self.seen = _Delivered(max_seen)
+        self.seen = Delivered(max_seen)
         self.status = WatchStatus(down_since=clock())
-        self._sleep = sleep
-        self._clock = clock
         self._wall = wall_clock
         self._started_wall = 0.0
         self._listed = False
@@ -329,68 +158,27 @@ class EventWatcher:
         # a deletion counts only for an Event it saw arrive.
         self._live = 0
         self._counted_all = False
-        self._stopped = False
         self._log_skip = _LogOnce(10.0, clock)
 
-    def stop(self) -> None:
-        """Ask the loop to end after the current line (tests, shutdown)."""
-        self._stopped = True
-
-    # --- the loop ------------------------------------------------------------------
     def deliveries(self) -> Iterator[Delivery]:
-        need_list = True
-        rewind = False
-        last_restart: _Restart | None = None
-        while not self._stopped:
-            opened = self._clock()
-            try:
-                if need_list:
-                    yield from self._list(rewind=rewind)
-                    need_list = rewind = False
-                got_line = yield from self._watch_once()
-                if self._stopped:
-                    return
-                if not got_line and self._clock() - opened >= self.timeout_seconds * 0.9:
-                    # A watch from a version the server does not have yet waits silently
-                    # (kubernetes#135452): after a quiet watch, check the server's version.
-                    self._check_not_behind()
-                raise _Restart("timeout" if self._clock() - opened >= self.timeout_seconds
-                               * 0.9 else "closed", "the API server closed the watch")
-            except _Restart as restart:
-                need_list = need_list or restart.relist
-                rewind = rewind or restart.rewind
-                self._after_stream(restart, opened, last_restart)
-                last_restart = restart
-            except Exception as exc:  # a bug here must not become a hot restart loop
-                logger.exception("bus watcher failed unexpectedly; relisting after a backoff")
-                failure = _Restart("unexpected", f"{type(exc).__name__}: {exc}", relist=True)
-                need_list = True
-                self._after_stream(failure, opened, last_restart)
-                last_restart = failure
+        """The loop: list, watch, relist, forever (until :meth:`stop`)."""
+        return self.watch_forever()
 
-    def _after_stream(self, restart: _Restart, opened: float, previous: _Restart | None) -> None:
+    def _forbidden_text(self, exc: ApiException, verb: str) -> str:
+        return forbidden_message(exc, verb=verb, namespace=self.namespace, grant=RBAC_API)
+
+    def _after_stream(self, restart: Restart, opened: float, previous: Restart | None) -> None:
         lived = self._clock() - opened
-        if lived >= self.backoff_reset_seconds and self.status.up:
-            self.backoff.reset()
         metrics.watch_restarts.labels(cause=restart.cause).inc()
         if restart.cause == "throttled":
             metrics.api_retries.labels(component="watcher", cause="throttled").inc()
-        routine = restart.cause == "timeout" or (
-            restart.cause == "closed" and lived >= 1.0
-        ) or (restart.cause in ("expired", "rewound")
-              and (previous is None or previous.cause != restart.cause))
-        if routine:
-            # a timeout end, an early close after a while, or a first 410: reconnect at once
-            delay = 0.0
-        elif restart.retry_after is not None:
-            # 429 (API Priority and Fairness): not a moment before its Retry-After.
-            delay = max(restart.retry_after, 0.05)
-            self.backoff.next()
-        else:
-            delay = self.backoff.next()
+        if restart.too_large:
+            metrics.resource_version_resets.labels(cause="too_large").inc()
+        delay = self._delay(restart, lived, previous, healthy=self.status.up)
         if restart.cause != "timeout":
             self._went_down(restart.detail if restart.cause not in ("closed", "expired",
                                                                     "rewound") else None)
+            routine = self.routine(restart, lived, previous)
             level = logging.INFO if routine and restart.cause != "rewound" else logging.WARNING
             logger.log(level, "bus watch restart (%s): %s; %s", restart.cause, restart.detail,
                        "reconnecting now" if delay == 0 else f"retrying in {delay:.1f} s")
@@ -407,7 +195,7 @@ class EventWatcher:
         if cause is not None:
             self.status.cause = cause
 
-    def _came_up(self) -> None:
+    def _opened(self, stream: object) -> None:
         if not self.status.up:
             down_for = self._clock() - self.status.down_since
             self.status.up = True
@@ -415,25 +203,15 @@ class EventWatcher:
             metrics.watch_up.set(1)
             logger.info("bus watch up in namespace %s (channel %s) from resourceVersion %s "
                         "after %.1f s down", self.namespace, self.channel,
-                        self.status.resource_version, down_for)
+                        self.resource_version, down_for)
 
     # --- lists -----------------------------------------------------------------------
-    def _pages(self, *, limit: int | None = None) -> Generator[ListPage, None, None]:
-        try:
-            yield from self.transport.list_pages(limit=limit)
-        except ApiException as exc:
-            raise self._api_restart(exc, verb="list") from exc
-        except CONNECTION_ERRORS as exc:
-            raise _Restart("connection", f"list failed: {type(exc).__name__}: {exc}") from exc
-        except orjson.JSONDecodeError as exc:
-            raise _Restart("stream_error", f"list body is not JSON: {exc}") from exc
-
     def _list(self, *, rewind: bool) -> Iterator[Delivery]:
         if not self._listed:
             yield from self._first_list()
             return
         metrics.relists.inc()
-        resume = self.status.resource_version
+        resume = self.resource_version
         version = ""
         total = fresh = 0
         self.seen.hold = True
@@ -449,7 +227,7 @@ class EventWatcher:
                     metrics.resource_version_resets.labels(cause="list_behind").inc()
                     self.seen.rewind(version)
             # Within a page, oldest first; pages come in name order (bounded memory wins).
-            for item in sorted(page.items, key=_version_key):
+            for item in sorted(page.items, key=version_key):
                 total += 1
                 if rewind:
                     if self.seen.knows_uid(item) or self._created_before_start(item):
@@ -470,7 +248,7 @@ class EventWatcher:
                     fresh)
         self._set_live(total)
         self._counted_all = True
-        self.status.resource_version = version
+        self.resource_version = self.status.resource_version = version
 
     def _set_live(self, count: int) -> None:
         self._live = max(0, count)
@@ -493,23 +271,23 @@ class EventWatcher:
                     self.seen.add(item)
         self._listed = True
         self._started_wall = self._wall()
-        self.status.resource_version = version
+        self.resource_version = self.status.resource_version = version
         logger.info("bus watching namespace %s (channel %s) from resourceVersion %s; existing "
                     "Events are not replayed", self.namespace, self.channel, version)
         return
         yield  # a generator, like _list
 
-    def _check_not_behind(self) -> None:
+    def _after_quiet_watch(self) -> None:
         pages = self._pages(limit=1)
         try:
             first = next(pages, None)
         finally:
             pages.close()
         version = first.resource_version if first is not None else ""
-        if _behind(version, self.status.resource_version):
-            raise _Restart("rewound", f"the API server is at resourceVersion {version}, "
-                           f"behind this pod's {self.status.resource_version} (etcd restored "
-                           "from a backup?); relisting", rewind=True)
+        if _behind(version, self.resource_version):
+            raise Restart("rewound", f"the API server is at resourceVersion {version}, "
+                          f"behind this pod's {self.resource_version} (etcd restored "
+                          "from a backup?); relisting", rewind=True)
 
     def _created_before_start(self, item: dict[str, Any]) -> bool:
         created = (item.get("metadata") or {}).get("creationTimestamp")
@@ -523,52 +301,9 @@ class EventWatcher:
         return when < self._started_wall - 1.0
 
     # --- the watch -------------------------------------------------------------------
-    def _watch_once(self) -> Generator[Delivery, None, bool]:
-        opened = self._clock()
-        got_line = False
-        try:
-            with self.transport.watch(self.status.resource_version) as lines:
-                self._came_up()
-                for line in lines:
-                    got_line = True
-                    yield from self._handle_line(line)
-                    if self._stopped:
-                        return got_line
-                    if self.backoff.failures and self._clock() - opened >= \
-                            self.backoff_reset_seconds:
-                        self.backoff.reset()
-        except ApiException as exc:
-            raise self._api_restart(exc, verb="watch") from exc
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise _Restart("read_timeout", "no data within the read timeout (half-open "
-                           "connection?)") from exc
-        except CONNECTION_ERRORS as exc:
-            raise _Restart("connection", f"{type(exc).__name__}: {exc}") from exc
-        if not got_line and self._clock() - opened < 1.0:
-            raise _Restart("closed", "the API server closed the watch at once")
-        return got_line
-
     def _handle_line(self, line: bytes) -> Iterator[Delivery]:
         read_at = self._wall()
-        try:
-            event = orjson.loads(line)
-            kind = event["type"]
-            obj = event["object"]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise _Restart("stream_error", f"unreadable watch line: {exc}") from exc
-        if not isinstance(obj, dict):
-            raise _Restart("stream_error", f"watch line object is a {type(obj).__name__}")
-        if kind == "ERROR":
-            code = obj.get("code")
-            message = str(obj.get("message", ""))[:300]
-            if code == 410:
-                raise _Restart("expired", f"resourceVersion {self.status.resource_version} is "
-                               "too old (410 in the stream); relisting", relist=True)
-            if code == 504 and _TOO_LARGE in message:
-                raise self._too_large(message)
-            raise _Restart("error", f"ERROR in the watch stream: {code} {message}")
-        meta = obj.get("metadata")
-        version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        kind, obj = watching.parse_line(line, resume=self.resource_version)
         if kind == "DELETED" and (self._counted_all or self.seen.knows_uid(obj)):
             self._set_live(self._live - 1)
         if kind == "ADDED" and obj not in self.seen:
@@ -579,8 +314,9 @@ class EventWatcher:
                 yield delivery
         # BOOKMARK, MODIFIED, DELETED: nothing to deliver, but the stream is ordered, so
         # their version is a safe place to resume from.
-        if isinstance(version, str | int) and version:
-            self.status.resource_version = str(version)
+        version = watching.version_of(obj)
+        if version:
+            self.resource_version = self.status.resource_version = version
 
     def _decode(self, obj: dict[str, Any], read_at: float | None = None) -> Delivery | None:
         metrics.events_received.inc()
@@ -588,9 +324,9 @@ class EventWatcher:
         name = str(meta.get("name", "?") if isinstance(meta, dict) else "?")[:253]
         try:
             envelope = decode_event(obj)
-            return Delivery(envelope, _uid(obj), envelope.ts,
+            return Delivery(envelope, uid_of(obj), envelope.ts,
                             self._wall() if read_at is None else read_at,
-                            _numeric_version(obj) or 0)
+                            numeric_version(obj) or 0)
         except PayloadRefusedError as exc:
             reason, text = exc.reason, str(exc)
         except SchemaVersionError as exc:
@@ -604,53 +340,11 @@ class EventWatcher:
         self._log_skip(reason, logging.WARNING, "bus skipped Event %s (%s): %s", name, reason, text)
         return None
 
-    def _too_large(self, message: str) -> _Restart:
-        metrics.resource_version_resets.labels(cause="too_large").inc()
-        return _Restart("rewound", f"resourceVersion {self.status.resource_version} is ahead "
-                        f"of the API server ({message}); relisting from the current version",
-                        rewind=True)
-
-    def _api_restart(self, exc: ApiException, *, verb: str) -> _Restart:
-        status = exc.status or 0
-        if status == 410:
-            return _Restart("expired", f"{verb}: 410 Gone; relisting", relist=True)
-        if status == 403:
-            return _Restart("forbidden", forbidden_message(exc, verb=verb,
-                                                           namespace=self.namespace,
-                                                           grant=RBAC_API))
-        if status == 429:
-            return _Restart("throttled", f"{verb}: 429 Too Many Requests",
-                            retry_after=retry_after_seconds(exc))
-        if status == 504 and _TOO_LARGE in status_message(exc):
-            # client-go's reflector relists from resourceVersion="" (kubernetes#92537)
-            return self._too_large(status_message(exc))
-        if status >= 500:
-            return _Restart("server_error", f"{verb}: HTTP {status} {status_message(exc)}")
-        return _Restart("api_error", f"{verb}: HTTP {status} {status_message(exc)}")
-
-
-_TOO_LARGE = "Too large resource version"
-
 
 def _behind(version: str, resume: str) -> bool:
     """True when the server's ``version`` is below this watcher's ``resume`` point."""
     return version.isdigit() and resume.isdigit() and int(version) < int(resume)
 
 
-def _uid(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        return ""
-    return str(meta.get("uid") or meta.get("name") or "")
-
-
-def _numeric_version(obj: dict[str, Any]) -> int | None:
-    meta = obj.get("metadata")
-    version = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
-    return int(version) if version.isdigit() and len(version) < 20 else None
-
-
-def _version_key(obj: dict[str, Any]) -> tuple[int, str]:
-    version = _numeric_version(obj)
-    # resourceVersions are opaque; numeric ones sort numerically, anything else keeps order.
-    return (version, "") if version is not None else (0, "")
+__all__ = ["Delivery", "EventWatcher", "KubeTransport", "ListPage", "WatchStatus",
+           "WatchTransport"]

@@ -82,8 +82,8 @@ class JobNotifier:
             return
         for namespace in self.namespaces:
             metrics.watch_up.labels(namespace=namespace).set(0)
-            thread = threading.Thread(target=JobWatch(self, namespace).run, daemon=True,
-                                      name=f"job-notify-{namespace}")
+            thread = threading.Thread(target=JobWatch(self, namespace).run_while_leading,
+                                      daemon=True, name=f"job-notify-{namespace}")
             thread.start()
             self._threads.append(thread)
         logger.info("job notifier: the Lease holder watches Jobs labelled %s in %s (event %r)",

@@ -12,26 +12,31 @@ keeps Leases in its watch cache, so the watch every pod holds is served from mem
   the pod's uid known (downward API), the Lease is owned by the Pod and Kubernetes' garbage
   collector deletes it with the Pod.
 - **Reading**: list the Leases with the presence label selector, then watch from the list's
-  resourceVersion (server ``timeoutSeconds`` and a longer client read timeout, as the bus
-  watcher does); ``ERROR`` 410 relists; other errors back off 0.8 s doubling with jitter to
-  30 s; 429 waits out ``Retry-After``; a 403 is logged once with the verb, resource,
-  namespace and the rbac/ file to apply.
+  resourceVersion (server ``timeoutSeconds`` and a longer client read timeout): the loop of
+  pushsvc/kube/watching.py, shared with the bus watcher. ``ERROR`` 410 relists at once;
+  other errors back off 0.8 s doubling with jitter to 30 s; 429 waits out ``Retry-After``; a
+  403 is logged with the verb, resource, namespace and the rbac/ file to apply.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from emitter.wire import CONNECTION_ERRORS, raw_request, retry_after_seconds, status_message
+from emitter.wire import (
+    CONNECTION_ERRORS,
+    Backoff,
+    raw_request,
+    retry_after_seconds,
+    status_message,
+)
+from pushsvc.kube.watching import KubeTransport, ListWatch, Restart
 from pushsvc.presence import metrics
 from pushsvc.presence.summary import Summary, SummaryError, decode
 
@@ -133,7 +138,7 @@ class LeaseWriter:
         return outcome
 
 
-class LeaseWatch:
+class LeaseWatch(ListWatch[None]):
     """List+watch of the presence Leases, handing each summary to ``on_put`` / ``on_drop``.
 
     :param on_put: ``(lease name, summary, lease duration seconds)`` for each valid summary.
@@ -141,113 +146,75 @@ class LeaseWatch:
     :param on_reset: before a (re)list's items: forget every Lease.
     """
 
+    what = "presence"
+
     def __init__(self, api_client: ApiClient, *, namespace: str, channel: str,
                  on_put: Callable[[str, Summary, float], None],
                  on_drop: Callable[[str], None], on_reset: Callable[[], None],
                  timeout_seconds: int = 300, read_timeout_seconds: float = 330.0,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.api_client = api_client
+        transport = KubeTransport(
+            api_client, path=f"{LEASE_API}/namespaces/{namespace}/leases",
+            label_selector=f"{PRESENCE_LABEL}={channel}", timeout_seconds=timeout_seconds,
+            read_timeout_seconds=read_timeout_seconds, connect_timeout_seconds=5.0)
+        super().__init__(transport, timeout_seconds=timeout_seconds,
+                         forbidden=self._forbidden_text,
+                         backoff=Backoff(initial=0.8, maximum=30.0, jitter=0.2),
+                         sleep=self._wait, clock=clock)
         self.namespace = namespace
-        self.selector = f"{PRESENCE_LABEL}={channel}"
         self.on_put, self.on_drop, self.on_reset = on_put, on_drop, on_reset
-        self.timeout_seconds = timeout_seconds
-        self.timeout = (5.0, read_timeout_seconds)
-        self._sleep = sleep
-        self._clock = clock
-        self.stopped = False
+        self._tick = sleep
         self.up = False
         self._bad_logged: set[str] = set()
 
-    @property
-    def _path(self) -> str:
-        return f"{LEASE_API}/namespaces/{self.namespace}/leases"
-
     def run(self) -> None:
         """Until :meth:`stop`: list, watch, relist on 410, back off on errors."""
-        delay, healthy_since = 0.8, 0.0
-        while not self.stopped:
-            cause = "error"
-            try:
-                version: str | None = self._list()
-                self.up, healthy_since = True, time.monotonic()
-                while not self.stopped and version is not None:
-                    version = self._watch(version)
-                if version is None and not self.stopped:
-                    metrics.watch_restarts.labels(cause="expired").inc()
-                    continue  # 410: list again at once
-            except ApiException as exc:
-                if exc.status == 410:  # a watch refused as too old: list again at once
-                    metrics.watch_restarts.labels(cause="expired").inc()
-                    continue
-                cause = {403: "forbidden", 429: "throttled"}.get(exc.status or 0, "error")
-                if exc.status == 403:
-                    logger.error("%s", forbidden_message(exc, verb="list/watch",
-                                                         namespace=self.namespace))
-                else:
-                    logger.warning("presence: Lease watch failed: HTTP %s %s", exc.status,
-                                   status_message(exc))
-                if exc.status == 429:
-                    self._wait(retry_after_seconds(exc) or 1.0)
-                    continue
-            except (*CONNECTION_ERRORS, ValueError) as exc:  # type: ignore[misc]
-                logger.warning("presence: Lease watch interrupted: %s", exc)
-            if self.stopped:
-                return
-            self.up = False
-            metrics.watch_restarts.labels(cause=cause).inc()
-            if healthy_since and time.monotonic() - healthy_since > 60:
-                delay = 0.8
-            self._wait(delay * random.uniform(0.8, 1.2))
-            delay = min(30.0, delay * 2)
+        for _ in self.watch_forever():
+            pass
 
-    def stop(self) -> None:
-        self.stopped = True
+    def _forbidden_text(self, exc: ApiException, verb: str) -> str:
+        return forbidden_message(exc, verb="list/watch", namespace=self.namespace)
 
     def _wait(self, seconds: float) -> None:
         end = self._clock() + seconds
         while not self.stopped and self._clock() < end:
-            self._sleep(min(0.5, max(0.0, end - self._clock())))
+            self._tick(min(0.5, max(0.0, end - self._clock())))
 
-    def _list(self) -> str:
-        resp = raw_request(self.api_client, "GET", self._path,
-                           query=[("labelSelector", self.selector)], timeout=self.timeout)
-        body = orjson.loads(resp.data)
-        self.on_reset()
-        for item in body.get("items") or []:
-            self._apply("ADDED", item)
-        return str((body.get("metadata") or {}).get("resourceVersion") or "")
+    def _list(self, *, rewind: bool) -> Iterator[None]:
+        first = True
+        for page in self._pages():
+            if first:
+                self.on_reset()
+                first = False
+            for item in page.items:
+                self._apply("ADDED", item)
+            self.resource_version = page.resource_version
+        self.up = True
+        return
+        yield  # a generator, as the loop wants
 
-    def _watch(self, version: str) -> str | None:
-        """One watch from ``version``; returns the version to resume from, None on 410."""
-        query = [("labelSelector", self.selector), ("watch", "true"),
-                 ("resourceVersion", version), ("timeoutSeconds", str(self.timeout_seconds)),
-                 ("allowWatchBookmarks", "true")]
-        resp = raw_request(self.api_client, "GET", self._path, query=query,
-                           timeout=self.timeout)
-        try:
-            buffer = b""
-            for chunk in resp.stream(None, decode_content=False):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    event = orjson.loads(line)
-                    kind, obj = event.get("type"), event.get("object") or {}
-                    if kind == "ERROR":
-                        if obj.get("code") == 410:
-                            return None
-                        raise ValueError(f"watch ERROR {obj.get('code')}: {obj.get('message')}")
-                    version = str((obj.get("metadata") or {}).get("resourceVersion")
-                                  or version or "")
-                    if kind != "BOOKMARK":
-                        self._apply(str(kind), obj)
-                if self.stopped:
-                    break
-        finally:
-            resp.close()
-        return version
+    def _on_event(self, kind: str, obj: dict[str, Any]) -> Iterator[None]:
+        self._apply(kind, obj)
+        return iter(())
+
+    def _after_stream(self, restart: Restart, opened: float, previous: Restart | None) -> None:
+        if self.stopped or self.routine(restart, self._clock() - opened, None):
+            if restart.cause == "expired":  # a 410, in the stream or not: list again at once
+                metrics.watch_restarts.labels(cause="expired").inc()
+            return
+        if restart.cause == "throttled":
+            self._wait(restart.retry_after or 1.0)  # its Retry-After, nothing more
+            return
+        if restart.cause == "forbidden":
+            logger.error("%s", restart.detail)
+        else:
+            logger.warning("presence: Lease watch interrupted (%s): %s", restart.cause,
+                           restart.detail)
+        self.up = False
+        cause = "forbidden" if restart.cause == "forbidden" else "error"
+        metrics.watch_restarts.labels(cause=cause).inc()
+        self._wait(self._delay(restart, self._clock() - opened, previous))
 
     def _apply(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}

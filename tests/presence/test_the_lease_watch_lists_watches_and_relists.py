@@ -10,7 +10,7 @@ import orjson
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from pushsvc.presence import leases as leases_module
+from pushsvc.kube import transport
 from pushsvc.presence.leases import PRESENCE_LABEL, SUMMARY_ANNOTATION, LeaseWatch
 from pushsvc.presence.summary import Summary, build
 
@@ -77,7 +77,7 @@ def test_list_watch_relist_and_retry_after(monkeypatch: pytest.MonkeyPatch) -> N
             raise step
         return step
 
-    monkeypatch.setattr(leases_module, "raw_request", fake_request)
+    monkeypatch.setattr(transport, "raw_request", fake_request)
 
     def put(name: str, summary: Summary, duration: float) -> None:
         events.append(("put", name, summary.pod, str(duration)))

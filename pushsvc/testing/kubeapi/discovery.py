@@ -81,65 +81,37 @@ EVENT_FIELDS = frozenset({
     "related", "reportingComponent", "reportingInstance",
 })
 
-_OPENAPI_V1: dict[str, Any] = {
-    "openapi": "3.0.0",
-    "info": {"title": "Kubernetes", "version": "v1.32.0"},
-    "paths": {
-        # kubectl looks for a PATCH operation of the kind with a fieldValidation parameter
-        # (cli-runtime query_param_verifier_v3.go) before leaving validation to the server.
-        "/api/v1/namespaces/{namespace}/events/{name}": {
-            "patch": {
-                "operationId": "patchCoreV1NamespacedEvent",
-                "parameters": [{"name": "fieldValidation", "in": "query",
-                                "schema": {"type": "string", "uniqueItems": True}}],
-                "x-kubernetes-action": "patch",
-                "x-kubernetes-group-version-kind": {"group": "", "kind": "Event",
-                                                    "version": "v1"},
-            }
-        }
-    },
-    "components": {
-        "schemas": {
-            "io.k8s.api.core.v1.Event": {
-                "type": "object",
-                "required": ["metadata", "involvedObject"],
-                "properties": {name: {} for name in sorted(EVENT_FIELDS)},
-                "x-kubernetes-group-version-kind": [
-                    {"group": "", "kind": "Event", "version": "v1"}
-                ],
-            }
-        }
-    },
-}
+def _openapi(*, path: str, operation: str, group: str, kind: str, schema: str,
+             properties: list[str], required: list[str] | None = None) -> dict[str, Any]:
+    """An OpenAPI v3 document with what kubectl looks for: a PATCH operation of the kind with a
+    ``fieldValidation`` parameter (cli-runtime query_param_verifier_v3.go), before it leaves
+    validation to the server, and the kind's schema."""
+    gvk = {"group": group, "kind": kind, "version": "v1"}
+    definition: dict[str, Any] = {"type": "object"}
+    if required:
+        definition["required"] = required
+    definition["properties"] = {name: {} for name in properties}
+    definition["x-kubernetes-group-version-kind"] = [gvk]
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "paths": {path: {"patch": {
+            "operationId": operation,
+            "parameters": [{"name": "fieldValidation", "in": "query",
+                            "schema": {"type": "string", "uniqueItems": True}}],
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": gvk,
+        }}},
+        "components": {"schemas": {schema: definition}},
+    }
 
 
-# kubectl create job checks that the server validates fields (a PATCH with fieldValidation)
-# and that the Job kind is published, as for Events above.
-_OPENAPI_BATCH_V1: dict[str, Any] = {
-    "openapi": "3.0.0",
-    "info": {"title": "Kubernetes", "version": "v1.32.0"},
-    "paths": {
-        "/apis/batch/v1/namespaces/{namespace}/jobs/{name}": {
-            "patch": {
-                "operationId": "patchBatchV1NamespacedJob",
-                "parameters": [{"name": "fieldValidation", "in": "query",
-                                "schema": {"type": "string", "uniqueItems": True}}],
-                "x-kubernetes-action": "patch",
-                "x-kubernetes-group-version-kind": {"group": "batch", "kind": "Job",
-                                                    "version": "v1"},
-            }
-        }
-    },
-    "components": {
-        "schemas": {
-            "io.k8s.api.batch.v1.Job": {
-                "type": "object",
-                "properties": {name: {} for name in ("apiVersion", "kind", "metadata", "spec",
-                                                     "status")},
-                "x-kubernetes-group-version-kind": [
-                    {"group": "batch", "kind": "Job", "version": "v1"}
-                ],
-            }
-        }
-    },
-}
+_OPENAPI_V1 = _openapi(path="/api/v1/namespaces/{namespace}/events/{name}",
+                       operation="patchCoreV1NamespacedEvent", group="", kind="Event",
+                       schema="io.k8s.api.core.v1.Event", properties=sorted(EVENT_FIELDS),
+                       required=["metadata", "involvedObject"])
+# kubectl create job checks the same of Jobs.
+_OPENAPI_BATCH_V1 = _openapi(path="/apis/batch/v1/namespaces/{namespace}/jobs/{name}",
+                             operation="patchBatchV1NamespacedJob", group="batch", kind="Job",
+                             schema="io.k8s.api.batch.v1.Job",
+                             properties=["apiVersion", "kind", "metadata", "spec", "status"])

@@ -20,8 +20,9 @@ from typing import Any
 
 import orjson
 
+from .objects import Change, decode_body, now_rfc3339, parse_rfc3339
 from .status import ApiError, already_exists, bad_request, conflict, not_found
-from .store import Change, Store, now_rfc3339, parse_rfc3339
+from .store import Store
 
 GROUP = "batch"
 API_VERSION = "batch/v1"
@@ -46,23 +47,7 @@ def serialize(obj: dict[str, Any]) -> bytes:
 
 def parse_body(body: bytes, namespace: str) -> dict[str, Any]:
     """The Job of a request body (400 for what the decoder refuses)."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as err:
-        raise bad_request(f"couldn't get version/kind; json parse error: {err}") from None
-    if not isinstance(obj, dict):
-        raise bad_request("couldn't get version/kind; json parse error: not an object")
-    kind, version = obj.get("kind"), obj.get("apiVersion")
-    if kind not in (None, "", "Job") or version not in (None, "", API_VERSION):
-        raise bad_request(f"the API version in the data ({version}) does not match the "
-                          f"expected API version ({API_VERSION})" if kind == "Job"
-                          else f'Job in version "v1" cannot be handled as a {kind}')
-    meta = obj.setdefault("metadata", {})
-    if not isinstance(meta, dict):
-        raise bad_request("metadata must be an object")
-    if meta.get("namespace") and meta["namespace"] != namespace:
-        raise bad_request("the namespace of the provided object does not match the namespace "
-                          "sent on the request")
+    obj = decode_body(body, namespace, kind="Job", api_version=API_VERSION)
     for key in ("spec", "status"):
         if obj.get(key) is not None and not isinstance(obj[key], dict):
             raise bad_request(f'Job in version "v1" cannot be handled as a Job: {key} must be '

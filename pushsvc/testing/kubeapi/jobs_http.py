@@ -12,19 +12,32 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
 
 import gevent
 import orjson
 
 from . import jobs, jobs_table, protobuf
+from .httputil import (
+    StartResponse,
+    check_not_too_large,
+    delete_preconditions,
+    int_param,
+    json_response,
+    merge_patch,
+    query_of,
+    raw_response,
+    read_body,
+    start_stream,
+    wants_table,
+    watch_requested,
+)
+from .objects import Change
 from .rbac import User
 from .selectors import combine, parse_label_selector
 from .status import EXPIRED_STATUS, ApiError, bad_request, forbidden
-from .store import Change, Store
+from .store import Store
 from .watch import Watcher, WatchHub
 
-StartResponse = Callable[..., Callable[[bytes], Any]]
 _FIELDS = {"metadata.name": ("metadata", "name"),
            "metadata.namespace": ("metadata", "namespace")}
 
@@ -91,8 +104,6 @@ class JobsAPI:
 
     def serve(self, emu: Any, environ: dict[str, Any], start_response: StartResponse,
               rest: list[str], user: User) -> Iterable[bytes]:
-        from .server import _delete_preconditions, _int_param, _json, _merge_patch, _raw, _read_body
-
         method = environ["REQUEST_METHOD"]
         watch_path = bool(rest) and rest[0] == "watch"
         rest = rest[1:] if watch_path else rest
@@ -104,9 +115,8 @@ class JobsAPI:
             raise ApiError(404, "the server could not find the requested resource", details={})
         name = rest[1] if len(rest) >= 2 else None
         resource = "jobs/status" if len(rest) == 3 else jobs.RESOURCE
-        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""),
-                                                keep_blank_values=True).items()}
-        watching = watch_path or query.get("watch", "").lower() in ("1", "true")
+        query = query_of(environ)
+        watching = watch_path or watch_requested(query)
         verb = {"GET": "watch" if watching else ("get" if name else "list"), "POST": "create",
                 "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete"}.get(method, method.lower())
@@ -116,7 +126,7 @@ class JobsAPI:
                               "fieldSelector": query.get("fieldSelector", "")})
         if not emu.authz.allowed(user, verb, namespace, resource, jobs.GROUP, name):
             raise _forbidden(user, verb, namespace, name, resource)
-        as_table = "as=Table" in environ.get("HTTP_ACCEPT", "")
+        as_table = wants_table(environ)
         include = query.get("includeObject", "Metadata")
         if method == "GET" and watching:
             if name is not None:
@@ -126,60 +136,60 @@ class JobsAPI:
         if method == "GET" and name is None:
             pred = combine(parse_label_selector(query.get("labelSelector")),
                            _field_selector(query.get("fieldSelector")))
-            emu._check_not_too_large(query)
+            check_not_too_large(self.store.store, query)
             items = [o for o in self.store.items(namespace) if pred is None or pred(o)]
-            limit = _int_param(query, "limit", 0)
+            limit = int_param(query, "limit", 0)
             start = int(query["continue"]) if query.get("continue", "").isdigit() else 0
             page = items[start:start + limit] if limit else items[start:]
             cont = str(start + limit) if limit and start + limit < len(items) else None
             rv = str(self.store.store.rv)
             if as_table:
-                return _json(start_response, 200, jobs_table.table(page, resource_version=rv,
-                                                             include=include))
-            return _json(start_response, 200, jobs.as_list(page, int(rv), cont))
+                return json_response(start_response, 200, jobs_table.table(
+                    page, resource_version=rv, include=include))
+            return json_response(start_response, 200, jobs.as_list(page, int(rv), cont))
         if namespace is None:
             raise ApiError(405, "the server does not allow this method on the requested "
                                 "resource", details={})
         if method == "GET":
             obj, raw = self.store.get(namespace, name or "")
             if as_table:
-                return _json(start_response, 200, jobs_table.table(
+                return json_response(start_response, 200, jobs_table.table(
                     [obj], resource_version=obj["metadata"]["resourceVersion"], include=include))
-            return _raw(start_response, 200, raw)
+            return raw_response(start_response, 200, raw)
         if method == "POST" and name is None:
-            obj = jobs.parse_body(self._body(environ, _read_body(environ)), namespace)
+            obj = jobs.parse_body(self._body(environ, read_body(environ)), namespace)
             jobs.validate(obj)
             if query.get("dryRun"):
-                return _json(start_response, 201, {"kind": "Job", "apiVersion": jobs.API_VERSION,
-                                                   **obj})
+                return json_response(start_response, 201,
+                                     {"kind": "Job", "apiVersion": jobs.API_VERSION, **obj})
             _, raw = self.store.create(namespace, obj)
             gevent.sleep(0)  # let open watches write the line first, as for Events
-            return _raw(start_response, 201, raw)
+            return raw_response(start_response, 201, raw)
         if name is None:
             raise ApiError(405, "the server does not allow this method on the requested "
                                 "resource", details={})
         sub = "status" if resource == "jobs/status" else ""
         if method == "PUT":
-            obj = jobs.parse_body(self._body(environ, _read_body(environ)), namespace)
+            obj = jobs.parse_body(self._body(environ, read_body(environ)), namespace)
             if obj["metadata"].get("name") != name:
                 raise bad_request(f"the name of the object ({obj['metadata'].get('name')}) "
                                   f"does not match the name on the URL ({name})")
             _, raw = self.store.update(namespace, name, obj, subresource=sub)
-            return _raw(start_response, 200, raw)
+            return raw_response(start_response, 200, raw)
         if method == "PATCH":
             try:
-                patch = orjson.loads(_read_body(environ) or b"{}")
+                patch = orjson.loads(read_body(environ) or b"{}")
             except orjson.JSONDecodeError as err:
                 raise bad_request(f"couldn't get version/kind; json parse error: {err}") from None
             current, _ = self.store.get(namespace, name)
-            merged = _merge_patch(orjson.loads(orjson.dumps(current)), patch)
+            merged = merge_patch(orjson.loads(orjson.dumps(current)), patch)
             merged.get("metadata", {}).pop("resourceVersion", None)
             _, raw = self.store.update(namespace, name, merged, subresource=sub)
-            return _raw(start_response, 200, raw)
+            return raw_response(start_response, 200, raw)
         if method == "DELETE" and not sub:
-            _delete_preconditions(environ)
+            delete_preconditions(environ)
             old = self.store.delete(namespace, name)
-            return _json(start_response, 200, {
+            return json_response(start_response, 200, {
                 "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": name, "group": jobs.GROUP, "kind": jobs.RESOURCE,
                             "uid": old["metadata"]["uid"]}})
@@ -196,11 +206,10 @@ class JobsAPI:
     def _watch(self, start_response: StartResponse, namespace: str | None,
                query: dict[str, str], as_table: bool, include: str,
                environ: dict[str, Any]) -> Iterable[bytes]:
-        from .server import _int_param
 
         pred = combine(parse_label_selector(query.get("labelSelector")),
                        _field_selector(query.get("fieldSelector")))
-        timeout = _int_param(query, "timeoutSeconds", -1)
+        timeout = int_param(query, "timeoutSeconds", -1)
         timeout_s = float(timeout) if timeout >= 0 else 1800.0
         rv_text = query.get("resourceVersion", "")
         if rv_text and not rv_text.isdigit():
@@ -227,7 +236,5 @@ class JobsAPI:
                                        if as_table else seen.line())
         if not w.closed:
             self.hub.watchers.add(w)
-        write = start_response("200 OK", [("Content-Type", "application/json"),
-                                          ("Cache-Control", "no-cache, private")])
-        write(b"")
+        start_stream(start_response)
         return self.hub.stream(w, initial, environ.get("kubeapi.socket"))

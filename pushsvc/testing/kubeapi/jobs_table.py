@@ -10,12 +10,11 @@ from typing import Any
 import orjson
 
 from .jobs import API_VERSION
-from .store import parse_rfc3339
-from .table import human_duration
+from .objects import parse_rfc3339
+from .table import AGE_COLUMN, NAME_COLUMN, human_duration, render, with_object
 
 COLUMNS: list[dict[str, Any]] = [
-    {"name": "Name", "type": "string", "format": "name", "priority": 0,
-     "description": "Name must be unique within a namespace."},
+    NAME_COLUMN,
     {"name": "Status", "type": "string", "format": "", "priority": 0,
      "description": "Status of the job."},
     {"name": "Completions", "type": "string", "format": "", "priority": 0,
@@ -23,9 +22,7 @@ COLUMNS: list[dict[str, Any]] = [
                     "with."},
     {"name": "Duration", "type": "string", "format": "", "priority": 0,
      "description": "Time required to complete the job."},
-    {"name": "Age", "type": "string", "format": "", "priority": 0,
-     "description": "CreationTimestamp is a timestamp representing the server time when this "
-                    "object was created."},
+    AGE_COLUMN,
     {"name": "Containers", "type": "string", "format": "", "priority": 1,
      "description": "Names of each container in the template."},
     {"name": "Images", "type": "string", "format": "", "priority": 1,
@@ -65,21 +62,14 @@ def row(obj: dict[str, Any], include: str, now: float) -> dict[str, Any]:
              human_duration(now - parse_rfc3339(meta["creationTimestamp"])),
              ",".join(str(c.get("name", "")) for c in containers),
              ",".join(str(c.get("image", "")) for c in containers), selector]
-    out: dict[str, Any] = {"cells": cells}
-    if include == "Object":
-        out["object"] = {"kind": "Job", "apiVersion": API_VERSION, **obj}
-    elif include != "None":
-        out["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                         "metadata": meta}
-    return out
+    return with_object({"cells": cells}, obj, include, kind="Job", api_version=API_VERSION)
 
 
 def table(items: list[dict[str, Any]], *, resource_version: str, include: str
           ) -> dict[str, Any]:
     now = time.time()
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-            "metadata": {"resourceVersion": resource_version},
-            "columnDefinitions": COLUMNS, "rows": [row(o, include, now) for o in items]}
+    return render([row(o, include, now) for o in items], columns=COLUMNS,
+                  resource_version=resource_version)
 
 
 def table_line(kind: str, obj: dict[str, Any], include: str) -> bytes:

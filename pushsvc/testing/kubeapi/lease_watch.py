@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
+from .objects import Change, serialize_lease
 from .selectors import Predicate
 from .status import EXPIRED_STATUS
-from .store import Change, Store, serialize_lease
+from .store import Store
 from .watch import Watcher, WatchHub
 
 

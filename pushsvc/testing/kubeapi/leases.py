@@ -14,11 +14,9 @@ import time
 from datetime import datetime
 from typing import Any
 
-import orjson
-
+from .objects import LEASE_API_VERSION, LEASE_GROUP, decode_body, parse_rfc3339
 from .status import ApiError, bad_request
-from .store import LEASE_API_VERSION, LEASE_GROUP, parse_rfc3339
-from .table import human_duration
+from .table import AGE_COLUMN, NAME_COLUMN, human_duration, render, with_object
 
 RESOURCE = "leases"
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -37,35 +35,16 @@ GROUP_VERSION = {"groupVersion": LEASE_API_VERSION, "version": "v1"}
 API_GROUP = {"name": LEASE_GROUP, "versions": [GROUP_VERSION], "preferredVersion": GROUP_VERSION}
 
 COLUMNS: list[dict[str, Any]] = [
-    {"name": "Name", "type": "string", "format": "name", "priority": 0,
-     "description": "Name must be unique within a namespace."},
+    NAME_COLUMN,
     {"name": "Holder", "type": "string", "format": "", "priority": 0,
      "description": "The holder of the lease."},
-    {"name": "Age", "type": "string", "format": "", "priority": 0,
-     "description": "CreationTimestamp is a timestamp representing the server time when this "
-                    "object was created."},
+    AGE_COLUMN,
 ]
 
 
 def parse_body(body: bytes, namespace: str) -> dict[str, Any]:
     """The Lease of a create/update/patch body (400 for what the decoder refuses)."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as err:
-        raise bad_request(f"couldn't get version/kind; json parse error: {err}") from None
-    if not isinstance(obj, dict):
-        raise bad_request("couldn't get version/kind; json parse error: not an object")
-    kind, version = obj.get("kind"), obj.get("apiVersion")
-    if kind not in (None, "", "Lease") or version not in (None, "", LEASE_API_VERSION):
-        raise bad_request(f"the API version in the data ({version}) does not match the "
-                          f"expected API version ({LEASE_API_VERSION})" if kind == "Lease"
-                          else f'Lease in version "v1" cannot be handled as a {kind}')
-    meta = obj.setdefault("metadata", {})
-    if not isinstance(meta, dict):
-        raise bad_request("metadata must be an object")
-    if meta.get("namespace") and meta["namespace"] != namespace:
-        raise bad_request("the namespace of the provided object does not match the namespace "
-                          "sent on the request")
+    obj = decode_body(body, namespace, kind="Lease", api_version=LEASE_API_VERSION)
     spec = obj.get("spec") or {}
     if not isinstance(spec, dict):
         raise bad_request('Lease in version "v1" cannot be handled as a Lease: spec must be '
@@ -124,19 +103,10 @@ def as_list(items: list[dict[str, Any]], resource_version: int) -> dict[str, Any
 
 def table(items: list[dict[str, Any]], *, resource_version: int, include: str) -> dict[str, Any]:
     now = time.time()
-    rows = []
-    for obj in items:
-        meta = obj["metadata"]
-        age = human_duration(now - parse_rfc3339(meta["creationTimestamp"]))
-        row: dict[str, Any] = {"cells": [meta["name"],
-                                         (obj.get("spec") or {}).get("holderIdentity") or "",
-                                         age]}
-        if include == "Object":
-            row["object"] = {"kind": "Lease", "apiVersion": LEASE_API_VERSION, **obj}
-        elif include != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": meta}
-        rows.append(row)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-            "metadata": {"resourceVersion": str(resource_version)},
-            "columnDefinitions": COLUMNS, "rows": rows}
+    rows = [with_object({"cells": [obj["metadata"]["name"],
+                                   (obj.get("spec") or {}).get("holderIdentity") or "",
+                                   human_duration(now - parse_rfc3339(
+                                       obj["metadata"]["creationTimestamp"]))]},
+                        obj, include, kind="Lease", api_version=LEASE_API_VERSION)
+            for obj in items]
+    return render(rows, columns=COLUMNS, resource_version=str(resource_version))

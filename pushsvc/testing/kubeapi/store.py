@@ -8,28 +8,35 @@ interval earlier (``compact_tick``), and the emulator also keeps at most ``max_h
 changes, the oldest compacted first (a busy cluster's history is just as gone after a while).
 A watch, or a continued list, from before the compaction point gets 410 Expired. The state
 file is append-only too (one JSON line per write); it is rewritten as a snapshot at start and
-whenever a compaction finds more appended to it than its last snapshot held (and at least
-``MIN_REWRITE_BYTES``), so it stays under twice the live data and the disk levels off too.
+whenever a compaction finds more appended to it than its last snapshot held, so the disk
+levels off too (state_file.py).
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-import os
 import random
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from .status import ApiError, already_exists, conflict, not_found, precondition_failed
+from .objects import (
+    GENERATE_ALPHABET,
+    LEASE_GROUP,
+    Change,
+    check_preconditions,
+    now_rfc3339,
+    serialize,
+    serialize_lease,
+)
+from .state_file import MIN_REWRITE_BYTES, StateFile
+from .status import ApiError, already_exists, conflict, not_found
 
 log = logging.getLogger(__name__)
 
@@ -37,63 +44,9 @@ ETCD_REQUEST_LIMIT = 1536 * 1024
 #: Changes kept for watches to resume from (each holds the object twice, ~5 KB for a bus
 #: Event): about 50 MiB at most, minutes of a busy demo.
 DEFAULT_MAX_HISTORY = 10_000
-#: The state file is not rewritten for less than this many appended bytes.
-MIN_REWRITE_BYTES = 1024 * 1024
-_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
 
 
-@dataclass(slots=True)
-class Change:
-    """One write, as a watch sees it."""
-
-    rv: int
-    type: str
-    obj: dict[str, Any]
-    raw: bytes  # the object serialized with kind/apiVersion, as a watch sends it
-
-    def line(self) -> bytes:
-        return b'{"type":"' + self.type.encode() + b'","object":' + self.raw + b"}\n"
-
-
-def now_rfc3339(ts: float | None = None) -> str:
-    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: str) -> float:
-    text = text.replace("Z", "+00:00")
-    return datetime.fromisoformat(text).timestamp()
-
-
-def serialize(obj: dict[str, Any]) -> bytes:
-    return orjson.dumps({"kind": "Event", "apiVersion": "v1", **obj})
-
-
-LEASE_GROUP = "coordination.k8s.io"
-LEASE_API_VERSION = "coordination.k8s.io/v1"
-
-
-def serialize_lease(obj: dict[str, Any]) -> bytes:
-    return orjson.dumps({"kind": "Lease", "apiVersion": LEASE_API_VERSION, **obj})
-
-
-def check_preconditions(obj: dict[str, Any], preconditions: dict[str, Any] | None, *,
-                        resource: str = "events", group: str = "") -> None:
-    """DeleteOptions.preconditions: uid and/or resourceVersion must match, else 409."""
-    if not preconditions:
-        return
-    meta = obj["metadata"]
-    name = meta["name"]
-    uid = preconditions.get("uid")
-    if uid and uid != meta.get("uid"):
-        raise precondition_failed(name, "UID", uid, meta.get("uid", ""), resource, group)
-    rv = preconditions.get("resourceVersion")
-    if rv and rv != meta.get("resourceVersion"):
-        raise precondition_failed(name, "ResourceVersion", rv, meta.get("resourceVersion", ""),
-                                  resource, group)
-
-
-class Store:
+class Store(StateFile):
     """Events in memory plus history; callers run in one OS thread (gevent), so no locks."""
 
     def __init__(self, *, event_ttl: float, state_file: Path | None = None,
@@ -166,7 +119,7 @@ class Store:
         if not name:
             prefix = meta["generateName"]
             for _ in range(8):  # the registry retries generateName collisions
-                name = prefix + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+                name = prefix + "".join(random.choices(GENERATE_ALPHABET, k=5))
                 if name not in bucket:
                     break
             meta["name"] = name
@@ -245,7 +198,7 @@ class Store:
         bucket = self.leases.setdefault(namespace, {})
         name = meta.get("name")
         if not name:
-            name = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+            name = meta["generateName"] + "".join(random.choices(GENERATE_ALPHABET, k=5))
             meta["name"] = name
         if name in bucket:
             raise already_exists(name, "leases", LEASE_GROUP)
@@ -381,124 +334,3 @@ class Store:
         for listener in self.listeners:
             listener(change)
         self._trim_history()
-
-    def _append(self, line: bytes) -> None:
-        if self._fh is not None:
-            self._fh.write(line)
-            self._fh.flush()
-            self._appended += len(line)
-
-    def _rewrite_state_file(self) -> None:
-        if self._fh is None or self._state_file is None:
-            return
-        self._fh.close()
-        self._write_snapshot(self._state_file)
-        self._fh = open(self._state_file, "ab")  # noqa: SIM115 - lives as long as the store
-        self._appended = 0
-        self._snapshot_bytes = self._state_file.stat().st_size
-        log.info("rewrote the state file: %d events, %d changes of history", self.count,
-                 len(self.history))
-
-    def _load(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            self._replay(path)
-            if len(self.history) > self.max_history:
-                # Silently, before the state file is open: the snapshot below records it.
-                cut = len(self.history) - self.max_history
-                self.compacted = max(self.compacted, self._history_rvs[cut - 1])
-                del self.history[:cut]
-                del self._history_rvs[:cut]
-            log.info(
-                "loaded state file: %d events, resourceVersion %d, compacted at %d",
-                self.count, self.rv, self.compacted,
-            )
-        self._write_snapshot(path)
-        self._snapshot_bytes = path.stat().st_size
-        self._fh = open(path, "ab")  # noqa: SIM115 - lives as long as the store
-
-    def _replay(self, path: Path) -> None:
-        with open(path, "rb") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                try:
-                    rec = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    log.warning("ignoring a torn line at the end of the state file")
-                    continue
-                if "e" in rec:
-                    self._replay_change(rec["e"], rec["o"], live=True)
-                elif "h" in rec:
-                    self._replay_change(rec["h"], rec["o"], live=False)
-                elif "obj" in rec:
-                    obj = rec["obj"]
-                    meta = obj["metadata"]
-                    raw = serialize(obj)
-                    self.objects.setdefault(meta["namespace"], {})[meta["name"]] = (obj, raw)
-                elif "c" in rec:
-                    self.compacted = max(self.compacted, rec["c"])
-                    cut = bisect.bisect_right(self._history_rvs, self.compacted)
-                    del self.history[:cut]
-                    del self._history_rvs[:cut]
-                elif "rv" in rec:
-                    self.rv = max(self.rv, rec["rv"])
-                    self.compacted = max(self.compacted, rec.get("compacted", 0))
-                elif "t" in rec:
-                    self.tokens[rec["t"][0]] = rec["t"][1]
-                elif "L" in rec:
-                    lease = rec["L"]
-                    lmeta = lease["metadata"]
-                    self.leases.setdefault(lmeta["namespace"], {})[lmeta["name"]] = (
-                        lease, serialize_lease(lease))
-                    self.rv = max(self.rv, int(lmeta["resourceVersion"]))
-                elif "LD" in rec:
-                    self.leases.get(rec["LD"][0], {}).pop(rec["LD"][1], None)
-                    self.rv = max(self.rv, rec["LD"][2])
-        self.count = sum(len(b) for b in self.objects.values())
-        entries = []
-        for ns, bucket in self.objects.items():
-            for name, (obj, _) in bucket.items():
-                created = parse_rfc3339(obj["metadata"]["creationTimestamp"])
-                entries.append((created + self.event_ttl, ns, name, obj["metadata"]["uid"]))
-        entries.sort()
-        self._expiry = OrderedDict((uid, (at, ns, name)) for at, ns, name, uid in entries)
-
-    def _replay_change(self, kind: str, obj: dict[str, Any], *, live: bool) -> None:
-        obj.pop("kind", None)
-        obj.pop("apiVersion", None)
-        meta = obj["metadata"]
-        rv = int(meta["resourceVersion"])
-        raw = serialize(obj)
-        if live:
-            bucket = self.objects.setdefault(meta["namespace"], {})
-            if kind == "DELETED":
-                bucket.pop(meta["name"], None)
-            else:
-                bucket[meta["name"]] = (obj, raw)
-        self.rv = max(self.rv, rv)
-        self.history.append(Change(rv, kind, obj, raw))
-        self._history_rvs.append(rv)
-
-    def _write_snapshot(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(orjson.dumps({"rv": self.rv, "compacted": self.compacted}) + b"\n")
-            for token, user in self.tokens.items():
-                fh.write(orjson.dumps({"t": [token, user]}) + b"\n")
-            for bucket in self.objects.values():
-                for obj, _ in bucket.values():
-                    fh.write(orjson.dumps({"obj": obj}) + b"\n")
-            for bucket in self.leases.values():
-                for obj, _ in bucket.values():
-                    fh.write(orjson.dumps({"L": obj}) + b"\n")
-            for change in self.history:
-                fh.write(b'{"h":"' + change.type.encode() + b'","o":' + change.raw + b"}\n")
-        os.replace(tmp, path)
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None

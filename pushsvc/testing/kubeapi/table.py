@@ -10,7 +10,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .store import parse_rfc3339
+from .objects import parse_rfc3339
+
+#: The columns every kind's Table starts or ends with.
+NAME_COLUMN: dict[str, Any] = {"name": "Name", "type": "string", "format": "name", "priority": 0,
+                               "description": "Name must be unique within a namespace."}
+AGE_COLUMN: dict[str, Any] = {
+    "name": "Age", "type": "string", "format": "", "priority": 0,
+    "description": "CreationTimestamp is a timestamp representing the server time when this "
+                   "object was created."}
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "Last Seen", "type": "string", "format": "", "priority": 0,
@@ -32,8 +40,7 @@ COLUMNS: list[dict[str, Any]] = [
      "description": "The time at which the event was first recorded."},
     {"name": "Count", "type": "integer", "format": "", "priority": 1,
      "description": "The number of times this event has occurred."},
-    {"name": "Name", "type": "string", "format": "name", "priority": 1,
-     "description": "Name must be unique within a namespace."},
+    {**NAME_COLUMN, "priority": 1},
 ]
 
 
@@ -100,22 +107,36 @@ def row(obj: dict[str, Any], include: str, now: float | None = None) -> dict[str
     cells = [last, obj.get("type") or "", obj.get("reason") or "", target,
              involved.get("fieldPath") or "", src, str(obj.get("message") or "").strip(),
              first, count, obj["metadata"]["name"]]
-    out: dict[str, Any] = {"cells": cells}
+    return with_object({"cells": cells}, obj, include, kind="Event", api_version="v1")
+
+
+def with_object(row: dict[str, Any], obj: dict[str, Any], include: str, *, kind: str,
+                api_version: str) -> dict[str, Any]:
+    """A row's ``object`` as ``includeObject`` asks: the object, its metadata only
+    (``Metadata``, the default) or nothing (``None``)."""
     if include == "Object":
-        out["object"] = {"kind": "Event", "apiVersion": "v1", **obj}
+        row["object"] = {"kind": kind, "apiVersion": api_version, **obj}
     elif include != "None":
-        out["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+        row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                          "metadata": obj["metadata"]}
-    return out
+    return row
 
 
-def table(objs: list[dict[str, Any]], *, resource_version: str, include: str,
-          cont: str | None = None, remaining: int | None = None) -> dict[str, Any]:
-    now = time.time()
+def render(rows: list[dict[str, Any]], *, columns: list[dict[str, Any]],
+           resource_version: str, cont: str | None = None,
+           remaining: int | None = None) -> dict[str, Any]:
+    """A meta.k8s.io/v1 ``Table`` of any kind: its columns and rows, list metadata."""
     meta: dict[str, Any] = {"resourceVersion": resource_version}
     if cont:
         meta["continue"] = cont
     if remaining is not None:
         meta["remainingItemCount"] = remaining
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-            "columnDefinitions": COLUMNS, "rows": [row(o, include, now) for o in objs]}
+            "columnDefinitions": columns, "rows": rows}
+
+
+def table(objs: list[dict[str, Any]], *, resource_version: str, include: str,
+          cont: str | None = None, remaining: int | None = None) -> dict[str, Any]:
+    now = time.time()
+    return render([row(o, include, now) for o in objs], columns=COLUMNS,
+                  resource_version=resource_version, cont=cont, remaining=remaining)

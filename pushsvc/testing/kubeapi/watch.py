@@ -19,8 +19,8 @@ import gevent.event
 import orjson
 
 from . import table
+from .objects import Change
 from .selectors import Predicate
-from .store import Change
 from .timings import Timings
 
 log = logging.getLogger(__name__)

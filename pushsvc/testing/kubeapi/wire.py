@@ -6,11 +6,21 @@ feed parser, about half of the emulator's CPU for a small create. :class:`Header
 same lines (same limits: 64 KiB per line, 100 headers; folded lines joined) into a dict. And
 pywsgi sends a response's headers and its first body chunk in two writes — two TLS records
 and two wake-ups of the reader; :func:`headers_and_body` builds one buffer for both.
+:class:`Handler` and :class:`Server` put both to use, set ``TCP_NODELAY`` and serve TLS and
+plain HTTP on one port.
 """
 
 from __future__ import annotations
 
+import logging
+import socket
+import ssl
+import time
 from typing import Any, BinaryIO
+
+from gevent.pywsgi import WSGIHandler, WSGIServer
+
+log = logging.getLogger(__name__)
 
 _MAXLINE = 65536
 _MAXHEADERS = 100
@@ -89,3 +99,42 @@ def headers_and_body(status: bytes, headers: list[tuple[bytes, bytes]], data: by
         else:
             out += data
     return out
+
+
+class Handler(WSGIHandler):
+    MessageClass = Headers
+
+    def _write_with_headers(self, data: bytes) -> None:
+        # pywsgi's own sends the headers and the first chunk in two writes
+        self.headers_sent = True
+        self.finalize_headers()
+        self._sendall(headers_and_body(self.status, self.response_headers, data,
+                                            chunked=bool(self.response_use_chunked)))
+
+    def get_environ(self) -> dict[str, Any]:
+        env: dict[str, Any] = super().get_environ()
+        env["kubeapi.socket"] = self.socket
+        env["kubeapi.arrived"] = time.time()  # request line and headers parsed
+        return env
+
+
+class Server(WSGIServer):
+    tls_context: ssl.SSLContext | None = None
+
+    def handle(self, sock: socket.socket, address: Any) -> None:
+        # Watch lines are small writes: without NODELAY, Nagle + delayed ACK add ~40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls_context is not None:
+            # One port, both protocols: a TLS ClientHello starts with byte 0x16.
+            try:
+                first = sock.recv(1, socket.MSG_PEEK)
+            except OSError:
+                return
+            if first == b"\x16":
+                try:
+                    sock = self.tls_context.wrap_socket(sock, server_side=True)
+                except (ssl.SSLError, OSError) as err:
+                    log.debug("TLS handshake failed: %s", err)
+                    sock.close()
+                    return
+        super().handle(sock, address)

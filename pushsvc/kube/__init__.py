@@ -1,0 +1,1 @@
+"""The Kubernetes client side the bus, the Job notifier and presence share: the watch loop."""
