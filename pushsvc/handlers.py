@@ -26,12 +26,12 @@ classic client gets ``Connected`` as its first reply. Every handler returns an a
 gets an ``error`` event with ``{"event", "code", "reason"}``, the server logs one line
 without the payload, and the connection stays open.
 
-Abuse is bounded by limits, not by narrower semantics (pushsvc.budget): events per second
+Abuse is bounded by limits, not by narrower semantics (pushsvc.sio.budget): events per second
 per client (code ``rate_limited``; a client that keeps hammering is disconnected), a
 publishing budget per client and per pod, in messages and bytes, for the handlers whose
 messages become bus Events (code ``publish_rate_limited``), rooms per client (code
 ``too_many_rooms``). Room names shaped like a session id or with a reserved prefix are
-refused everywhere a client names a room (pushsvc.protocol). In ``jwt`` mode the token's
+refused everywhere a client names a room (pushsvc.sio.packets). In ``jwt`` mode the token's
 claims decide which rooms a client may join, publish to and close. Any exception while
 checking a connect refuses it: python-socketio would otherwise leave the client
 pre-connected (receiving broadcasts) and never clean it up.
@@ -53,9 +53,11 @@ from socketio import packet
 
 from pushsvc import identity as ids
 from pushsvc import metrics
-from pushsvc.budget import ClientBudget, StrikeCounter, TokenBucket, take_all
 from pushsvc.connect_guard import first_refusal
-from pushsvc.protocol import (
+from pushsvc.service import PushService
+from pushsvc.settings import Settings
+from pushsvc.sio.budget import ClientBudget, StrikeCounter, TokenBucket, take_all
+from pushsvc.sio.packets import (
     ProtocolError,
     check_size,
     encoded_size,
@@ -64,8 +66,6 @@ from pushsvc.protocol import (
     require_room,
     rooms_text,
 )
-from pushsvc.service import PushService
-from pushsvc.settings import Settings
 
 logger = logging.getLogger(__name__)
 
