@@ -173,8 +173,8 @@ def demo_jobs(pod_env: dict[str, str]) -> bool:
 
 def _missing_js_client() -> str | None:
     """Why the demo page could not load the JS client, or None when it is there."""
-    from pushsvc.routes import js_client_dir
     from pushsvc.settings import Settings
+    from pushsvc.web.routes import js_client_dir
 
     folder = js_client_dir(Settings())
     if (folder / "socket.io.min.js").is_file():
