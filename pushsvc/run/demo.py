@@ -54,7 +54,8 @@ from pydantic import ValidationError
 if TYPE_CHECKING:
     from pushsvc.testing.topology import LocalTopology
 
-logger = logging.getLogger(__name__)
+#: The command's lines keep the logger name they had before the package map (log queries read it).
+logger = logging.getLogger("pushsvc.demo")
 
 #: The push the printed notifier command sends (the docs' example).
 EXAMPLE_EVENT = "report_ready"
