@@ -26,7 +26,6 @@ from flask_socketio import SocketIO
 
 from pushsvc import connect_guard, engine_limits, wsdirect
 from pushsvc.bus import make_client_manager
-from pushsvc.handlers import PushSocketIO, register_handlers
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
 from pushsvc.limits import engineio_logger, log_oversized_polls
@@ -35,6 +34,7 @@ from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
 from pushsvc.settings import RETIRED_SETTINGS, Settings
+from pushsvc.sio.handlers import PushSocketIO, register_handlers
 from pushsvc.web.admin import init_admin_ui
 from pushsvc.web.health import register_health
 from pushsvc.web.routes import check_js_client, register_routes
