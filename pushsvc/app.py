@@ -26,6 +26,7 @@ from flask_socketio import SocketIO
 
 from pushsvc import connect_guard, engine_limits, wsdirect
 from pushsvc.bus import make_client_manager
+from pushsvc.classic import register_classic
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
 from pushsvc.limits import engineio_logger, log_oversized_polls
@@ -34,7 +35,8 @@ from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
 from pushsvc.settings import RETIRED_SETTINGS, Settings
-from pushsvc.sio.handlers import PushSocketIO, register_handlers
+from pushsvc.sio import install as install_sio
+from pushsvc.sio.overrides import PushSocketIO
 from pushsvc.web.admin import init_admin_ui
 from pushsvc.web.health import register_health
 from pushsvc.web.routes import check_js_client, register_routes
@@ -80,13 +82,14 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
     identity = Identity(settings)
     install_log_redaction()  # ?token= never reaches a request log line
     app.extensions[IDENTITY_KEY] = identity
-    client_budget = register_handlers(socketio, settings=settings, service=service,
-                                      identity=identity, classic=classic)
+    guards = install_sio(socketio, settings=settings, service=service, identity=identity)
+    if classic:
+        register_classic(guards)
     register_demo_tokens(app, settings)  # off unless PUSHSVC_DEMO_TOKENS
     if identity.authenticator is not None:
         log.info("%s", describe(settings, identity.authenticator))
     install_recovery(settings=settings, server=socketio.server, manager=manager,
-                     client_budget=client_budget, identity=identity)
+                     client_budget=guards.client_budget, identity=identity)
     # Outermost wrapper of the CONNECT path: refused CONNECTs are budgeted before any check.
     connect_guard.install(socketio.server, settings, exempt=lambda: service.shutting_down)
     install_presence(app, socketio, settings=settings, identity=identity, service=service)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from pushsvc.settings import Settings
-from pushsvc.sio.handlers import token_matches
+from pushsvc.sio import token_matches
 from tests.support.pushsvc_proc import REPO_ROOT, pushsvc_executable
 
 
