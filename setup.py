@@ -7,7 +7,7 @@ never committed. ``build_py`` copies them into ``pushsvc/_assets/`` of the build
 without them (or with node_modules older than package-lock.json) stops with one line
 saying to run ``npm ci``. An sdist carries the copied files too, so a wheel built from it
 (``python -m build``, ``pip install pushsvc-X.tar.gz``) needs no npm. An editable install
-copies nothing: the server finds the source tree's node_modules (pushsvc/assets.py).
+copies nothing: the server finds the source tree's node_modules (pushsvc/web/assets.py).
 Everything else is in pyproject.toml.
 """
 
@@ -24,7 +24,7 @@ from setuptools.command.sdist import sdist
 ROOT = Path(__file__).resolve().parent
 NODE_MODULES = ROOT / "node_modules"
 #: npm package, folder in it, destination under pushsvc/_assets, files (None: all of them).
-#: The JS client's files are pushsvc.routes.JS_CLIENT_FILES.
+#: The JS client's files are pushsvc.web.routes.JS_CLIENT_FILES.
 ASSETS = [
     ("socket.io-client", "dist", "js",
      ["socket.io.min.js", "socket.io.min.js.map", "socket.io.js", "socket.io.js.map"]),

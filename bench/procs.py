@@ -208,7 +208,7 @@ def start_pushsvc(*, log_dir: Path, connections: int, extra_env: dict[str, str] 
 def pushsvc_available() -> bool:
     """True once the server helper's ``pushsvc serve`` exists."""
     try:
-        import pushsvc.cli  # noqa: F401
+        import pushsvc.run.cli  # noqa: F401
     except ImportError:
         return False
     return (VENV_BIN / "pushsvc").exists()

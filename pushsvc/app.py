@@ -24,19 +24,21 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from pushsvc import connect_guard, engine_limits, wsdirect
-from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
-from pushsvc.handlers import PushSocketIO, register_handlers
-from pushsvc.health import register_health
+from pushsvc.classic import register_classic
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
 from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
 from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
-from pushsvc.routes import check_js_client, register_routes
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
 from pushsvc.settings import Settings, removed_env_warnings
+from pushsvc.sio import install as install_sio
+from pushsvc.sio.overrides import PushSocketIO
+from pushsvc.web.admin import init_admin_ui
+from pushsvc.web.health import register_health
+from pushsvc.web.routes import check_js_client, register_routes
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +81,14 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
     identity = Identity(settings)
     install_log_redaction()  # ?token= never reaches a request log line
     app.extensions[IDENTITY_KEY] = identity
-    client_budget = register_handlers(socketio, settings=settings, service=service,
-                                      identity=identity, classic=classic)
+    guards = install_sio(socketio, settings=settings, service=service, identity=identity)
+    if classic:
+        register_classic(guards)
     register_demo_tokens(app, settings)  # off unless PUSHSVC_DEMO_TOKENS
     if identity.authenticator is not None:
         log.info("%s", describe(settings, identity.authenticator))
     install_recovery(settings=settings, server=socketio.server, manager=manager,
-                     client_budget=client_budget, identity=identity)
+                     client_budget=guards.client_budget, identity=identity)
     # Outermost wrapper of the CONNECT path: refused CONNECTs are budgeted before any check.
     connect_guard.install(socketio.server, settings, exempt=lambda: service.shutting_down)
     install_presence(app, socketio, settings=settings, identity=identity, service=service)

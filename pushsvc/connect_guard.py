@@ -50,7 +50,7 @@ from typing import Any
 from socketio import packet as sio_packet
 
 from pushsvc import metrics
-from pushsvc.budget import Clock
+from pushsvc.sio.budget import Clock
 from pushsvc.engine_limits import address_of
 from pushsvc.settings import Settings
 

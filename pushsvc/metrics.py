@@ -108,7 +108,7 @@ ws_backpressured = Counter(
     registry=REGISTRY,
 )
 
-# --- identity (pushsvc/identity.py) ----------------------------------------
+# --- identity (pushsvc/identity/) ----------------------------------------
 token_refreshes = Counter(
     "pushsvc_token_refreshes",
     "pushsvc_refresh requests (a client replacing its connection's JWT), by result (ok, or "

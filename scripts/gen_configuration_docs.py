@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the settings table in docs/configuration.md from the Settings model.
 
-The table is ``pushsvc settings --markdown`` (``pushsvc.cli.settings_markdown()``), written
+The table is ``pushsvc settings --markdown`` (``pushsvc.run.cli.settings_markdown()``), written
 between the two marker comments; the text around it is kept. A test
 (tests/docs/test_the_configuration_table_is_generated_from_the_settings.py) fails when the file
 and the settings disagree, so a new or changed setting shows up there.
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="change nothing; exit 1 if the table is stale")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))
-    from pushsvc.cli import settings_markdown
+    from pushsvc.run.cli import settings_markdown
 
     text = DOC.read_text()
     wanted = render(text, settings_markdown())

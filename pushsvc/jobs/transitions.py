@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pushsvc.protocol import MAX_ROOM_CHARS, RESERVED_ROOM_PREFIXES, SID_SHAPED
+from pushsvc.rooms import MAX_ROOM_CHARS, RESERVED_ROOM_PREFIXES, SID_SHAPED
 
 NOTIFY_LABEL = "pushsvc.io/notify"
 #: The watch selects by this: a Job without the label is never read.

@@ -25,12 +25,12 @@ from flask import request
 from flask_socketio import SocketIO
 from flask_socketio import rooms as current_rooms
 
-from pushsvc.budget import TokenBucket
 from pushsvc.identity import Identity
 from pushsvc.presence import metrics
 from pushsvc.presence.service import EVENT, Presence
-from pushsvc.protocol import ProtocolError, check_size
 from pushsvc.settings import Settings
+from pushsvc.sio.budget import TokenBucket
+from pushsvc.sio.packets import ProtocolError, check_size
 
 logger = logging.getLogger(__name__)
 _MAX_ROOM = 256

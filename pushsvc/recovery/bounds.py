@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pushsvc.budget import ClientBudget, TokenBucket
+from pushsvc.sio.budget import ClientBudget, TokenBucket
 
 if TYPE_CHECKING:
     from pushsvc.recovery.snapshot import Snapshot

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pushsvc.budget import ClientBudget
+from pushsvc.sio.budget import ClientBudget
 from pushsvc.bus.contract import RecoveryBus
 from pushsvc.identity import Identity
 from pushsvc.recovery.hooks import Hooks

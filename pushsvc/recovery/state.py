@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pushsvc import metrics
-from pushsvc.budget import TokenBucket
+from pushsvc.sio.budget import TokenBucket
 from pushsvc.bus.contract import Position, RecoveryBus
 from pushsvc.identity import Identity, Permissions
 from pushsvc.recovery.bounds import RefreshSchedule, SessionStore, SnapshotBudget

@@ -1,5 +1,5 @@
 """What one client may do, and what all clients of a pod may publish: rooms, events, publishing
-(pushsvc/handlers.py, pushsvc/budget.py)."""
+(pushsvc/sio/guards.py, pushsvc/sio/budget.py)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pushsvc.routes import JS_CLIENT_FILES
 from pushsvc.testing.procs import free_port, http_get, spawn, stop_process, wait_until
+from pushsvc.web.routes import JS_CLIENT_FILES
 from tests.deploy.conftest import (
     REPO_ROOT,
     build_wheel,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pushsvc.cli import settings_markdown
+from pushsvc.run.cli import settings_markdown
 from pushsvc.settings import (
     REMOVED_SETTINGS,
     RETIRED_SETTINGS,

@@ -1,7 +1,7 @@
 """pushsvc plus one test-only route: how many greenlets its worker holds right now.
 
 Served by gunicorn in tests/server/test_an_idle_websocket_parks_no_writer_greenlet.py; never
-part of the server (``pushsvc.wsgi`` has no such route).
+part of the server (``pushsvc.run.wsgi`` has no such route).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import gc
 
 import greenlet
 
-from pushsvc.wsgi import build_app
+from pushsvc.run.wsgi import build_app
 
 app = build_app()
 

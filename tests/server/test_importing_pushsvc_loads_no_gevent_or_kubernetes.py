@@ -12,7 +12,7 @@ HEAVY = ["gevent", "flask_socketio", "socketio", "engineio", "kubernetes", "urll
 
 
 @pytest.mark.parametrize(
-    "module", ["pushsvc", "pushsvc.cli", "pushsvc.settings", "pushsvc.metrics"]
+    "module", ["pushsvc", "pushsvc.run.cli", "pushsvc.settings", "pushsvc.metrics"]
 )
 def test_the_module_imports_without_the_async_stack(module: str) -> None:
     code = (

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pushsvc.origins import OriginPolicy
-from pushsvc.protocol import (
+from pushsvc.settings import Settings
+from pushsvc.sio.packets import (
     MAX_ROOM_CHARS,
     ProtocolError,
     check_size,
@@ -14,7 +15,6 @@ from pushsvc.protocol import (
     require_object,
     require_room,
 )
-from pushsvc.settings import Settings
 
 
 def test_a_room_of_exactly_the_limit_is_accepted() -> None:

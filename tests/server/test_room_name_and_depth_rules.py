@@ -1,10 +1,10 @@
-"""pushsvc.protocol's rules for room names, nesting depth and the rooms reply."""
+"""pushsvc.sio.packets's rules for room names, nesting depth and the rooms reply."""
 
 from __future__ import annotations
 
 import pytest
 
-from pushsvc.protocol import (
+from pushsvc.sio.packets import (
     MAX_DEPTH,
     ProtocolError,
     check_depth,

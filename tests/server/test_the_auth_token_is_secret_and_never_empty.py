@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from pydantic import ValidationError
 
-from pushsvc.handlers import token_matches
 from pushsvc.settings import Settings
+from pushsvc.sio import token_matches
 from tests.support.pushsvc_proc import REPO_ROOT, pushsvc_executable
 
 

@@ -1,8 +1,8 @@
-"""pushsvc.budget's token buckets and strike counter, on a fake clock."""
+"""pushsvc.sio.budget's token buckets and strike counter, on a fake clock."""
 
 from __future__ import annotations
 
-from pushsvc.budget import StrikeCounter, TokenBucket, take_all
+from pushsvc.sio.budget import StrikeCounter, TokenBucket, take_all
 
 
 class FakeClock:

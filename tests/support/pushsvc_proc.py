@@ -33,7 +33,7 @@ def engine_under_test() -> str:
 def worker_class_under_test() -> str:
     """The gunicorn worker ``pushsvc serve`` runs for the engine under test, for tests that
     start gunicorn themselves (a user's app, a probe route)."""
-    from pushsvc.cli import WORKER_CLASS
+    from pushsvc.run.cli import WORKER_CLASS
 
     return Settings(engine=engine_under_test()).engine_worker_class or WORKER_CLASS
 

@@ -6,7 +6,7 @@ The address, bus and pod identity are per pod and chosen by the topology; everyt
 
 from __future__ import annotations
 
-from pushsvc.demo import TOPOLOGY_SETTINGS, user_pod_env
+from pushsvc.run.demo import TOPOLOGY_SETTINGS, user_pod_env
 
 
 def test_the_users_settings_pass_and_the_topologys_own_are_ignored_by_name() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import yaml
 
-from pushsvc.demo import demo_jobs
+from pushsvc.run.demo import demo_jobs
 from pushsvc.testing.shipped import shipped_job_notify_rbac, shipped_rbac_dir
 from pushsvc.testing.topology import combined_yaml
 

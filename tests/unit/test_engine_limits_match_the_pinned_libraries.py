@@ -114,18 +114,18 @@ def test_the_docstring_of_engine_limits_names_every_method_it_relies_on() -> Non
     assert not missing, f"pushsvc/engine_limits.py's docstring does not name {missing}"
 
 
-# Relied on by pushsvc/handlers.py (not engine_limits), checked the same way.
+# Relied on by pushsvc/sio/overrides.py (not engine_limits), checked the same way.
 HANDLERS_RELY_ON: dict[str, tuple[str, str]] = {
     "socketio.server.Server._handle_connect": (
         "1b0ba130a57d9320", "turns only ConnectionRefusedError into CONNECT_ERROR; any other "
         "exception escapes with the client pre-connected, which "
-        "handlers._refuse_connect_on_error refuses and removes"),
+        "overrides.refuse_connect_on_error refuses and removes"),
 }
 
 
 @pytest.mark.parametrize("dotted", sorted(HANDLERS_RELY_ON))
 def test_the_library_code_the_handlers_rely_on_is_unchanged(dotted: str) -> None:
-    _assert_unchanged(dotted, HANDLERS_RELY_ON, "pushsvc/handlers.py")
+    _assert_unchanged(dotted, HANDLERS_RELY_ON, "pushsvc/sio/overrides.py")
 
 
 # Replaced or relied on by pushsvc/wsdirect.py (WebSocket writes without a writer greenlet).

@@ -38,7 +38,7 @@ def _rewrite(path: Path, text: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _check_files_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(identity, "KEY_FILE_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(identity.keys, "KEY_FILE_CHECK_SECONDS", 0.0)
 
 
 @pytest.mark.parametrize(("make", "algorithm"), [

@@ -8,7 +8,7 @@ import json
 import tracemalloc
 from typing import Any
 
-from pushsvc.budget import ClientBudget, StrikeCounter, TokenBucket
+from pushsvc.sio.budget import ClientBudget, StrikeCounter, TokenBucket
 from pushsvc.recovery import History, Snapshot, pid_key
 from pushsvc.recovery.bounds import (
     RefreshSchedule,

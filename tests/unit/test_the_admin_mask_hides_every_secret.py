@@ -1,11 +1,11 @@
-"""pushsvc.admin.mask_secrets, the one mask every Admin UI report passes: secret-named keys
+"""pushsvc.web.admin.mask_secrets, the one mask every Admin UI report passes: secret-named keys
 at any depth, JWT-shaped and Bearer strings, secret URL parameters and the server's own
 secrets are hidden; everything else, and the shape of the data, is kept."""
 
 from __future__ import annotations
 
-from pushsvc.admin import mask_secrets, own_secrets
 from pushsvc.settings import Settings
+from pushsvc.web.admin import mask_secrets, own_secrets
 
 HIDDEN = "(hidden by pushsvc)"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"

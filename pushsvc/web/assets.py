@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGED = Path(__file__).resolve().parent / "_assets"
-SOURCE_NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+PACKAGED = Path(__file__).resolve().parent.parent / "_assets"
+SOURCE_NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 MISSING_HINT = ("a pushsvc wheel carries it; in a source tree run ./scripts/setup.sh (npm ci)")
 
 

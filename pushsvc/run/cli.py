@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 
     from pushsvc.settings import Settings
 
-log = logging.getLogger(__name__)
+#: The command's lines keep the logger name they had before the package map (log queries read it).
+log = logging.getLogger("pushsvc.cli")
 
 WORKER_CLASS = "pushsvc.worker.PushsvcWorker"
-LOGGER_CLASS = "pushsvc.logs.GunicornLogger"
+LOGGER_CLASS = "pushsvc.run.logs.GunicornLogger"
 #: Modules of the server extra; the notifier-only install has none of them.
 SERVER_MODULES = ("flask", "flask_socketio", "gunicorn", "gevent", "pydantic_settings")
 EXIT_USAGE = 2  # bad usage or settings; missing extra
@@ -186,7 +187,7 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
                 "loglevel": settings.log_level.lower(),
                 "errorlog": "-",
                 "accesslog": None,
-                # gunicorn's lines go through the root handler: one format (pushsvc.logs).
+                # gunicorn's lines go through the root handler: one format (pushsvc.run.logs).
                 "logger_class": LOGGER_CLASS,
                 "proc_name": "pushsvc",
             }
@@ -199,7 +200,7 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
 
             try:
                 if app_uri is None:
-                    from pushsvc.wsgi import build_app
+                    from pushsvc.run.wsgi import build_app
 
                     return build_app(settings)
                 return _import_app(app_uri)
@@ -326,7 +327,7 @@ def _bind_host(host: str) -> str:
 
 def demo(argv: Sequence[str]) -> int:
     # Imported here: the demo brings in pushsvc.testing, which `serve` never needs.
-    from pushsvc.demo import main as demo_main
+    from pushsvc.run.demo import main as demo_main
 
     return demo_main(list(argv))
 
@@ -386,7 +387,7 @@ def _main(args_list: list[str]) -> int:
         return EXIT_USAGE
     if args.command == "token":
         return mint_token(args, settings)
-    from pushsvc.logs import configure_logging
+    from pushsvc.run.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format, pod=settings.pod_name)
     for line in unknown_env_warnings():

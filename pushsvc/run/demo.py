@@ -54,7 +54,8 @@ from pydantic import ValidationError
 if TYPE_CHECKING:
     from pushsvc.testing.topology import LocalTopology
 
-logger = logging.getLogger(__name__)
+#: The command's lines keep the logger name they had before the package map (log queries read it).
+logger = logging.getLogger("pushsvc.demo")
 
 #: The push the printed notifier command sends (the docs' example).
 EXAMPLE_EVENT = "report_ready"
@@ -173,8 +174,8 @@ def demo_jobs(pod_env: dict[str, str]) -> bool:
 
 def _missing_js_client() -> str | None:
     """Why the demo page could not load the JS client, or None when it is there."""
-    from pushsvc.routes import js_client_dir
     from pushsvc.settings import Settings
+    from pushsvc.web.routes import js_client_dir
 
     folder = js_client_dir(Settings())
     if (folder / "socket.io.min.js").is_file():

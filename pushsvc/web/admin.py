@@ -48,9 +48,9 @@ from socketio.admin import InstrumentedServer
 from socketio.exceptions import ConnectionRefusedError
 
 from pushsvc import metrics
-from pushsvc.assets import asset_dir
 from pushsvc.connect_guard import address_of, first_refusal
 from pushsvc.settings import Settings
+from pushsvc.web.assets import asset_dir
 
 logger = logging.getLogger(__name__)
 

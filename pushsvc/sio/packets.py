@@ -1,4 +1,4 @@
-"""Validation of the classic demo protocol's client messages.
+"""Validation of client messages: their shape, room names (pushsvc.rooms), depth and size.
 
 Pure functions, no Flask or gevent: each either returns the clean value or
 raises ``ProtocolError`` with a code and a reason meant for the client. Reasons
@@ -12,21 +12,13 @@ The error a client receives (as the ``error`` event and as the ack value) is::
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-MAX_ROOM_CHARS = 128
+from pushsvc.rooms import MAX_ROOM_CHARS, RESERVED_ROOM_PREFIXES, SID_SHAPED
+
 #: Nesting depth of a client message's arguments (the demo's are 2 deep). Checked without
 #: recursion before anything else walks the message (json.dumps would raise RecursionError).
 MAX_DEPTH = 32
-#: python-engineio's session ids (``generate_id``): base64url of 15 bytes, 20 characters.
-#: Every client is alone in the room named after its sid, on its own pod; a client that
-#: names such a room could reach another client's private room through another pod, where
-#: this pod cannot tell whether the sid exists. So sid-shaped room names are refused.
-SID_SHAPED = re.compile(r"[A-Za-z0-9_-]{20}")
-#: Room name prefixes the server hands out itself (``user:<sub>`` for authenticated users,
-#: ``pushsvc:`` for the server's own use); clients may not join or address them.
-RESERVED_ROOM_PREFIXES = ("user:", "pushsvc:")
 #: A join/leave reply lists at most this many rooms, then "(+N more)".
 ROOMS_LISTED = 20
 

@@ -1,9 +1,9 @@
-"""The WSGI entry point gunicorn loads: ``pushsvc.wsgi:app``.
+"""The WSGI entry point gunicorn loads: ``pushsvc.run.wsgi:app``.
 
 ``pushsvc serve`` calls ``build_app(settings)`` inside the worker, after the
 gevent worker has monkey-patched. Running gunicorn by hand also works::
 
-    gunicorn -k pushsvc.worker.PushsvcWorker -w 1 --no-control-socket pushsvc.wsgi:app
+    gunicorn -k pushsvc.worker.PushsvcWorker -w 1 --no-control-socket pushsvc.run.wsgi:app
 
 ``app`` is built on first access (PEP 562), so importing this module builds nothing.
 """

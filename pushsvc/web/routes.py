@@ -1,10 +1,10 @@
-"""HTTP routes of pushsvc: the demo page and the JS client (health and metrics: pushsvc.health).
+"""HTTP routes of pushsvc: the demo page and the JS client (health and metrics: pushsvc.web.health).
 
 The Socket.IO browser client is served from the npm package pinned in
 package-lock.json, never from a CDN and never committed: the wheel's copy
 (``pushsvc/_assets/js``, made at build time), else a source tree's
 ``node_modules/socket.io-client/dist``; ``Settings.js_client_dir`` points elsewhere
-(pushsvc.assets).
+(pushsvc.web.assets).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from flask import (
     send_from_directory,
 )
 
-from pushsvc.assets import MISSING_HINT, asset_dir
 from pushsvc.settings import Settings
+from pushsvc.web.assets import MISSING_HINT, asset_dir
 
 logger = logging.getLogger(__name__)
 
@@ -86,5 +86,5 @@ def make_blueprint(settings: Settings, *, demo_page: bool) -> Blueprint:
 
 def register_routes(app: Flask, settings: Settings, *, demo_page: bool) -> None:
     """The JS client, and the demo page when ``demo_page`` (health and metrics:
-    pushsvc.health)."""
+    pushsvc.web.health)."""
     app.register_blueprint(make_blueprint(settings, demo_page=demo_page))
