@@ -50,9 +50,9 @@ from typing import Any
 from socketio import packet as sio_packet
 
 from pushsvc import metrics
-from pushsvc.sio.budget import Clock
 from pushsvc.engine_limits import address_of
 from pushsvc.settings import Settings
+from pushsvc.sio.budget import Clock
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pushsvc.sio.budget import ClientBudget
 from pushsvc.bus.contract import RecoveryBus
 from pushsvc.identity import Identity
 from pushsvc.recovery.hooks import Hooks
 from pushsvc.settings import Settings
+from pushsvc.sio.budget import ClientBudget
 
 logger = logging.getLogger(__name__)
 

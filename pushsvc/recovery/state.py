@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pushsvc import metrics
-from pushsvc.sio.budget import TokenBucket
 from pushsvc.bus.contract import Position, RecoveryBus
 from pushsvc.identity import Identity, Permissions
 from pushsvc.recovery.bounds import RefreshSchedule, SessionStore, SnapshotBudget
 from pushsvc.recovery.history import History
 from pushsvc.recovery.snapshot import _NONE, Snapshot
 from pushsvc.settings import Settings
+from pushsvc.sio.budget import TokenBucket
 
 logger = logging.getLogger(__name__)
 

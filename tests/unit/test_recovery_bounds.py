@@ -8,7 +8,6 @@ import json
 import tracemalloc
 from typing import Any
 
-from pushsvc.sio.budget import ClientBudget, StrikeCounter, TokenBucket
 from pushsvc.recovery import History, Snapshot, pid_key
 from pushsvc.recovery.bounds import (
     RefreshSchedule,
@@ -17,6 +16,7 @@ from pushsvc.recovery.bounds import (
     json_cost,
     snapshot_cost,
 )
+from pushsvc.sio.budget import ClientBudget, StrikeCounter, TokenBucket
 
 
 class Clock:
