@@ -18,7 +18,7 @@ def _pipeline(reader: str) -> subprocess.CompletedProcess[str]:
 
 def test_settings_into_head_prints_one_line_and_no_traceback() -> None:
     done = _pipeline("head -1")
-    assert done.stdout == "settings (environment variables):\n"
+    assert done.stdout == "settings (environment variables), by section:\n"
     assert done.stderr == ""  # no traceback, no "Exception ignored" at exit
     assert done.returncode in (0, 141)
 
