@@ -38,7 +38,6 @@ from emitter.kube import (
     call_with_retries,
     convert,
     events_path,
-    raw_request,
 )
 from emitter.model import (
     CloseRoomMessage,
@@ -48,6 +47,7 @@ from emitter.model import (
     emit_message,
     new_host_id,
 )
+from emitter.rawhttp import raw_request
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A pod on a namespace with no Lease yet creates it and leads from its first round, with no
 traceback in its log: an admin's first install is when the logs are read.
 
-The Lease create goes through the lean POST (emitter.kube), whose reply once came back
+The Lease create goes through the lean POST (emitter.rawhttp), whose reply once came back
 preloaded and read as empty: the first round failed with a JSON decode traceback and
 healed a retry period later.
 """
