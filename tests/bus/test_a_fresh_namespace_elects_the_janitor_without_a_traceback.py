@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pushsvc.testing.kubeapi import KubeAPI
 from tests.bus.janitor_support import JANITOR_ENV, LEASE, holder, lease
 from tests.support.sio_client import wait_until
+
+pytestmark = pytest.mark.server  # one pod: cluster_factory(..., pods=1)
 
 
 def test_the_first_lease_round_on_an_empty_namespace_logs_no_traceback(

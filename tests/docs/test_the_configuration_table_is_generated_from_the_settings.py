@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from pushsvc.cli import settings_markdown
 from pushsvc.settings import settings_docs
 from tests.support.pushsvc_proc import REPO_ROOT
@@ -33,6 +35,7 @@ def test_every_setting_has_a_row_and_a_description():
     assert all(doc.description for doc in settings_docs())
 
 
+@pytest.mark.server
 def test_the_script_checks_and_rewrites_only_the_table(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True,
                           text=True, timeout=60, check=False)

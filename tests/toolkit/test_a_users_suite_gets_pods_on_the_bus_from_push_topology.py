@@ -19,6 +19,8 @@ import socketio
 
 from pushsvc.testing import wait_until
 
+pytestmark = pytest.mark.topology  # it starts its pods itself
+
 
 def connect(url, got):
     client = socketio.Client(reconnection=False)
