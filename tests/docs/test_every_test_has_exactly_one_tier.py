@@ -1,8 +1,9 @@
 """Every collected test has exactly one tier — ``unit``, ``server``, ``topology`` or
 ``browser`` — so ``make test-fast`` (``-m "unit or server"``) and the other tiers together run
 the whole suite once (docs/development.md, "Test tiers"; the rule is in tests/conftest.py).
-Also the places where the rule is known to guess wrong: a module that drives Chromium has a
-browser test, tests/unit/ is unit, and ``-m`` itself selects nothing outside the tiers."""
+The report is what ``-m`` matches (each test's markers, its module's and class's included), so
+``-m "not (unit or server or topology or browser)"`` selects nothing. Also where the rule
+could guess wrong: a module that drives Chromium has a browser test, tests/unit/ is unit."""
 
 from __future__ import annotations
 
@@ -18,9 +19,6 @@ import pytest
 from tests.support.pushsvc_proc import REPO_ROOT
 
 pytestmark = pytest.mark.server  # pytest's collection of the whole suite, in a subprocess
-
-TIERS = "unit or server or topology or browser"
-
 
 def _collect(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     report = tmp_path / f"tiers-{len(list(tmp_path.iterdir()))}.json"
@@ -51,8 +49,3 @@ def test_every_collected_test_has_exactly_one_tier(tmp_path: Path) -> None:
         if chromium.search((REPO_ROOT / path).read_text()):
             assert "browser" in found, f"{path} drives Chromium but has no browser test"
 
-
-def test_marker_expressions_select_nothing_outside_the_tiers(tmp_path: Path) -> None:
-    done, tiers = _collect(tmp_path, "tests/docs", "tests/unit", "-m", f"not ({TIERS})")
-    assert done.returncode == 5, done.stdout[-3000:]  # 5: no tests collected (all deselected)
-    assert tiers == {}

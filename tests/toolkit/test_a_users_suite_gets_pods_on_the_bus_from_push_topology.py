@@ -13,13 +13,13 @@ import pytest
 
 from tests.toolkit.conftest import UserSuite
 
+pytestmark = pytest.mark.topology  # the user's suite starts its pods
+
 USER_TESTS = '''
 import pytest
 import socketio
 
 from pushsvc.testing import wait_until
-
-pytestmark = pytest.mark.topology  # it starts its pods itself
 
 
 def connect(url, got):
