@@ -35,6 +35,7 @@ from emitter.errors import (
     WireError,
 )
 from emitter.model import SCHEMA_VERSION, Envelope, Message
+from emitter.transport import KubernetesTransport, Transport
 
 #: The same as ``pushsvc.__version__`` (the one the package metadata reads; a test keeps them
 #: equal): the notifier library may not import the server package.
@@ -53,12 +54,14 @@ __all__ = [
     "ConfigError",
     "Emitter",
     "Envelope",
+    "KubernetesTransport",
     "Message",
     "MessageError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PushError",
     "SchemaVersionError",
+    "Transport",
     "WireError",
     "__version__",
     "decode_event",

@@ -31,15 +31,8 @@ from kubernetes.client.exceptions import ApiException
 
 from emitter import codec, config
 from emitter.batching import Batcher, Packer, Packet, send_all
-from emitter.errors import BatchError, ConfigError, MessageError
-from emitter.kube import (
-    RBAC_NOTIFIER,
-    Backoff,
-    call_with_retries,
-    convert,
-    events_path,
-    raw_request,
-)
+from emitter.errors import ApiError, BatchError, ConfigError, MessageError, PushError
+from emitter.kube import RBAC_NOTIFIER, Backoff, call_with_retries, convert
 from emitter.model import (
     CloseRoomMessage,
     DisconnectMessage,
@@ -48,6 +41,7 @@ from emitter.model import (
     emit_message,
     new_host_id,
 )
+from emitter.transport import KubernetesTransport, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +57,10 @@ class Emitter:
     :param kubeconfig: kubeconfig path; default in-cluster config, then ``$KUBECONFIG``, then
         ``~/.kube/config``.
     :param api_client: an existing ``kubernetes.client.ApiClient`` to reuse instead.
+    :param transport: what creates the Events instead of the Kubernetes API (an object with
+        ``create_event(namespace, body)``, :class:`~emitter.transport.Transport`; e.g.
+        ``pushsvc.testing.RecordingTransport``); no kubeconfig is read then. Bodies, size
+        checks, batching, retries and errors are the same (see :mod:`emitter.transport`).
     :param max_payload_bytes: refuse larger payloads before any API call.
     :param retry_deadline_seconds: keep retrying 429 / 5xx / connection errors this long.
     :param host_id: identifies the publisher in each message (PubSubManager's ``host_id``).
@@ -101,6 +99,7 @@ class Emitter:
         max_queued_messages: int = 10_000,
         namespace: str | None = None,
         on_retry: Callable[[str, float], None] | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if namespace is not None:
             if bus_namespace is not None:
@@ -120,10 +119,21 @@ class Emitter:
         window = config.resolve_batch_window(batch_window_seconds)
         self.channel = config.resolve_channel(channel)
         target = None
-        if api_client is None:
+        if transport is not None:
+            if api_client is not None or kubeconfig is not None:
+                raise ConfigError("Emitter got transport= and api_client=/kubeconfig=: pass "
+                                  "one (KubernetesTransport(api_client) is the API's)")
+            if not callable(getattr(transport, "create_event", None)):
+                raise ConfigError(f"transport {transport!r} has no create_event(namespace, "
+                                  "body) method")
+        elif api_client is None:
             target = config.load_api_client(kubeconfig)
             api_client = target.api_client
-        self.api_client = api_client
+        #: The API client of the default transport (None with a transport of the caller's).
+        self.api_client: ApiClient | None = api_client
+        #: What creates the Events: ``KubernetesTransport(api_client)`` unless one was given.
+        self.transport: Transport = transport if transport is not None else KubernetesTransport(
+            api_client, request_timeout=request_timeout)  # type: ignore[arg-type]
         self.bus_namespace = config.resolve_namespace(bus_namespace, target)
         self.max_payload_bytes = max_payload_bytes
         self.retry_deadline_seconds = retry_deadline_seconds
@@ -284,20 +294,12 @@ class Emitter:
             max_payload_bytes=self.max_payload_bytes,
         )
         event_name: str = body["metadata"]["name"]
-        path = events_path(namespace)
-
-        def create() -> None:
-            response = raw_request(self.api_client, "POST", path, body=body,
-                                   timeout=self.request_timeout)
-            # Read the (unused) body first: urllib3 drops a connection released unread, and
-            # a new TCP + TLS handshake per notification cost ~4x the create itself.
-            response.drain_conn()
-            response.release_conn()
-
+        create_event = self.transport.create_event
+        what = f"create event in namespace {namespace!r}"
         try:
             call_with_retries(
-                create,
-                what=f"create event in namespace {namespace!r}",
+                lambda: create_event(namespace, body),
+                what=what,
                 deadline_seconds=self.retry_deadline_seconds,
                 backoff=Backoff(initial=0.2, maximum=5.0),
                 # A retried create that meets 409 AlreadyExists means an earlier attempt
@@ -307,6 +309,13 @@ class Emitter:
             )
         except ApiException as exc:
             raise convert(exc, verb="create", namespace=namespace, grant=self.grant) from exc
+        except PushError:
+            raise
+        except Exception as exc:
+            # A transport's own failure: still one of the errors notify() documents (and one
+            # a batch's sender thread reports instead of dying of it).
+            raise ApiError(f"{what} failed in {type(self.transport).__name__}: "
+                           f"{type(exc).__name__}: {exc}") from exc
         return event_name
 
     def _retrying(self, cause: str, seconds: float) -> None:
@@ -321,7 +330,7 @@ class Emitter:
             if self._batcher is not None:
                 self._batcher.close()
         finally:
-            if self._owns_client:
+            if self._owns_client and self.api_client is not None:
                 self.api_client.close()
 
     def __enter__(self) -> Emitter:

@@ -1,11 +1,11 @@
 """The wire layer: the one contract notifiers and pods share, and its public face.
 
 A bus message travels as a core/v1 Event. Writing one (``emitter.client``) and reading one
-(``pushsvc.bus``'s watcher and manager) use the same four modules: ``model`` (the pydantic
+(``pushsvc.bus``'s watcher and manager) use the same five modules: ``model`` (the pydantic
 envelope and PubSubManager messages), ``codec`` (Event body <-> envelope, size and depth
-checks), ``kube`` (raw calls to the API server, backoff, RBAC messages) and ``errors``. The
-server imports them from here only (an import-linter contract checks it), so what the pods
-rely on is this list and nothing else.
+checks), ``rawhttp`` (raw calls to the API server), ``kube`` (backoff, retries, RBAC
+messages) and ``errors``. The server imports them from here only (an import-linter contract
+checks it), so what the pods rely on is this list and nothing else.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from emitter.kube import (
     Backoff,
     events_path,
     forbidden_message,
-    raw_request,
     retry_after_seconds,
     status_message,
 )
 from emitter.model import EmitMessage, Envelope, Message
+from emitter.rawhttp import raw_request
 
 __all__ = [
     "AlreadyExistsError",

@@ -8,7 +8,10 @@
   bus behind HAProxy running the shipped config (what ``pushsvc demo`` runs).
 - :mod:`pushsvc.testing.procs` — the process helpers: free ports, ``start_pushsvc``, stopping
   a process group, ``wait_until``.
-- :mod:`pushsvc.testing.plugin` — the pytest plugin (fixtures ``kube_api``, ``push_topology``).
+- :mod:`pushsvc.testing.recorder` — ``RecordingTransport``: an Emitter's Events kept in the
+  test process and decoded, no API server.
+- :mod:`pushsvc.testing.plugin` — the pytest plugin (fixtures ``kube_api``, ``push_topology``,
+  ``recorded_notifications``).
 
 The server never imports this package; only ``pushsvc demo``, tests and benchmarks do. Names
 are loaded on first use, so that pytest loading the plugin costs nothing and a missing extra
@@ -34,6 +37,9 @@ _EXPORTS = {
     "start_pushsvc": "pushsvc.testing.procs",
     "stop_process": "pushsvc.testing.procs",
     "wait_until": "pushsvc.testing.procs",
+    "Notification": "pushsvc.testing.recorder",
+    "RecordingFullError": "pushsvc.testing.recorder",
+    "RecordingTransport": "pushsvc.testing.recorder",
     "shipped_haproxy_cfg": "pushsvc.testing.shipped",
     "shipped_rbac_dir": "pushsvc.testing.shipped",
 }

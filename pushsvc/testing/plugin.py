@@ -12,6 +12,9 @@ enough; like Kubernetes' envtest, it runs the real contract locally instead of a
   ``pushsvc serve`` pods on the Events bus, behind HAProxy with the shipped config. Options:
   ``@pytest.mark.push_topology(pods=2, haproxy=False, pod_env={...}, bus="kubernetes")``.
   It needs the server extra as well (and ``haproxy`` on PATH unless ``haproxy=False``).
+- ``recorded_notifications`` — a :class:`~pushsvc.testing.recorder.RecordingTransport` that
+  ``emitter.notify()`` publishes to for the test: no API server, no process;
+  ``notifications()``, ``messages()``, ``events()``. Works on the notifier-only install.
 
 pytest loads this module wherever pushsvc is installed, even the notifier-only base install,
 so it imports nothing but pytest until a fixture runs. The names do not clash with this
@@ -27,6 +30,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pushsvc.testing.cluster import EmulatedCluster
+    from pushsvc.testing.recorder import RecordingTransport
     from pushsvc.testing.topology import LocalTopology
 
 
@@ -91,3 +95,16 @@ def push_topology(
     options = _marker_options(request, "push_topology")
     with LocalTopology(tmp_path_factory.mktemp("push_topology"), **options) as topology:
         yield topology
+
+
+@pytest.fixture
+def recorded_notifications(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingTransport]:
+    """``emitter.notify()`` publishes into a fresh RecordingTransport for this test."""
+    from pushsvc.testing.recorder import RecordingTransport
+
+    recorder = RecordingTransport()
+    em = recorder.use_as_notifier(monkeypatch)
+    try:
+        yield recorder
+    finally:
+        em.close()

@@ -10,9 +10,13 @@ import json
 import shutil
 import subprocess
 
+import pytest
+
 from tests.admin.conftest import ADMIN_ENV
 from tests.support import RecordingClient
 from tests.support.pushsvc_proc import REPO_ROOT
+
+pytestmark = pytest.mark.browser  # Chromium
 
 DRIVER = REPO_ROOT / "tests" / "js" / "admin_ui_browser.js"
 NODE = shutil.which("node") or "node"

@@ -13,10 +13,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.admin.conftest import ADMIN_ENV
 from tests.support import RecordingClient, start_pushsvc
 from tests.support.pushsvc_proc import REPO_ROOT
 from tests.support.tokens import Tokens, jwt_env
+
+pytestmark = pytest.mark.browser  # Chromium
 
 DRIVER = REPO_ROOT / "tests" / "js" / "admin_ui_secrets_browser.js"
 NODE = shutil.which("node") or "node"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from pushsvc.testing.kubeapi import KubeAPI
@@ -13,6 +14,8 @@ from tests.bus.cluster import RBAC_TEXT
 from tests.bus.janitor_support import JANITOR_ENV, create_event, event_exists
 from tests.support.probes import metric
 from tests.support.sio_client import wait_until
+
+pytestmark = pytest.mark.server  # one pod: cluster_factory(..., pods=1)
 
 
 def _rbac(*, leases: bool, delete: bool) -> str:

@@ -1,7 +1,7 @@
 """A pod on a namespace with no Lease yet creates it and leads from its first round, with no
 traceback in its log: an admin's first install is when the logs are read.
 
-The Lease create goes through the lean POST (emitter.kube), whose reply once came back
+The Lease create goes through the lean POST (emitter.rawhttp), whose reply once came back
 preloaded and read as empty: the first round failed with a JSON decode traceback and
 healed a retry period later.
 """
@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pushsvc.testing.kubeapi import KubeAPI
 from tests.bus.janitor_support import JANITOR_ENV, LEASE, holder, lease
 from tests.support.sio_client import wait_until
+
+pytestmark = pytest.mark.server  # one pod: cluster_factory(..., pods=1)
 
 
 def test_the_first_lease_round_on_an_empty_namespace_logs_no_traceback(

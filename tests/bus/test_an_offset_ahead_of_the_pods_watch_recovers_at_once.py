@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import websocket
 
 from emitter import Emitter
@@ -21,6 +22,8 @@ from pushsvc.testing.procs import LIFTED_CLIENT_LIMITS
 from tests.bus.cluster import Cluster
 from tests.support.raw_engineio import RawWebSocket
 from tests.support.sio_client import wait_until
+
+pytestmark = pytest.mark.server  # one pod: cluster_factory(..., pods=1)
 
 ENV = {
     **LIFTED_CLIENT_LIMITS,

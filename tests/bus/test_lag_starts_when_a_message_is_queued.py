@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import emitter.client
+import emitter.transport
 from emitter.client import Emitter
 from emitter.codec import decode_event
 from emitter.model import EmitMessage
@@ -64,7 +64,7 @@ def test_the_emitter_writes_the_given_time_into_the_envelope(monkeypatch):
         bodies.append(kw["body"])
         return Response()
 
-    monkeypatch.setattr(emitter.client, "raw_request", fake_request)
+    monkeypatch.setattr(emitter.transport, "raw_request", fake_request)
     publisher = Emitter(api_client=_NoApi(), bus_namespace="bus",  # type: ignore[arg-type]
                         channel="pushsvc", involved_object={"kind": "Pod", "name": "p"})
     publisher.publish([EmitMessage(event="e", data=[1], host_id="h")], ts=1234.5)

@@ -8,9 +8,13 @@ from __future__ import annotations
 import re
 import threading
 
+import pytest
+
 from pushsvc.testing.procs import LIFTED_CLIENT_LIMITS
 from tests.bus.cluster import Cluster
 from tests.support.sio_client import wait_until
+
+pytestmark = pytest.mark.server  # one pod: cluster_factory(..., pods=1)
 
 # One client sends the whole burst and reads its own broadcasts back: lift its rate limits and
 # its send-queue cap (these tests are about the outbox, not the client limits).

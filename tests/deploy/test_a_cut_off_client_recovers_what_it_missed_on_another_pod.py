@@ -203,6 +203,7 @@ def test_every_demo_event_still_works_with_recovery_on_for_clients_3_and_4(
     assert report["ok"] and report["version"].startswith(major)
 
 
+@pytest.mark.browser
 def test_the_demo_page_in_chromium_shows_recovered_with_every_missed_message(
     topology: LocalTopology, artifacts_dir: Path
 ) -> None:

@@ -86,6 +86,7 @@ def test_notify_user_reaches_every_tab_of_that_user_on_every_pod_and_nobody_else
     assert ack["ok"] is False and ack["code"] == "bad_room"
 
 
+@pytest.mark.browser
 def test_browser_tabs_mint_their_tokens_and_alices_tabs_on_two_pods_get_her_message(
     jwt_topology: LocalTopology, artifacts_dir: Path
 ) -> None:

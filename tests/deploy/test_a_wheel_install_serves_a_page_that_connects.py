@@ -55,6 +55,7 @@ def _get(url: str) -> tuple[int, bytes]:
         return int(resp.status), resp.read()
 
 
+@pytest.mark.browser
 def test_a_page_served_from_a_pip_install_connects_and_echoes(
     tmp_path: Path, wheel: Path
 ) -> None:
@@ -111,6 +112,7 @@ def test_a_page_served_from_a_pip_install_connects_and_echoes(
     assert str(REPO_ROOT) not in log  # nothing came from the checkout
 
 
+@pytest.mark.topology
 def test_a_build_without_node_modules_says_to_run_npm_ci(tmp_path: Path) -> None:
     done = build_wheel(source_copy(tmp_path, node_modules=False), tmp_path / "dist")
     assert done.returncode != 0

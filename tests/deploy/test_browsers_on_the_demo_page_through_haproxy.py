@@ -13,10 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pushsvc.testing.topology import LocalTopology
 from tests.deploy.conftest import REPO_ROOT, require_tool
+
+pytestmark = pytest.mark.browser  # Chromium
 
 BROWSER_DEMO = Path(__file__).with_name("browser_demo.js")
 

@@ -17,9 +17,12 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.deploy.conftest import REPO_ROOT, require_tool, running_demo
 from tests.support import RecordingClient
+
+pytestmark = pytest.mark.topology  # it starts its pods itself
 
 PUSHSVC = str(Path(sys.executable).parent / "pushsvc")
 

@@ -24,6 +24,8 @@ import pytest
 
 from tests.deploy.conftest import ARTIFACTS, REPO_ROOT, require_tool, running_demo
 
+pytestmark = pytest.mark.browser  # Chromium
+
 PUSHSVC = str(Path(sys.executable).parent / "pushsvc")
 DRIVER = Path(__file__).with_name("browser_demo_jobs_presence.js")
 KUBECTL_LINE = re.compile(r"^    (kubectl --kubeconfig \S+ -n pushsvc .*)$", re.MULTILINE)

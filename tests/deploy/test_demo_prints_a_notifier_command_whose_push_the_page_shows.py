@@ -16,7 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.deploy.conftest import REPO_ROOT, require_tool, running_demo
+
+pytestmark = pytest.mark.browser  # Chromium
 
 PUSHSVC = str(Path(sys.executable).parent / "pushsvc")
 DRIVER = Path(__file__).with_name("browser_pasted_push.js")

@@ -10,6 +10,8 @@ from pushsvc.testing.shipped import shipped_haproxy_cfg
 from pushsvc.testing.topology import render_local_haproxy_config, shipped_server_names
 from tests.deploy.conftest import SHIPPED_HAPROXY_CFG
 
+pytestmark = pytest.mark.unit  # in process, whatever its folder
+
 SHIPPED = SHIPPED_HAPROXY_CFG.read_text()
 LOCAL_SERVERS = ["127.0.0.1:15001", "127.0.0.1:15002", "127.0.0.1:15003"]
 

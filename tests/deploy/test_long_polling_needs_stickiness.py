@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pushsvc.testing.topology import LocalTopology
 from tests.deploy.clients import (
     abandon,
@@ -20,6 +22,8 @@ from tests.deploy.clients import (
 )
 from tests.deploy.conftest import SOURCES, TEST_POD_ENV, without_cookie, without_stickiness
 from tests.support import RecordingClient
+
+pytestmark = pytest.mark.topology  # it starts its pods itself
 
 # A broken session is noticed when a long-poll ends: a short ping interval keeps the
 # failing cases quick (the shipped timeouts are above any ping interval up to 40 s).

@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from pushsvc.run.cli import settings_markdown
 from pushsvc.settings import (
     REMOVED_SETTINGS,
@@ -53,6 +55,7 @@ def test_the_settings_are_listed_section_by_section_under_a_heading():
     assert sum(len(section.model_fields) for section in SECTIONS) == len(Settings.model_fields)
 
 
+@pytest.mark.server
 def test_the_script_checks_and_rewrites_only_the_table(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True,
                           text=True, timeout=60, check=False)

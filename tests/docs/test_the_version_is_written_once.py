@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
+
 import emitter
 import pushsvc
 from tests.support.pushsvc_proc import REPO_ROOT
@@ -33,6 +35,7 @@ def test_pyproject_takes_the_version_from_pushsvc():
         "attr": "pushsvc.__version__"}
 
 
+@pytest.mark.server
 def test_setuptools_reads_the_version_without_importing_the_package():
     done = subprocess.run([sys.executable, "-c", _READ_ATTR, str(REPO_ROOT)],
                           capture_output=True, text=True, timeout=60, check=True)

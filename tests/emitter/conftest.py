@@ -13,7 +13,8 @@ import pytest
 
 from emitter import CHANNEL_LABEL, Emitter, Envelope, decode_event
 from emitter.config import load_api_client
-from emitter.kube import events_path, raw_request
+from emitter.kube import events_path
+from emitter.rawhttp import raw_request
 from tests.support import PushsvcProcess, start_pushsvc, wait_until
 from tests.support.pushsvc_proc import REPO_ROOT
 

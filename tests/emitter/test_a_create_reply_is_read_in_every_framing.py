@@ -1,4 +1,4 @@
-"""The emitter reads an API server's reply to a create itself (``emitter.kube._read_response``):
+"""The emitter reads an API server's reply to a create itself (``emitter.rawhttp._read_response``):
 Content-Length, chunked (a large Event) or until close, and a reply cut short is a connection
 error (retried), never a half-read success."""
 
@@ -9,7 +9,7 @@ import socket
 import pytest
 import urllib3
 
-from emitter.kube import _read_response
+from emitter.rawhttp import _read_response
 
 
 def _reply(raw: bytes, *, close: bool = True) -> tuple[int, str, dict[str, str], bytes, bool]:

@@ -11,6 +11,8 @@ import pytest
 
 from pushsvc.testing.procs import console_script
 
+pytestmark = pytest.mark.server  # it starts its processes itself
+
 BROKEN = "apiVersion: v1\nclusters: [\n  - name: x\n  bad: : :\n"
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.pushsvc_proc import REPO_ROOT
 
+pytestmark = pytest.mark.server  # it starts its processes itself
+
 RBAC = (REPO_ROOT / "rbac" / "notifier.yaml").read_text()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import emitter
+import emitter.transport
 from emitter import ConfigError, Emitter, MessageError, decode_event
 from pushsvc.testing.procs import console_script
 from tests.support import RecordingClient, wait_until
@@ -33,7 +34,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         messages.extend(decode_event(kw["body"]).messages)
         return _Created()
 
-    monkeypatch.setattr(emitter.client, "raw_request", fake_request)
+    monkeypatch.setattr(emitter.transport, "raw_request", fake_request)
     return messages
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from pushsvc.bus.watcher import EventWatcher
 from tests.bus.canned import EndOfScript, FakeClock, ScriptedTransport, event_obj, line
 from tests.fuzz.strategies import api_json_values as json_values
 from tests.fuzz.strategies import deep_json
+
+pytestmark = pytest.mark.unit  # in process, whatever its folder
 
 _message = st.fixed_dictionaries(
     {"method": st.sampled_from(["emit", "enter_room", "leave_room", "close_room", "disconnect",

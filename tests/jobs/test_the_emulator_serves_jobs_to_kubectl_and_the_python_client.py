@@ -22,6 +22,8 @@ from kubernetes.client.exceptions import ApiException
 from pushsvc.testing.kubeapi import KubeAPI, start_kubeapi
 from tests.support.sio_client import wait_until
 
+pytestmark = pytest.mark.server  # it starts its processes itself
+
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 NS = "default"
 

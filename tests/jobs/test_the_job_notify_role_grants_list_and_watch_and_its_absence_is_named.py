@@ -18,6 +18,8 @@ from tests.jobs.conftest import JOB_ENV, RBAC_TEXT
 from tests.support.pushsvc_proc import REPO_ROOT, start_pushsvc
 from tests.support.sio_client import wait_until
 
+pytestmark = pytest.mark.server  # it starts its processes itself
+
 WITHOUT_COMPONENT = "\n---\n".join(
     (REPO_ROOT / "rbac" / name).read_text() for name in ("api.yaml", "notifier.yaml"))
 

@@ -15,6 +15,8 @@ from kubernetes.client.exceptions import ApiException
 from pushsvc.testing.kubeapi import start_kubeapi
 from tests.bus.cluster import RBAC_TEXT
 
+pytestmark = pytest.mark.server  # it starts its processes itself
+
 NS = "pushsvc"
 
 

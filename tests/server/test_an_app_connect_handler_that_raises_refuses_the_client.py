@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pushsvc import metrics
 from pushsvc.app import create_app, get_socketio
 from pushsvc.settings import Settings
+
+pytestmark = pytest.mark.unit  # in process, whatever its folder
 
 
 def _refused_for_error() -> float:

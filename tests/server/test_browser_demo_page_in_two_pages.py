@@ -9,9 +9,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.server.conftest import NODE
 from tests.support import PushsvcProcess
 from tests.support.pushsvc_proc import REPO_ROOT
+
+pytestmark = pytest.mark.browser  # Chromium
 
 DRIVER = REPO_ROOT / "tests" / "js" / "demo_page_browser.js"
 

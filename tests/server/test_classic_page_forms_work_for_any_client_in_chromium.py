@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support import start_pushsvc
 from tests.support.classic_page import open_classic_page, static_origin
+
+pytestmark = pytest.mark.browser  # Chromium
 
 SEVEN_FORMS = ["Echo", "Broadcast", "Join Room", "Send to Room", "Leave Room", "Close Room",
                "Disconnect"]

@@ -16,6 +16,8 @@ from tests.support import start_pushsvc
 from tests.support.classic_page import open_classic_page
 from tests.support.classic_page import static_origin as serve_classic_page
 
+pytestmark = pytest.mark.browser  # Chromium
+
 
 @pytest.fixture(scope="module")
 def static_origin() -> Iterator[str]:

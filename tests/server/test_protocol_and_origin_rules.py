@@ -16,6 +16,8 @@ from pushsvc.sio.packets import (
     require_room,
 )
 
+pytestmark = pytest.mark.unit  # in process, whatever its folder
+
 
 def test_a_room_of_exactly_the_limit_is_accepted() -> None:
     assert require_room({"room": "r" * MAX_ROOM_CHARS}) == "r" * MAX_ROOM_CHARS

@@ -13,6 +13,8 @@ from pushsvc.sio.packets import (
     rooms_text,
 )
 
+pytestmark = pytest.mark.unit  # in process, whatever its folder
+
 
 class _FakeEngineIO:
     """python-engineio's generate_id, without a server."""

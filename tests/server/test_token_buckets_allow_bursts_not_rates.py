@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pushsvc.sio.budget import StrikeCounter, TokenBucket, take_all
+
+pytestmark = pytest.mark.unit  # in process, whatever its folder
 
 
 class FakeClock:

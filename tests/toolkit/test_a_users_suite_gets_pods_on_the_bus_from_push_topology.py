@@ -13,6 +13,8 @@ import pytest
 
 from tests.toolkit.conftest import UserSuite
 
+pytestmark = pytest.mark.topology  # the user's suite starts its pods
+
 USER_TESTS = '''
 import pytest
 import socketio

@@ -252,7 +252,7 @@ def test_the_docstring_of_recovery_names_every_method_it_wraps() -> None:
     assert not missing, f"pushsvc/recovery/__init__.py's docstring does not name {missing}"
 
 
-# Relied on by emitter/kube.py's lean create (the connection taken from and given back to
+# Relied on by emitter/rawhttp.py's lean create (the connection taken from and given back to
 # urllib3's own pool), checked the same way; the dev extra pins urllib3 2.8.*.
 EMITTER_RELIES_ON: dict[str, tuple[str, str]] = {
     "urllib3.connectionpool.HTTPConnectionPool._get_conn": (
@@ -265,4 +265,4 @@ EMITTER_RELIES_ON: dict[str, tuple[str, str]] = {
 
 @pytest.mark.parametrize("dotted", sorted(EMITTER_RELIES_ON))
 def test_the_library_code_the_emitter_relies_on_is_unchanged(dotted: str) -> None:
-    _assert_unchanged(dotted, EMITTER_RELIES_ON, "emitter/kube.py")
+    _assert_unchanged(dotted, EMITTER_RELIES_ON, "emitter/rawhttp.py")
