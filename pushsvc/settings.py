@@ -96,36 +96,30 @@ class Settings(BaseSettings):
     )
     ping_interval_seconds: float = Field(default=25.0, gt=0, description="Engine.IO ping interval.")
     ping_timeout_seconds: float = Field(default=20.0, gt=0, description="Engine.IO ping timeout.")
-    # Engine choice (issue 21, phase 1) and the bounds only pushsvc's own engine holds.
-    engine: Literal["python-engineio", "pushsvc"] = Field(
-        default="python-engineio",
-        description="Engine.IO server: python-engineio with gevent-websocket (today's "
-        "default) or pushsvc's own (pushsvc/engineio/, opt-in; served by a plain gevent "
-        "worker, WebSocket through wsproto).",
-    )
+    # Bounds of pushsvc's Engine.IO server (pushsvc/engineio/).
     connect_timeout_seconds: float = Field(
         default=45.0,
         gt=0,
         description="Seconds an Engine.IO session may stay without joining a Socket.IO "
-        "namespace before it is closed (Node's connectTimeout). PUSHSVC_ENGINE=pushsvc only.",
+        "namespace before it is closed (Node's connectTimeout).",
     )
     max_frames_per_message: int = Field(
         default=256,
         ge=1,
         description="WebSocket frames (count) one message may be split into; more closes "
-        "the connection (1008). PUSHSVC_ENGINE=pushsvc only.",
+        "the connection (1008).",
     )
     max_pending_upgrades: int = Field(
         default=1000,
         ge=1,
         description="WebSocket upgrades of polling sessions (count) not yet completed at "
-        "once; past it upgrades get HTTP 503. PUSHSVC_ENGINE=pushsvc only.",
+        "once; past it upgrades get HTTP 503.",
     )
     upgrade_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
         description="Seconds a WebSocket opened to upgrade a polling session may take to "
-        "send 2probe and 5; then it is closed (1008). PUSHSVC_ENGINE=pushsvc only.",
+        "send 2probe and 5; then it is closed (1008).",
     )
     demo_page: bool = Field(
         default=True,
@@ -760,11 +754,6 @@ class Settings(BaseSettings):
 
     def allowed_origins(self) -> list[str]:
         return list(self.cors_allowed_origins)
-
-    @property
-    def engine_worker_class(self) -> str | None:
-        """gunicorn's worker for pushsvc's own engine; ``None``: the default engine's worker."""
-        return "pushsvc.engineio.worker.Worker" if self.engine == "pushsvc" else None
 
     @property
     def hard_message_limit_bytes(self) -> int:
