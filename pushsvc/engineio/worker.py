@@ -71,7 +71,9 @@ class Handler(PyWSGIHandler):
         return super().start_response(status, headers, exc_info)
 
     def _detached(self) -> bool:
-        return bool(getattr(self, "detached", False) or self.environ.get(DETACHED_KEY))
+        # No environ yet when the request line itself was refused.
+        environ = self.environ or {}
+        return bool(getattr(self, "detached", False) or environ.get(DETACHED_KEY))
 
     def process_result(self) -> None:
         if self._detached():
