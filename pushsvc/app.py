@@ -24,7 +24,7 @@ import os
 from flask import Flask
 from flask_socketio import SocketIO
 
-from pushsvc import connect_guard, engine_limits
+from pushsvc import connect_guard
 from pushsvc.admin import init_admin_ui
 from pushsvc.bus import make_client_manager
 from pushsvc.engineio.sio import install as install_engine
@@ -32,7 +32,6 @@ from pushsvc.handlers import PushSocketIO, register_handlers
 from pushsvc.health import register_health
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
-from pushsvc.limits import engineio_logger
 from pushsvc.origins import OriginPolicy
 from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
@@ -62,12 +61,11 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
         client_manager=manager,
         cors_allowed_origins=OriginPolicy(settings.allowed_origins()),
         max_http_buffer_size=settings.hard_message_limit_bytes,
-        engineio_logger=engineio_logger(settings.hard_message_limit_bytes),
         ping_interval=settings.ping_interval_seconds,
         ping_timeout=settings.ping_timeout_seconds,
     )
     # pushsvc's own Engine.IO server (pushsvc.engineio) under python-socketio.
-    engine_limits.install_socketio_layer(install_engine(socketio, settings), settings)
+    install_engine(socketio, settings)
     service = PushService(settings=settings, socketio=socketio)
     app.extensions[EXTENSION_KEY] = service
     identity = Identity(settings)

@@ -103,7 +103,6 @@ from pushsvc.settings import Settings
 
 if TYPE_CHECKING:  # the Kubernetes stack is imported only when that bus is in use
     from pushsvc.bus.manager import KubernetesManager
-    from pushsvc.wsdirect import DirectWriter
 
 logger = logging.getLogger(__name__)
 
@@ -1119,14 +1118,8 @@ class Recovery:
         if frames:
             writer.write(b"".join(frames))
 
-    def _direct_writer(self, eio_sid: str) -> DirectWriter | None:
-        from pushsvc.wsdirect import DirectWriter
-
-        socket = self.server.eio.sockets.get(eio_sid)
-        queue = getattr(socket, "queue", None)
-        if socket is None or socket.closed or not isinstance(queue, DirectWriter):
-            return None
-        return queue
+    def _direct_writer(self, eio_sid: str) -> Any:
+        return None  # pushsvc's engine: the normal send path (one frame per packet)
 
     def _event_packet(self, entry: _Entry) -> Packet:
         message = entry.message

@@ -299,7 +299,7 @@ class Settings(BaseSettings):
     )
 
     # --- limits: engine ----------------------------------------------------
-    # Engine.IO / Socket.IO packet-layer bounds (pushsvc/engine_limits.py): they hold
+    # Engine.IO / Socket.IO packet-layer bounds (pushsvc/engineio/): they hold
     # before any handler runs.
     max_queued_bytes_per_client: int = Field(
         default=1024 * 1024,

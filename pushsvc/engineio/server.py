@@ -28,7 +28,7 @@ import gevent.queue
 
 from pushsvc import metrics
 from pushsvc.engineio import packets
-from pushsvc.engineio.bounds import Admission, Limits, client_address
+from pushsvc.engineio.bounds import ADDRESS_KEY, Admission, Limits, client_address
 from pushsvc.engineio.packets import OPEN, BadPacket
 from pushsvc.engineio.session import Reason, Session
 from pushsvc.engineio.upgrade import run_websocket
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 SOCKET_KEY = "pushsvc.socket"  # set by pushsvc.engineio.worker's handler
 DETACHED_KEY = "pushsvc.detached"  # the WebSocket took the connection over
 HANDLER_KEY = "pushsvc.handler"  # the worker's handler: told when a WebSocket takes over
-ADDRESS_KEY = "pushsvc.client_address"
 _TEXT = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
 StartResponse = Callable[..., Any]
 
