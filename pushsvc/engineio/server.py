@@ -47,6 +47,9 @@ class Server:
 
     reason = Reason
     async_mode = "gevent"
+    #: python-socketio's Admin UI counts traffic (packetsIn/Out, bytesIn/Out) through its
+    #: ``event_buffer.push``, which ``pushsvc.admin`` sets here; ``None``: nothing counted.
+    traffic: Callable[..., Any] | None = None
 
     def __init__(self, *, ping_interval: float = 25.0, ping_timeout: float = 20.0,
                  max_http_buffer_size: int = 1_000_000, cors_allowed_origins: Any = None,
@@ -82,6 +85,9 @@ class Server:
         session = self.sockets.get(sid)
         if session is not None:
             session.send(pkt)
+            if self.traffic is not None:
+                self.traffic("packetsOut")
+                self.traffic("bytesOut", packets.packet_size(pkt))
 
     def get_session(self, sid: str) -> dict[str, Any]:
         session = self.sockets.get(sid)
@@ -127,7 +133,8 @@ class Server:
     def create_queue(self, *args: Any, **kwargs: Any) -> gevent.queue.JoinableQueue:
         return gevent.queue.JoinableQueue(*args, **kwargs)
 
-    # python-socketio's Admin UI (socketio.admin) reads these two of python-engineio's:
+    # python-socketio's Admin UI (socketio.admin) reads these two of python-engineio's (its
+    # byte counts come through ``traffic``):
     def _get_socket(self, sid: str) -> Session:
         session = self.sockets.get(sid)
         if session is None:
@@ -142,6 +149,9 @@ class Server:
         handler = self.handlers.get("message")
         if handler is None:
             return
+        if self.traffic is not None:
+            self.traffic("packetsIn")
+            self.traffic("bytesIn", len(data))
         try:
             handler(session.sid, data)
         except Exception as exc:  # an invalid packet for the layer above: close, as Node does
