@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# pushsvc image: one gunicorn + gevent-websocket worker per container (scale with pods).
+# pushsvc image: one gunicorn gevent worker per container (scale with pods).
 #
 # Stages:
 #   js       - fetches the Socket.IO browser client and the Admin UI from npm (runtime deps

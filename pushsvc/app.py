@@ -23,12 +23,12 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
-from pushsvc import connect_guard, engine_limits, wsdirect
+from pushsvc import connect_guard
 from pushsvc.bus import make_client_manager
 from pushsvc.classic import register_classic
+from pushsvc.engineio.sio import install as install_engine
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
-from pushsvc.limits import engineio_logger, log_oversized_polls
 from pushsvc.origins import OriginPolicy
 from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
@@ -62,20 +62,11 @@ def init_app(app: Flask, settings: Settings | None = None, *, classic: bool = Fa
         client_manager=manager,
         cors_allowed_origins=OriginPolicy(settings.allowed_origins()),
         max_http_buffer_size=settings.hard_message_limit_bytes,
-        engineio_logger=engineio_logger(settings.hard_message_limit_bytes),
         ping_interval=settings.ping_interval_seconds,
         ping_timeout=settings.ping_timeout_seconds,
     )
-    if settings.engine == "pushsvc":  # issue 21: pushsvc's own Engine.IO server, opt-in
-        from pushsvc.engineio.sio import install as install_engine
-
-        engine_limits.install_socketio_layer(install_engine(socketio, settings), settings)
-    else:
-        guard = engine_limits.install(socketio.server, settings)
-        wsdirect.install(socketio.server.eio)
-        app.wsgi_app = guard.wsgi(  # type: ignore[method-assign,assignment]
-            log_oversized_polls(app.wsgi_app, hard_limit=settings.hard_message_limit_bytes)
-        )
+    # pushsvc's own Engine.IO server (pushsvc.engineio) under python-socketio.
+    install_engine(socketio, settings)
     service = PushService(settings=settings, socketio=socketio)
     app.extensions[EXTENSION_KEY] = service
     identity = Identity(settings)

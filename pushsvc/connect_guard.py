@@ -50,7 +50,7 @@ from typing import Any
 from socketio import packet as sio_packet
 
 from pushsvc import metrics
-from pushsvc.engine_limits import address_of
+from pushsvc.engineio.bounds import address_of
 from pushsvc.settings import Settings
 from pushsvc.sio.budget import Clock
 
@@ -289,7 +289,7 @@ class ConnectGuard:
         conn.closing = True
         if not session.upgraded:
             # Long-polling: the answer waits in the session's queue for the next GET, which
-            # python-engineio refuses once the session is closed: close it a moment later.
+            # the engine refuses once the session is closed: close it a moment later.
             eio.start_background_task(self._close_later, eio_sid, address, budget)
         else:
             self._close_now(eio_sid, address, budget)
@@ -302,16 +302,8 @@ class ConnectGuard:
         if eio_sid not in self.server.eio.sockets:
             return  # the client left first
         why = f"more than {self.per_connection} CONNECTs refused on it"
-        guard = getattr(self.server.eio, "pushsvc_guard", None)
-        if guard is None:
-            own_engine = getattr(self.server.eio, "close_for", None)  # PUSHSVC_ENGINE=pushsvc
-            if own_engine is None:
-                self.server.eio.disconnect(eio_sid)
-            else:
-                own_engine(eio_sid, TOO_MANY, why, log=not budget.waiting(address))
-            return
         # A locked-out address's lockout line already covers its connections.
-        guard.close_for(eio_sid, TOO_MANY, why, shut=False, log=not budget.waiting(address))
+        self.server.eio.close_for(eio_sid, TOO_MANY, why, log=not budget.waiting(address))
 
     def _locked_out(self, address: str, kind: str, seconds: float) -> None:
         metrics.connect_lockouts.labels(kind=kind).inc()

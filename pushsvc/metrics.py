@@ -60,7 +60,7 @@ publish_refused = Counter(
 )
 
 
-# --- engine limits (pushsvc/engine_limits.py) ------------------------------
+# --- engine limits (pushsvc/engineio/) -----------------------------------------
 engine_refused_handshakes = Counter(
     "pushsvc_engine_refused_handshakes",
     "Engine.IO handshakes refused before a session was made, by reason "
@@ -72,8 +72,9 @@ engine_refused_handshakes = Counter(
 engine_closed_connections = Counter(
     "pushsvc_engine_closed_connections",
     "Engine.IO connections the server closed for breaking a packet-layer limit, by reason "
-    "(slow_reader, too_many_attachments, too_large, bad_frame, too_many_attempts: refused "
-    "CONNECTs past PUSHSVC_CONNECT_REFUSALS_PER_CONNECTION).",
+    "(slow_reader, too_many_attachments, too_large, bad_frame, bad_packet, too_many_frames, "
+    "control_frames, connect_timeout, transport_error, too_many_attempts: refused CONNECTs "
+    "past PUSHSVC_CONNECT_REFUSALS_PER_CONNECTION).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -81,7 +82,7 @@ engine_closed_connections = Counter(
 engine_refused_packets = Counter(
     "pushsvc_engine_refused_packets",
     "Socket.IO packets dropped before any handler ran, connection kept, by reason "
-    "(too_deep, bad_packet).",
+    "(too_deep).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -93,7 +94,7 @@ engine_sessions = Gauge(
 )
 
 
-# --- WebSocket direct writes (pushsvc/wsdirect.py) ----------------------------------
+# --- WebSocket direct writes (pushsvc/engineio/websocket.py) ------------------------
 ws_writer_greenlets = Gauge(
     "pushsvc_ws_writer_greenlets",
     "Writer greenlets alive: one per WebSocket whose last write would have blocked (the "

@@ -1,4 +1,4 @@
-"""What both gunicorn workers (gevent-websocket's and pushsvc's own engine's) log, and how.
+"""What pushsvc's gunicorn worker (``pushsvc.engineio.worker``) logs, and how.
 
 gevent's pywsgi server and its hub write straight to stderr; routed through logging they keep
 pushsvc's one format (one JSON line with ``PUSHSVC_LOG_FORMAT=json``) and its redacting

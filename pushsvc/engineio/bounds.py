@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _BUCKETS_PRUNE_AT = 10000
+ADDRESS_KEY = "pushsvc.client_address"  # the handshake's client address, in its environ
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -36,17 +37,32 @@ class Limits:
 
 
 def client_address(environ: dict[str, Any], trusted: tuple[Network, ...]) -> str:
-    """The client's address: the peer, or the last X-Forwarded-For hop behind a trusted proxy."""
-    peer = str(environ.get("REMOTE_ADDR") or "")
+    """The client's address: the peer's, or the X-Forwarded-For hop a trusted proxy saw.
+
+    X-Forwarded-For is read right to left, skipping trusted proxies; the first untrusted
+    hop is the client. A peer that is not trusted could have written any header: ignored;
+    a hop that is not an address stops trust at the last good one.
+    """
+    peer = str(environ.get("REMOTE_ADDR") or "?")
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
     forwarded = str(environ.get("HTTP_X_FORWARDED_FOR") or "")
-    if forwarded and trusted and _is_trusted(peer, trusted):
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        for hop in reversed(hops):
-            if not _is_trusted(hop, trusted):
-                return hop
-        if hops:
-            return hops[0]
-    return peer
+    address = peer
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return address  # garbage left of a trusted hop: trust stops there
+        address = hop
+        if not _is_trusted(hop, trusted):
+            return hop
+    return address
+
+
+def address_of(environ: dict[str, Any]) -> str:
+    """The client address the handshake admission found for this Engine.IO session (see
+    :func:`client_address`); the peer's if the session did not pass the admission."""
+    return str(environ.get(ADDRESS_KEY) or environ.get("REMOTE_ADDR") or "?")
 
 
 def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:

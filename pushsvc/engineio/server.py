@@ -28,7 +28,7 @@ import gevent.queue
 
 from pushsvc import metrics
 from pushsvc.engineio import packets
-from pushsvc.engineio.bounds import Admission, Limits, client_address
+from pushsvc.engineio.bounds import ADDRESS_KEY, Admission, Limits, client_address
 from pushsvc.engineio.packets import OPEN, BadPacket
 from pushsvc.engineio.session import Reason, Session
 from pushsvc.engineio.upgrade import run_websocket
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 SOCKET_KEY = "pushsvc.socket"  # set by pushsvc.engineio.worker's handler
 DETACHED_KEY = "pushsvc.detached"  # the WebSocket took the connection over
 HANDLER_KEY = "pushsvc.handler"  # the worker's handler: told when a WebSocket takes over
-ADDRESS_KEY = "pushsvc.client_address"
 _TEXT = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
 StartResponse = Callable[..., Any]
 
@@ -48,6 +47,9 @@ class Server:
 
     reason = Reason
     async_mode = "gevent"
+    #: python-socketio's Admin UI counts traffic (packetsIn/Out, bytesIn/Out) through its
+    #: ``event_buffer.push``, which ``pushsvc.admin`` sets here; ``None``: nothing counted.
+    traffic: Callable[..., Any] | None = None
 
     def __init__(self, *, ping_interval: float = 25.0, ping_timeout: float = 20.0,
                  max_http_buffer_size: int = 1_000_000, cors_allowed_origins: Any = None,
@@ -83,6 +85,9 @@ class Server:
         session = self.sockets.get(sid)
         if session is not None:
             session.send(pkt)
+            if self.traffic is not None:
+                self.traffic("packetsOut")
+                self.traffic("bytesOut", packets.packet_size(pkt))
 
     def get_session(self, sid: str) -> dict[str, Any]:
         session = self.sockets.get(sid)
@@ -128,7 +133,8 @@ class Server:
     def create_queue(self, *args: Any, **kwargs: Any) -> gevent.queue.JoinableQueue:
         return gevent.queue.JoinableQueue(*args, **kwargs)
 
-    # python-socketio's Admin UI (socketio.admin) reads these two of python-engineio's:
+    # python-socketio's Admin UI (socketio.admin) reads these two of python-engineio's (its
+    # byte counts come through ``traffic``):
     def _get_socket(self, sid: str) -> Session:
         session = self.sockets.get(sid)
         if session is None:
@@ -143,6 +149,9 @@ class Server:
         handler = self.handlers.get("message")
         if handler is None:
             return
+        if self.traffic is not None:
+            self.traffic("packetsIn")
+            self.traffic("bytesIn", len(data))
         try:
             handler(session.sid, data)
         except Exception as exc:  # an invalid packet for the layer above: close, as Node does

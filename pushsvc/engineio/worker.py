@@ -1,6 +1,6 @@
 """gunicorn worker for this engine: gunicorn's gevent worker, pushsvc's drain, a small handler.
 
-Why a handler of our own rather than gevent-websocket's (the old engine's worker): the
+Why a handler of our own rather than gevent-websocket's (the former engine's worker): the
 engine takes the WebSocket over from gevent's pywsgi itself, so the handler only has to
 (1) put the raw socket in the environ (``pushsvc.socket``), (2) write nothing after a
 WebSocket took the connection (``pushsvc.detached``), (3) say ``Connection: close`` when it
@@ -8,9 +8,9 @@ will close a keep-alive connection — pywsgi closes it silently after a request
 for it, and Node's agent then fails its next request with "socket hang up" —, and (4) log a
 malformed request without its request line, which may carry a ``?token=``.
 
-``-k pushsvc.engineio.worker.Worker`` is the same drain on SIGTERM as
-``pushsvc.worker.PushsvcWorker``: readiness off, clients told and disconnected, then the
-stock stop; idle keep-alive connections are closed after the drain.
+``-k pushsvc.engineio.worker.Worker`` (what ``pushsvc serve`` runs) drains on SIGTERM:
+readiness off, clients told and disconnected, then the stock stop; idle keep-alive
+connections are closed after the drain.
 """
 
 from __future__ import annotations
@@ -71,7 +71,9 @@ class Handler(PyWSGIHandler):
         return super().start_response(status, headers, exc_info)
 
     def _detached(self) -> bool:
-        return bool(getattr(self, "detached", False) or self.environ.get(DETACHED_KEY))
+        # No environ yet when the request line itself was refused.
+        environ = self.environ or {}
+        return bool(getattr(self, "detached", False) or environ.get(DETACHED_KEY))
 
     def process_result(self) -> None:
         if self._detached():

@@ -61,10 +61,8 @@ class Replay(Tap):
         from pushsvc.engineio.session import Session  # pushsvc's engine: gevent only
 
         session = self.server.eio.sockets.get(eio_sid)
-        if session is None or session.closed:
+        if not isinstance(session, Session) or session.closed:
             return None
-        if not isinstance(session, Session):
-            return _python_engineio_writer(session)
         ws = session.ws
         if ws is None or ws.closed or session.closing:
             return None
@@ -79,13 +77,3 @@ class Replay(Tap):
         return Packet(sio_packet.EVENT, namespace="/",
                       data=[message.get("event"), *data, offset_text(entry.pos)])
 
-
-def _python_engineio_writer(socket: Any) -> Callable[[bytes], None] | None:
-    """python-engineio's socket on a WebSocket with pushsvc.wsdirect's writer as its queue.
-
-    The default engine only: delete this (and its call) with pushsvc/wsdirect.py.
-    """
-    from pushsvc.wsdirect import DirectWriter
-
-    queue = getattr(socket, "queue", None)
-    return queue.write if isinstance(queue, DirectWriter) else None

@@ -1,4 +1,4 @@
-"""The ``pushsvc`` command: ``serve`` (gunicorn, one gevent-websocket worker) and ``demo``.
+"""The ``pushsvc`` command: ``serve`` (gunicorn, one gevent worker) and ``demo``.
 
 ``serve`` runs gunicorn in this process through ``gunicorn.app.base.BaseApplication``,
 with pushsvc's worker class, worker_connections, graceful timeout, bind address, file
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 #: The command's lines keep the logger name they had before the package map (log queries read it).
 log = logging.getLogger("pushsvc.cli")
 
-WORKER_CLASS = "pushsvc.worker.PushsvcWorker"
+WORKER_CLASS = "pushsvc.engineio.worker.Worker"
 LOGGER_CLASS = "pushsvc.run.logs.GunicornLogger"
 #: Modules of the server extra; the notifier-only install has none of them.
 SERVER_MODULES = ("flask", "flask_socketio", "gunicorn", "gevent", "pydantic_settings")
@@ -106,8 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = sub.add_parser(
         "serve",
         help="serve the push server, or your Flask app with pushsvc (gunicorn, one "
-        "gevent-websocket worker)",
-        description="Serve pushsvc with gunicorn: one gevent-websocket worker, bound to "
+        "gevent worker on pushsvc's Engine.IO server)",
+        description="Serve pushsvc with gunicorn: one gevent worker (pushsvc's own Engine.IO "
+        "server, pushsvc.engineio), bound to "
         "PUSHSVC_HOST:PUSHSVC_PORT. Without APP it serves pushsvc's own app (the demo "
         "page); with APP (module:variable, e.g. myapp:app, imported from the current "
         "folder or PYTHONPATH) your Flask app that called pushsvc.init_app(app), with the "
@@ -179,7 +180,7 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
             options: dict[str, Any] = {
                 "bind": f"{_bind_host(settings.host)}:{settings.port}",
                 "workers": 1,  # rooms and long-polling sessions live in one process
-                "worker_class": settings.engine_worker_class or WORKER_CLASS,
+                "worker_class": WORKER_CLASS,
                 "worker_connections": settings.worker_connections,
                 # gunicorn wants whole seconds; rounding down keeps the exit within the grace.
                 "graceful_timeout": max(1, int(settings.shutdown_grace_seconds)),
@@ -213,7 +214,7 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
     log.info(
         "pushsvc serve: %s, binding %s:%d, 1 worker (%s), worker_connections=%d, grace %.1f s",
         app_uri or "pushsvc's own app", settings.host, settings.port,
-        settings.engine_worker_class or WORKER_CLASS, settings.worker_connections,
+        WORKER_CLASS, settings.worker_connections,
         settings.shutdown_grace_seconds,
     )
     _raise_fd_limit(settings.worker_connections)

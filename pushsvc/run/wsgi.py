@@ -3,7 +3,7 @@
 ``pushsvc serve`` calls ``build_app(settings)`` inside the worker, after the
 gevent worker has monkey-patched. Running gunicorn by hand also works::
 
-    gunicorn -k pushsvc.worker.PushsvcWorker -w 1 --no-control-socket pushsvc.run.wsgi:app
+    gunicorn -k pushsvc.engineio.worker.Worker -w 1 --no-control-socket pushsvc.run.wsgi:app
 
 ``app`` is built on first access (PEP 562), so importing this module builds nothing.
 """

@@ -1,10 +1,9 @@
-"""The Engine.IO layer: which engine, and the bounds that hold before any handler runs
-(pushsvc/engine_limits.py, pushsvc/engineio/)."""
+"""The Engine.IO layer: the bounds that hold before any handler runs (pushsvc/engineio/)."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -13,39 +12,33 @@ from pushsvc.settings._section import Section, burst_of, split_commas
 
 
 class EngineSettings(Section):
-    """Engine.IO: the engine, its sessions, handshakes, packets and queues."""
+    """Engine.IO: its sessions, handshakes, packets and queues."""
 
     title: ClassVar[str] = "Engine.IO"
 
-    engine: Literal["python-engineio", "pushsvc"] = Field(
-        default="python-engineio",
-        description="Engine.IO server: python-engineio with gevent-websocket (today's "
-        "default) or pushsvc's own (pushsvc/engineio/, opt-in; served by a plain gevent "
-        "worker, WebSocket through wsproto).",
-    )
     connect_timeout_seconds: float = Field(
         default=45.0,
         gt=0,
         description="Seconds an Engine.IO session may stay without joining a Socket.IO "
-        "namespace before it is closed (Node's connectTimeout). PUSHSVC_ENGINE=pushsvc only.",
+        "namespace before it is closed (Node's connectTimeout).",
     )
     max_frames_per_message: int = Field(
         default=256,
         ge=1,
         description="WebSocket frames (count) one message may be split into; more closes "
-        "the connection (1008). PUSHSVC_ENGINE=pushsvc only.",
+        "the connection (1008).",
     )
     max_pending_upgrades: int = Field(
         default=1000,
         ge=1,
         description="WebSocket upgrades of polling sessions (count) not yet completed at "
-        "once; past it upgrades get HTTP 503. PUSHSVC_ENGINE=pushsvc only.",
+        "once; past it upgrades get HTTP 503.",
     )
     upgrade_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
         description="Seconds a WebSocket opened to upgrade a polling session may take to "
-        "send 2probe and 5; then it is closed (1008). PUSHSVC_ENGINE=pushsvc only.",
+        "send 2probe and 5; then it is closed (1008).",
     )
     max_queued_bytes_per_client: int = Field(
         default=1024 * 1024,
@@ -93,11 +86,6 @@ class EngineSettings(Section):
         "X-Forwarded-For is believed for per-address limits. Empty = the header is ignored "
         "and every client behind a proxy shares the proxy's address.",
     )
-
-    @property
-    def engine_worker_class(self) -> str | None:
-        """gunicorn's worker for pushsvc's own engine; ``None``: the default engine's worker."""
-        return "pushsvc.engineio.worker.Worker" if self.engine == "pushsvc" else None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -20,6 +20,8 @@ RETIRED_SETTINGS = {
 
 #: Settings derived from others or fixed since issue 22: name -> what replaces it.
 REMOVED_SETTINGS = {
+    "PUSHSVC_ENGINE":
+        "removed: pushsvc's own Engine.IO server (pushsvc/engineio/) is the only one",
     "PUSHSVC_WATCH_READ_TIMEOUT_SECONDS":
         "derived: PUSHSVC_WATCH_TIMEOUT_SECONDS plus a tenth, at least 2 s (330 s by default)",
     "PUSHSVC_WATCH_BACKOFF_RESET_SECONDS":

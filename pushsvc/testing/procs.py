@@ -219,8 +219,6 @@ def pushsvc_env(host: str, port: int, env: dict[str, str] | None) -> dict[str, s
             "PYTHONUNBUFFERED": "1",
         }
     )
-    if os.environ.get("PUSHSVC_TEST_ENGINE"):  # this project's tests on either Engine.IO server
-        child["PUSHSVC_ENGINE"] = os.environ["PUSHSVC_TEST_ENGINE"]
     child.update(env or {})
     return child
 

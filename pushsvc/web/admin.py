@@ -28,6 +28,10 @@ and there is no /admin/ page. When on:
   query parameter (a ``Referer`` with ``?token=``), or containing one of this server's own
   secrets (auth token, admin password, JWT and recovery secrets, health token).
 
+Packets and bytes in and out (the UI's charts) are counted by pushsvc's engine per Engine.IO
+message into python-socketio's ``event_buffer`` (python-socketio patches python-engineio's
+socket class for them, which pushsvc's engine does not use).
+
 The UI shows one pod: each pod is instrumented on its own (behind HAProxy, the cookie picks
 the pod). In the default 'development' mode admins also see every event and its arguments
 (masked as above).
@@ -258,6 +262,9 @@ def init_admin_ui(app: Flask, socketio_: SocketIO, settings: Settings) -> Instru
         namespace=ADMIN_NAMESPACE,
     )
     _keep_admin_emits_local(server.manager, own_secrets(settings))
+    # Per-packet counts and bytes: python-socketio gathers them by patching python-engineio's
+    # socket class, which pushsvc's engine does not use; the engine reports to the same buffer.
+    server.eio.traffic = instrumented.event_buffer.push
     app.register_blueprint(_blueprint(settings))
     if not (ui_dir(settings) / "index.html").is_file():
         logger.error("Admin UI build not found at %s: /admin/ will answer 404. Run "

@@ -4,10 +4,8 @@ The engine.io-protocol and socket.io-protocol READMEs describe the server their 
 expect: an Engine.IO echo at ``/engine.io/``, and a Socket.IO server with the namespaces
 ``/`` and ``/custom`` that emits ``auth`` on connect, answers ``message`` with
 ``message-back`` and acknowledges ``message-with-ack`` — pingInterval 300 ms, pingTimeout
-200 ms, maxPayload 1,000,000, connectTimeout 1,000 ms. ``PUSHSVC_ENGINE`` picks the engine
-(``pushsvc`` by default here; ``python-engineio`` gives today's default for comparison), so
-the same apps are served with ``gunicorn -k pushsvc.engineio.worker.Worker`` or with
-``-k pushsvc.worker.PushsvcWorker``.
+200 ms, maxPayload 1,000,000, connectTimeout 1,000 ms. Both run on pushsvc's engine, served
+with ``gunicorn -k pushsvc.engineio.worker.Worker``.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from typing import Any
 import engineio
 import socketio
 
-ENGINE = os.environ.get("PUSHSVC_ENGINE", "pushsvc")
 PING_INTERVAL = float(os.environ.get("PUSHSVC_PING_INTERVAL_SECONDS", "0.3"))
 PING_TIMEOUT = float(os.environ.get("PUSHSVC_PING_TIMEOUT_SECONDS", "0.2"))
 CONNECT_TIMEOUT = float(os.environ.get("PUSHSVC_CONNECT_TIMEOUT_SECONDS", "1.0"))
@@ -42,12 +39,9 @@ def _options() -> dict[str, Any]:
 
 
 def build_echo() -> Any:
-    if ENGINE == "pushsvc":
-        from pushsvc.engineio import Server
+    from pushsvc.engineio import Server
 
-        eio: Any = Server(engine_limits=_limits(), **_options())
-    else:
-        eio = engineio.Server(async_mode="gevent", **_options())
+    eio = Server(engine_limits=_limits(), **_options())
 
     def message(sid: str, data: Any) -> None:
         eio.send(sid, data)
@@ -57,13 +51,10 @@ def build_echo() -> Any:
 
 
 def build_socketio() -> Any:
-    if ENGINE == "pushsvc":
-        from pushsvc.engineio.sio import SocketIOServer
+    from pushsvc.engineio.sio import SocketIOServer
 
-        sio: Any = SocketIOServer(connect_timeout=CONNECT_TIMEOUT, engine_limits=_limits(),
-                                  namespaces=["/", "/custom"], **_options())
-    else:
-        sio = socketio.Server(async_mode="gevent", namespaces=["/", "/custom"], **_options())
+    sio = SocketIOServer(connect_timeout=CONNECT_TIMEOUT, engine_limits=_limits(),
+                         namespaces=["/", "/custom"], **_options())
 
     for namespace in ("/", "/custom"):
         def connect(sid: str, environ: dict[str, Any], auth: Any = None,

@@ -1,12 +1,11 @@
-"""Fixtures for the Engine.IO layer's tests: real servers on pushsvc's engine (and the old one).
+"""Fixtures for the Engine.IO layer's tests: real servers on pushsvc's engine.
 
 ``echo`` and ``sio`` are the apps of ``conformance_apps.py`` (the servers the two protocol
 suites' READMEs describe: maxPayload 1,000,000, connectTimeout 1,000 ms) under gunicorn with
 ``pushsvc.engineio.worker.Worker``; their heartbeat is 1,500/1,200 ms here, not the suites'
 300/200, so a test client on a loaded CI machine answers its pings in time.
-``engine_pushsvc`` is ``pushsvc serve`` with ``PUSHSVC_ENGINE=pushsvc``; ``serve_with``
-starts ``pushsvc serve`` on either engine with more settings, so a defect test can show the
-old engine failing (its ``python-engineio`` case is a strict xfail).
+``engine_pushsvc`` is ``pushsvc serve``; ``serve_with`` starts ``pushsvc serve`` with more
+settings.
 """
 
 from __future__ import annotations
@@ -20,15 +19,10 @@ import requests
 
 from pushsvc.testing.procs import console_script, free_port, spawn, stop_process
 from tests.support import PushsvcProcess, start_pushsvc
-from tests.support.pushsvc_proc import REPO_ROOT
+from tests.support.pushsvc_proc import REPO_ROOT, WORKER_CLASS
 
 LOGS = REPO_ROOT / "artifacts" / "engineio"
 HEARTBEAT = {"PUSHSVC_PING_INTERVAL_SECONDS": "1.5", "PUSHSVC_PING_TIMEOUT_SECONDS": "1.2"}
-ENGINES = [
-    "pushsvc",
-    pytest.param("python-engineio", marks=pytest.mark.xfail(
-        strict=True, reason="a defect of the default engine (issue 21)")),
-]
 
 
 class AppServer:
@@ -42,17 +36,13 @@ class AppServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def _serve_app(app: str, env: dict[str, str], engine: str = "pushsvc"
-               ) -> Iterator[AppServer]:
+def _serve_app(app: str, env: dict[str, str]) -> Iterator[AppServer]:
     port = free_port()
-    log_path = LOGS / f"{app}-{engine}-{port}.log"
-    worker = ("pushsvc.engineio.worker.Worker" if engine == "pushsvc"
-              else "pushsvc.worker.PushsvcWorker")
+    log_path = LOGS / f"{app}-{port}.log"
     popen = spawn(
-        [console_script("gunicorn"), "-k", worker, "-w", "1", "-b", f"127.0.0.1:{port}",
+        [console_script("gunicorn"), "-k", WORKER_CLASS, "-w", "1", "-b", f"127.0.0.1:{port}",
          "--no-control-socket", f"tests.engineio.conformance_apps:{app}"],
-        log_path=log_path, cwd=REPO_ROOT,
-        env={**_base_env(), "PUSHSVC_ENGINE": engine, **env})
+        log_path=log_path, cwd=REPO_ROOT, env={**_base_env(), **env})
     url = f"http://127.0.0.1:{port}"
     path = "/engine.io/" if app == "echo_app" else "/socket.io/"
     deadline = time.monotonic() + 30
@@ -60,7 +50,7 @@ def _serve_app(app: str, env: dict[str, str], engine: str = "pushsvc"
         try:
             requests.get(f"{url}{path}?EIO=4&transport=polling", timeout=2)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet (a loaded machine)
             if popen.poll() is not None or time.monotonic() > deadline:
                 stop_process(popen, timeout=5)
                 raise RuntimeError(f"{app} did not start; log {log_path}") from None
@@ -91,12 +81,11 @@ def sio() -> Iterator[AppServer]:
 
 @pytest.fixture
 def app_with() -> Iterator[Callable[..., AppServer]]:
-    """Start a conformance app with settings: ``app_with("echo_app", env, engine=...)``."""
+    """Start a conformance app with settings: ``app_with("echo_app", env)``."""
     stack: list[Iterator[AppServer]] = []
 
-    def start(app: str, env: dict[str, str] | None = None, *, engine: str = "pushsvc"
-              ) -> AppServer:
-        gen = _serve_app(app, env or {}, engine)
+    def start(app: str, env: dict[str, str] | None = None) -> AppServer:
+        gen = _serve_app(app, env or {})
         stack.append(gen)
         return next(gen)
 
@@ -107,19 +96,19 @@ def app_with() -> Iterator[Callable[..., AppServer]]:
 
 @pytest.fixture(scope="session")
 def engine_pushsvc() -> Iterator[PushsvcProcess]:
-    """``pushsvc serve`` with PUSHSVC_ENGINE=pushsvc."""
-    env = {"PUSHSVC_ENGINE": "pushsvc", "PUSHSVC_PING_INTERVAL_SECONDS": "3"}
+    """``pushsvc serve``."""
+    env = {"PUSHSVC_PING_INTERVAL_SECONDS": "3"}
     with start_pushsvc(env=env, log_dir=LOGS) as proc:
         yield proc
 
 
 @pytest.fixture
 def serve_with() -> Iterator[Callable[..., PushsvcProcess]]:
-    """Start ``pushsvc serve`` on an engine with settings: ``serve_with("pushsvc", env)``."""
+    """Start ``pushsvc serve`` with settings: ``serve_with(env)``."""
     started: list[PushsvcProcess] = []
 
-    def start(engine: str, env: dict[str, str] | None = None) -> PushsvcProcess:
-        proc = start_pushsvc(env={"PUSHSVC_ENGINE": engine, **(env or {})}, log_dir=LOGS)
+    def start(env: dict[str, str] | None = None) -> PushsvcProcess:
+        proc = start_pushsvc(env=env, log_dir=LOGS)
         started.append(proc)
         return proc
 

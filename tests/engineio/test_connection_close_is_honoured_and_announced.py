@@ -7,8 +7,6 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-import pytest
-
 from tests.support import PushsvcProcess
 
 
@@ -22,14 +20,8 @@ def _raw_get(url: str, path: str) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("engine", [
-    "pushsvc",
-    pytest.param("python-engineio", marks=pytest.mark.xfail(
-        strict=True, reason="gevent's pywsgi does not announce the close (issue 21)")),
-])
-def test_the_close_is_announced_on_the_engine_and_the_app(serve_with: object, engine: str
-                                                          ) -> None:
-    server: PushsvcProcess = serve_with(engine)  # type: ignore[operator]
+def test_the_close_is_announced_on_the_engine_and_the_app(serve_with: object) -> None:
+    server: PushsvcProcess = serve_with()  # type: ignore[operator]
     for path in ("/socket.io/?EIO=4&transport=polling", "/healthz"):
         head = _raw_get(server.url, path).split(b"\r\n\r\n", 1)[0].lower()
         assert head.startswith(b"http/1.1 200")

@@ -1,24 +1,20 @@
 """Defect (b) of issue 21: PONG (and PING) frames are budgeted — a flood closes the connection
 with 1008 — and text frames are UTF-8-checked once, in C (wsproto), invalid UTF-8 closing
-with 1007. On the default engine PONGs were counted by nothing (5.2 MB of them took 1.39 s
-of the worker)."""
+with 1007. On the former engine (gevent-websocket) PONGs were counted by nothing (5.2 MB of
+them took 1.39 s of the worker)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
-from tests.engineio.conftest import ENGINES
 from tests.support import PushsvcProcess
 from tests.support.raw_ws import PONG, TEXT, FrameSocket, closed_by_server
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_a_flood_of_pongs_closes_the_connection(
-    serve_with: Callable[..., PushsvcProcess], engine: str
+    serve_with: Callable[..., PushsvcProcess]
 ) -> None:
-    server = serve_with(engine)
+    server = serve_with()
     with FrameSocket(server.url, "/socket.io/?EIO=4&transport=websocket") as ws:
         assert ws.recv_text().startswith("0")
         try:
@@ -32,7 +28,7 @@ def test_a_flood_of_pongs_closes_the_connection(
 def test_invalid_utf8_in_a_text_frame_closes_with_1007(
     serve_with: Callable[..., PushsvcProcess],
 ) -> None:
-    server = serve_with("pushsvc")
+    server = serve_with()
     with FrameSocket(server.url, "/socket.io/?EIO=4&transport=websocket") as ws:
         assert ws.recv_text().startswith("0")
         ws.send_frame(TEXT, b"4\xff\xfe")

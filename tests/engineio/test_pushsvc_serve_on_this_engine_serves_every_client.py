@@ -1,4 +1,4 @@
-"""``pushsvc serve`` with PUSHSVC_ENGINE=pushsvc serves the classic page, the python-socketio
+"""``pushsvc serve`` serves the classic page, the python-socketio
 client and socket.io-client 3.0.3 and 4.x over both transports (echo, rooms, close_room)."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from pushsvc.testing.topology import BUS_NAMESPACE, LocalTopology
 from tests.deploy.conftest import TEST_POD_ENV
 from tests.deploy.recovery import RECOVERY_ENV, NodeClient, notify_numbered
 from tests.recovery.conftest import Observers, texts
-from tests.support.pushsvc_proc import REPO_ROOT, worker_class_under_test
+from tests.support.pushsvc_proc import REPO_ROOT, WORKER_CLASS
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def app_pods(topology: LocalTopology) -> Iterator[list[PushsvcProcess]]:
                    "PUSHSVC_BUS_NAMESPACE": BUS_NAMESPACE,
                    "PUSHSVC_POD_NAMESPACE": BUS_NAMESPACE, "PUSHSVC_POD_NAME": f"app-{k}"}
             log_path = topology.workdir / "logs" / f"connect-app-{k}.log"
-            popen = spawn([gunicorn, "-k", worker_class_under_test(), "-w", "1",
+            popen = spawn([gunicorn, "-k", WORKER_CLASS, "-w", "1",
                            "--no-control-socket", "--graceful-timeout", "3", "-b",
                            f"127.0.0.1:{port}", "tests.recovery.connect_app:app"],
                           log_path=log_path, env=pushsvc_env("127.0.0.1", port, env),

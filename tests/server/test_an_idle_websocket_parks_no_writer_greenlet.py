@@ -1,11 +1,10 @@
 """An idle WebSocket holds one greenlet (its reader), no writer greenlet and no sleeping ping.
 
 python-engineio parks a writer greenlet on every WebSocket's send queue and a greenlet sleeping
-out every ping interval: with the pywsgi reader, three per idle client. pushsvc writes from the
-greenlet that emits (pushsvc/wsdirect.py) and needs a writer only while a client reads slower
-than it is sent to; so does pushsvc's own engine (pushsvc/engineio/websocket.py). The greenlets
-are counted inside the worker (tests/server/greenlet_probe_app.py), run by the worker ``pushsvc
-serve`` picks for the engine under test (``PUSHSVC_TEST_ENGINE``).
+out every ping interval: with the pywsgi reader, three per idle client. pushsvc's engine writes
+from the greenlet that emits (pushsvc/engineio/websocket.py) and needs a writer only while a
+client reads slower than it is sent to. The greenlets are counted inside the worker
+(tests/server/greenlet_probe_app.py), run by the worker ``pushsvc serve`` runs.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import pytest
 from pushsvc.testing.procs import PushsvcProcess, http_get, pushsvc_env, spawn
 from tests.support import RecordingClient, free_port, start_pushsvc, wait_until
 from tests.support.probes import metric
-from tests.support.pushsvc_proc import REPO_ROOT, worker_class_under_test
+from tests.support.pushsvc_proc import REPO_ROOT, WORKER_CLASS
 from tests.support.raw_engineio import RawWebSocket
 
 IDLE = 40
@@ -43,7 +42,7 @@ def probe_server(server_logs: Path) -> Iterator[PushsvcProcess]:
     })
     env = {k: v for k, v in env.items() if k not in ("PUSHSVC_HOST", "PUSHSVC_PORT")}
     popen = spawn(
-        [str(Path(sys.executable).parent / "gunicorn"), "-k", worker_class_under_test(),
+        [str(Path(sys.executable).parent / "gunicorn"), "-k", WORKER_CLASS,
          "-w", "1", "--no-control-socket", "--graceful-timeout", "5",
          "-b", f"127.0.0.1:{port}", "tests.server.greenlet_probe_app:app"],
         log_path=server_logs / f"greenlet-probe-{os.getpid()}.log", env=env, cwd=REPO_ROOT)

@@ -3,8 +3,9 @@
 A packet nesting 20,000 levels made json.loads raise RecursionError, logged with a full
 traceback per message (200 messages: 335 KB of log). Now nesting past PUSHSVC_MAX_JSON_DEPTH
 is measured before parsing; the client gets an ``error`` event (code too_deep), the server
-logs one line per client and counts the rest. Any other undecodable Socket.IO packet is
-dropped the same way; an undecodable Engine.IO frame closes that connection.
+logs one line per client and counts the rest. Any other undecodable Socket.IO packet closes
+that connection (as the socket.io protocol says and Node does), with one line and no
+traceback; so does an undecodable Engine.IO frame.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import websocket
 
 from tests.support import PushsvcProcess, RecordingClient, wait_until
 from tests.support.probes import metric
@@ -19,6 +21,7 @@ from tests.support.raw_engineio import RawPolling, RawWebSocket
 
 DEEP = '2["my_event",' + "[" * 20000 + "]" * 20000 + "]"
 REFUSED = "pushsvc_engine_refused_packets_total"
+CLOSED = "pushsvc_engine_closed_connections_total"
 
 
 def _log_growth(server: PushsvcProcess, start: int) -> list[str]:
@@ -74,16 +77,23 @@ def test_two_hundred_deep_messages_over_polling_log_one_line_and_get_an_error(
     "42{}", "42[]", "421", '42[1,"x"]', "49", "44{}", "42[", '43["no id"]', "451-[]",
     '42/nsp,["x"', "4" + "0" * 200,
 ])
-def test_an_undecodable_socketio_packet_is_dropped_with_one_line_and_no_traceback(
-    server: PushsvcProcess, packet: str,
+def test_an_undecodable_socketio_packet_closes_the_connection_with_one_line_and_no_traceback(
+    server: PushsvcProcess, clients: Callable[..., RecordingClient], packet: str,
 ) -> None:
+    bystander = clients(transports=["websocket"]).connect(server.url)
     start = len(server.read_log())
+    before = metric(server.url, CLOSED, reason="bad_packet")
     with RawWebSocket(server.url) as client:
         client.sio_connect()
         for _ in range(20):
-            client.send_text(packet)
-        client.emit("my_event", {"data": "still connected"})
-        client.recv_until(lambda f: isinstance(f, str) and "still connected" in f)
+            try:
+                client.send_text(packet)
+            except (OSError, websocket.WebSocketException):
+                break  # already closed
+        assert client.closed_by_server()
+    bystander.emit("my_event", {"data": "still here"})
+    bystander.wait_for_reply("still here")
+    assert metric(server.url, CLOSED, reason="bad_packet") == before + 1
     lines = _log_growth(server, start)
     assert not any("Traceback" in ln or "handler error" in ln for ln in lines), lines
     assert len(lines) <= 3, lines

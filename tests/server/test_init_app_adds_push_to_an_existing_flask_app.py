@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.support import RecordingClient, free_port, wait_until
-from tests.support.pushsvc_proc import REPO_ROOT, engine_under_test, worker_class_under_test
+from tests.support.pushsvc_proc import REPO_ROOT, WORKER_CLASS
 
 BURST = 10
 
@@ -31,15 +31,14 @@ def _get(url: str) -> str | None:
 def test_an_existing_app_gains_push_and_keeps_its_routes(artifacts_dir: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")}
-    env |= {"PUSHSVC_ENGINE": engine_under_test(),
-            "PUSHSVC_BUS": "memory", "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "5",
+    env |= {"PUSHSVC_BUS": "memory", "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "5",
             # A burst of BURST events per client and no refill during the test.
             "PUSHSVC_CLIENT_EVENTS_BURST": str(BURST),
             "PUSHSVC_CLIENT_EVENTS_PER_SECOND": "0.001"}
     log_path = artifacts_dir / "gunicorn.log"
     with open(log_path, "wb") as log_file:
         popen = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-k", worker_class_under_test(),
+            [str(Path(sys.executable).parent / "gunicorn"), "-k", WORKER_CLASS,
              "-w", "1", "--no-control-socket", "--graceful-timeout", "5",
              "-b", f"127.0.0.1:{port}", "tests.server.example_app:app"],
             cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,

@@ -30,12 +30,8 @@ def _readyz(url: str) -> tuple[int, dict[str, object]] | None:
         return None
 
 
-@pytest.mark.parametrize("engine", ["python-engineio", "pushsvc"])  # PUSHSVC_ENGINE
-def test_sigterm_tells_and_disconnects_clients_then_exits_cleanly(
-    artifacts_dir: Path, engine: str
-) -> None:
+def test_sigterm_tells_and_disconnects_clients_then_exits_cleanly(artifacts_dir: Path) -> None:
     env = {
-        "PUSHSVC_ENGINE": engine,
         "PUSHSVC_SHUTDOWN_GRACE_SECONDS": str(GRACE_S),
         "PUSHSVC_SHUTDOWN_DELAY_SECONDS": str(DELAY_S),
     }

@@ -33,6 +33,17 @@ RELIED_ON: dict[str, tuple[object, str, str]] = {
         "admin: registers self.admin_connect for 'connect' on the admin namespace and, in "
         "development mode, replaces manager.emit (pushsvc wraps it after, masking every "
         "admin-namespace emit)"),
+    "socketio.admin.InstrumentedServer.__init__": (
+        socketio.admin.InstrumentedServer.__init__, "e99a7d48687233d9",
+        "admin: self.event_buffer is the EventBuffer server_stats report, made before "
+        "instrument(); pushsvc's engine pushes its traffic to it"),
+    "socketio.admin.EventBuffer.push": (
+        socketio.admin.EventBuffer.push, "ad274903d3965e8a",
+        "admin: push(type, count=1) adds count to this second's entry of that type "
+        "(packetsIn/Out, bytesIn/Out)"),
+    "socketio.admin.InstrumentedServer._emit_server_stats": (
+        socketio.admin.InstrumentedServer._emit_server_stats, "1dc2e6877d80ce3a",
+        "admin: each server_stats carries event_buffer.get_and_clear() as aggregatedEvents"),
 }
 
 

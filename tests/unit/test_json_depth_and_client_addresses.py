@@ -1,4 +1,4 @@
-"""The pure parts of pushsvc.engine_limits: JSON depth, client addresses, frame checks."""
+"""Pure logic of the bounds: JSON depth (the Socket.IO layer), client addresses (the engine)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import json
 
 import pytest
 
-from pushsvc.engine_limits import (
-    client_address,
-    engine_frame_ok,
-    json_too_deep,
-    polling_payload_ok,
-)
+from pushsvc.engineio.bounds import client_address
+from pushsvc.engineio.sio import json_too_deep
 
 
 def _nest(depth: int) -> str:
@@ -68,19 +64,3 @@ def test_garbage_in_the_header_stops_trust_at_the_last_good_hop() -> None:
     environ = {"REMOTE_ADDR": "10.0.0.5", "HTTP_X_FORWARDED_FOR": "not-an-ip"}
     assert client_address(environ, TRUSTED) == "10.0.0.5"
     assert client_address({"REMOTE_ADDR": "10.0.0.5"}, TRUSTED) == "10.0.0.5"
-
-
-@pytest.mark.parametrize("frame,ok", [
-    ("4x", True), ("2", True), ("bAAAA", True), ("", False), ("x", False), ("bA", False),
-    ("\u0664", False),
-])
-def test_engine_frames_are_checked_as_engineio_decodes_them(frame: str, ok: bool) -> None:
-    assert engine_frame_ok(frame) is ok
-
-
-@pytest.mark.parametrize("body,ok", [
-    (b"", True), (b"40", True), (b"40\x1e42[]", True), (b"\xff", False), (b"d=", False),
-    ("\x1e".join(["3"] * 17).encode(), False),
-])
-def test_polling_payloads_are_checked_as_engineio_decodes_them(body: bytes, ok: bool) -> None:
-    assert polling_payload_ok(body) is ok
