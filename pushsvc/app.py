@@ -23,21 +23,21 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
-from pushsvc import connect_guard
 from pushsvc.bus import make_client_manager
 from pushsvc.classic import register_classic
 from pushsvc.engineio.sio import install as install_engine
 from pushsvc.identity import EXTENSION_KEY as IDENTITY_KEY
 from pushsvc.identity import Identity, describe, install_log_redaction, register_demo_tokens
-from pushsvc.origins import OriginPolicy
 from pushsvc.presence import install as install_presence
 from pushsvc.recovery import install as install_recovery
 from pushsvc.service import EXTENSION_KEY, PushService, service_of
 from pushsvc.settings import Settings, removed_env_warnings
+from pushsvc.sio import connect_guard
 from pushsvc.sio import install as install_sio
 from pushsvc.sio.overrides import PushSocketIO
 from pushsvc.web.admin import init_admin_ui
 from pushsvc.web.health import register_health
+from pushsvc.web.origins import OriginPolicy
 from pushsvc.web.routes import check_js_client, register_routes
 
 log = logging.getLogger(__name__)

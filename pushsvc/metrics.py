@@ -125,7 +125,7 @@ previous_secret_verified = Counter(
     ["secret"],
     registry=REGISTRY,
 )
-# --- refused connects (pushsvc/connect_guard.py) --------------------------
+# --- refused connects (pushsvc/sio/connect_guard.py) --------------------------
 connect_lockouts = Counter(
     "pushsvc_connect_lockouts",
     "Client addresses locked out after spending their refused-CONNECT budget, by kind "

@@ -164,7 +164,7 @@ class Server:
                          "bytes were queued for it (PUSHSVC_MAX_QUEUED_BYTES_PER_CLIENT)")
 
     def close_for(self, sid: str, reason: str, why: str, *, log: bool = True) -> None:
-        """Close a session for breaking a limit of the layer above (pushsvc.connect_guard):
+        """Close a session for breaking a limit of the layer above (pushsvc.sio.connect_guard):
         counted in pushsvc_engine_closed_connections_total, logged once unless ``log`` is
         false (a line about its address says it already); what is queued goes out first."""
         session = self.sockets.get(sid)

@@ -48,7 +48,7 @@ Overrides, one line of reason each (python-socketio 5.18):
 - ``socketio.Server._trigger_event``: an exception in an application's event handler is
   logged, not taken for an invalid packet — the engine closes the connection on any error
   while dispatching a packet, so handler errors must not reach it (a connect handler's error
-  goes on to ``pushsvc.handlers``, which refuses that CONNECT).
+  goes on to ``pushsvc.sio.overrides``, which refuses that CONNECT).
 """
 
 from __future__ import annotations
@@ -352,7 +352,7 @@ class SocketIOServer(socketio.Server):
             raise  # python-socketio's own answers (a refusal; TypeError: the legacy signature)
         except Exception:
             if event == "connect":
-                raise  # pushsvc.handlers refuses it, counts it and forgets the client
+                raise  # pushsvc.sio.overrides refuses it, counts it and forgets the client
             log.exception("the %r handler failed (namespace %s)", event, namespace)
             return None
         finally:

@@ -26,8 +26,8 @@ from gevent import pywsgi
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
 from pushsvc.engineio.server import DETACHED_KEY, HANDLER_KEY, SOCKET_KEY
+from pushsvc.run.worker_logs import LoggingWSGIServer, log_greenlet_error, log_ready
 from pushsvc.service import find_service
-from pushsvc.worker_logs import LoggingWSGIServer, log_greenlet_error, log_ready
 
 log = logging.getLogger(__name__)
 _READ_BUFFER_BYTES = 1024

@@ -9,10 +9,10 @@ from typing import Any
 from pushsvc.identity.tokens import QUERY_PARAMETER
 
 _TOKEN_IN_TEXT = re.compile(r"([?&]" + QUERY_PARAMETER + r"=)[^&\s\"']*")
-#: Loggers that write request lines (with their query strings): gevent-websocket's handler,
-#: which pushsvc's worker uses for every request, gunicorn's access log, and gevent's server
-#: errors (a malformed request line is quoted; pushsvc.worker logs them).
-REQUEST_LOGGERS = ("geventwebsocket.handler", "gunicorn.access", "gevent.pywsgi")
+#: Loggers that write request lines (with their query strings): gunicorn's access log and
+#: gevent's server errors (a malformed request line is quoted; pushsvc.run.worker_logs logs
+#: them).
+REQUEST_LOGGERS = ("gunicorn.access", "gevent.pywsgi")
 
 
 class RedactTokens(logging.Filter):

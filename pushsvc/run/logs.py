@@ -68,8 +68,6 @@ def configure_logging(level: str, log_format: str = "text", *, pod: str | None =
     # duplicate lines by giving them a level and letting them propagate to ours.
     for name in ("socketio.server", "engineio.server", "socketio.client", "engineio.client"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    # gevent-websocket logs every request at INFO (an access log): keep only its problems.
-    logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
 
 
 class GunicornLogger(glogging.Logger):

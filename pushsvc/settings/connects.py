@@ -1,4 +1,4 @@
-"""Refused Socket.IO CONNECTs, per connection and per address (pushsvc/connect_guard.py)."""
+"""Refused Socket.IO CONNECTs, per connection and per address (pushsvc/sio/connect_guard.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ or the JWT (``jwt`` mode: the client joins its user's room ``user:<sub>``), then
 app's greetings (the classic protocol's ``Connected``). Any exception while checking refuses
 the connect: python-socketio would otherwise leave the client pre-connected (receiving
 broadcasts) and never clean it up. Refusals are logged once per Engine.IO connection and
-reason (pushsvc.connect_guard).
+reason (pushsvc.sio.connect_guard).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from flask import request
 from flask_socketio import ConnectionRefusedError, join_room
 
 from pushsvc import metrics
-from pushsvc.connect_guard import first_refusal
 from pushsvc.identity import EXPIRED_REASON, AuthRefused
+from pushsvc.sio.connect_guard import first_refusal
 from pushsvc.sio.guards import ERROR_EVENT, Guards
 from pushsvc.sio.overrides import CONNECT_CHECK_FAILED, NOT_AGAIN
 

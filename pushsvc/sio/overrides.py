@@ -21,12 +21,12 @@ from flask_socketio import SocketIO
 from socketio import packet
 
 from pushsvc import metrics
-from pushsvc.connect_guard import first_refusal
+from pushsvc.sio.connect_guard import first_refusal
 
 logger = logging.getLogger(__name__)
 
 CONNECT_CHECK_FAILED = "connection check failed"
-#: Refused CONNECTs are logged once per Engine.IO connection and reason (pushsvc.connect_guard).
+#: Refused CONNECTs are logged once per Engine.IO connection and reason (pushsvc.sio.connect_guard).
 NOT_AGAIN = "; further such refusals on this connection are counted, not logged"
 #: Set on pushsvc's own handlers, which run the checks themselves (``Guards.guarded``).
 GUARDED = "_pushsvc_guarded"

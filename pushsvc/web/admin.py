@@ -12,7 +12,7 @@ and there is no /admin/ page. When on:
 - an admin must log in with ``PUSHSVC_ADMIN_UI_USERNAME`` / ``PUSHSVC_ADMIN_UI_PASSWORD``
   (compared in constant time; a refusal is counted as
   ``pushsvc_refused_connections_total{reason="admin_auth"}`` and logged once per connection,
-  without the values); wrong logins are budgeted per address by pushsvc.connect_guard
+  without the values); wrong logins are budgeted per address by pushsvc.sio.connect_guard
   (``PUSHSVC_ADMIN_UI_LOGIN_FAILURES_PER_ADDRESS``): past it the address is locked out of
   /admin, the right password included;
 - everything sent to admins stays on this pod: python-socketio emits its reports to the admin
@@ -52,8 +52,8 @@ from socketio.admin import InstrumentedServer
 from socketio.exceptions import ConnectionRefusedError
 
 from pushsvc import metrics
-from pushsvc.connect_guard import address_of, first_refusal
 from pushsvc.settings import Settings
+from pushsvc.sio.connect_guard import address_of, first_refusal
 from pushsvc.web.assets import asset_dir
 
 logger = logging.getLogger(__name__)

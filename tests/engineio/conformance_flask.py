@@ -25,8 +25,8 @@ from flask_socketio import emit
 import pushsvc
 from pushsvc.engineio import Server
 from pushsvc.engineio.sio import limits_from
-from pushsvc.origins import OriginPolicy
 from pushsvc.settings import Settings
+from pushsvc.web.origins import OriginPolicy
 
 settings = Settings()
 app = Flask(__name__)

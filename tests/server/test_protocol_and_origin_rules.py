@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from pushsvc.origins import OriginPolicy
 from pushsvc.settings import Settings
 from pushsvc.sio.packets import (
     MAX_ROOM_CHARS,
@@ -15,6 +14,7 @@ from pushsvc.sio.packets import (
     require_object,
     require_room,
 )
+from pushsvc.web.origins import OriginPolicy
 
 pytestmark = pytest.mark.unit  # in process, whatever its folder
 

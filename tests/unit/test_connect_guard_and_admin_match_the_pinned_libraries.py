@@ -1,4 +1,4 @@
-"""pushsvc.connect_guard and pushsvc.web.admin rely on these python-socketio internals; an
+"""pushsvc.sio.connect_guard and pushsvc.web.admin rely on these python-socketio internals; an
 upgrade that changes one of them must be re-checked (hashes of ``inspect.getsource`` as
 pinned, python-socketio 5.18.*). When one fails: read the new source, check that what the
 message says still holds, fix the module if it does not, then update the hash here."""

@@ -1,10 +1,10 @@
-"""pushsvc.connect_guard.AddressBudget on a fake clock: a burst of refusals, then a lockout;
+"""pushsvc.sio.connect_guard.AddressBudget on a fake clock: a burst of refusals, then a lockout;
 one CONNECT checked after it, a doubled lockout if that one fails too; accepted CONNECTs
 cost nothing; a quiet address starts over; the addresses it tracks are bounded."""
 
 from __future__ import annotations
 
-from pushsvc.connect_guard import AddressBudget
+from pushsvc.sio.connect_guard import AddressBudget
 
 
 class Clock:

@@ -31,7 +31,7 @@ Logs: the checks log one line per connection and reason (:func:`first_refusal`),
 one line, a connection closed here one line (none while its address is locked out: the
 lockout's line says so); everything else is counted in metrics.
 
-What is wrapped: ``socketio.Server._handle_connect``, outermost (after pushsvc.handlers and
+What is wrapped: ``socketio.Server._handle_connect``, outermost (after pushsvc.sio.overrides and
 pushsvc.recovery wrapped it), so a CONNECT refused unchecked costs no recovery lookup
 either. It relies on ``Server.environ[eio_sid]`` (the handshake's environ, also the one the
 connect handlers see as ``request.environ``) living as long as the Engine.IO connection.
@@ -317,7 +317,7 @@ class ConnectGuard:
 def install(server: Any, settings: Settings, *, exempt: Callable[[], bool] = lambda: False,
             admin_namespace: str = "/admin") -> ConnectGuard:
     """Budget the refused CONNECTs of ``server``; call it after every other wrapper of
-    ``_handle_connect`` (pushsvc.handlers, pushsvc.recovery)."""
+    ``_handle_connect`` (pushsvc.sio.overrides, pushsvc.recovery)."""
     guard = ConnectGuard(server, settings, exempt=exempt, admin_namespace=admin_namespace)
     guard.install()
     return guard
