@@ -7,32 +7,31 @@ emulator with ``rbac/`` loaded, N ``pushsvc serve`` processes on the Kubernetes 
 notifier (ServiceAccount ``pushsvc-notifier``) calling ``pushsvc-notify`` every few seconds.
 
 The HAProxy config is not a second hand-written file: ``render_local_haproxy_config``
-takes the shipped one and changes only addresses — the frontend and stats ``bind``
-addresses (free loopback ports) and each ``server`` address (a local pod) — so
-whatever the topology proves about stickiness, timeouts and health checks holds for
-the shipped file. For another pod count than the shipped config's, ``server`` lines are
-dropped from the end or continued from the last one (``node3 … cookie s3`` → ``node4 …
-cookie s4``).
+(pushsvc.testing.haproxy_config) takes the shipped one and changes only addresses.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import csv
-import io
 import json
 import logging
 import os
-import re
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from pushsvc.testing.haproxy_config import (
+    ServerState,
+    local_server_names,
+    parse_stats_csv,
+    render_local_haproxy_config,
+    server_for_cookie,
+    shipped_server_names,
+)
 from pushsvc.testing.procs import (
     PushsvcProcess,
     console_script,
@@ -48,133 +47,22 @@ from pushsvc.testing.shipped import shipped_haproxy_cfg, shipped_rbac_dir
 if TYPE_CHECKING:
     from pushsvc.testing.kubeapi import KubeAPI
 
+#: Re-exported: what tests and the demo took from here before the HAProxy half moved out.
+__all__ = [
+    "API_SERVICE_ACCOUNT", "BUS_NAMESPACE", "NOTIFIER_SERVICE_ACCOUNT", "LocalTopology",
+    "ServerState", "TopologyError", "combined_yaml", "local_server_names", "parse_stats_csv",
+    "render_local_haproxy_config", "run_notifier", "shipped_server_names",
+]
+
 logger = logging.getLogger(__name__)
 
-FRONTEND_SECTION = "frontend fe_pushsvc"
-BACKEND_SECTION = "backend be_pushsvc"
-STATS_SECTION = "listen stats"
 BUS_NAMESPACE = "pushsvc"
 API_SERVICE_ACCOUNT = "pushsvc-api"
 NOTIFIER_SERVICE_ACCOUNT = "pushsvc-notifier"
 
-_SECTION_RE = re.compile(r"^(global|defaults|frontend|backend|listen|resolvers|userlist|peers)\b")
-_SERVER_RE = re.compile(r"^(?P<indent>\s+)server\s+(?P<name>\S+)\s+(?P<addr>\S+)(?P<rest>.*)$")
-_BIND_RE = re.compile(r"^(?P<indent>\s+)bind\s+(?P<addr>\S+)(?P<rest>.*)$")
-_COOKIE_RE = re.compile(r"(\bcookie\s+)(\S*?)(\d*)(?=\s|$)")
-
 
 class TopologyError(RuntimeError):
     """A part of the local topology did not start (the message says which, and its log)."""
-
-
-# --------------------------------------------------------------------------- HAProxy config
-
-
-def _sections(lines: Sequence[str]) -> list[str]:
-    """The section header each line belongs to ('' before the first section)."""
-    current = ""
-    out = []
-    for line in lines:
-        stripped = line.strip()
-        if _SECTION_RE.match(line):
-            current = " ".join(stripped.split())
-        out.append(current)
-    return out
-
-
-def shipped_server_names(config: str) -> list[str]:
-    """The ``server`` names of the pushsvc backend, in order (one per pod)."""
-    lines = config.splitlines()
-    return [
-        m.group("name")
-        for line, section in zip(lines, _sections(lines), strict=True)
-        if section == BACKEND_SECTION and (m := _SERVER_RE.match(line))
-    ]
-
-
-def _numbered(name: str, number: int) -> str:
-    """``node3`` → ``node<number>`` (a name without a trailing number gets one appended)."""
-    return re.sub(r"\d*$", str(number), name, count=1)
-
-
-def local_server_names(config: str, count: int) -> list[str]:
-    """The ``server`` names of a local topology of ``count`` pods (see the module docstring)."""
-    names = shipped_server_names(config)
-    if not names:
-        raise ValueError("the HAProxy config has no server line in 'backend be_pushsvc'")
-    if count < 1:
-        raise ValueError(f"a topology needs at least one pod, got {count}")
-    extra = [_numbered(names[-1], len(names) + i + 1) for i in range(max(0, count - len(names)))]
-    return (names + extra)[:count]
-
-
-def render_local_haproxy_config(
-    config: str,
-    *,
-    frontend_bind: str,
-    stats_bind: str,
-    servers: Sequence[str],
-) -> str:
-    """Return ``config`` with only addresses changed, for a local topology.
-
-    :param config: the shipped haproxy.cfg text.
-    :param frontend_bind: ``host:port`` replacing the frontend's ``bind`` address.
-    :param stats_bind: ``host:port`` replacing the stats section's ``bind`` address.
-    :param servers: ``host:port`` of each pod, replacing the backend's ``server``
-        addresses in order. With fewer pods than the config has servers the last lines are
-        dropped; with more, lines are added after the last one, renumbered.
-    """
-    lines = config.splitlines(keepends=True)
-    names = local_server_names(config, len(servers))
-    pending = list(zip(names, servers, strict=True))
-    seen = 0
-    out = []
-    for line, section in zip(lines, _sections(lines), strict=True):
-        if section == BACKEND_SECTION and (m := _SERVER_RE.match(line)):
-            seen += 1
-            if not pending:
-                continue
-            name, addr = pending.pop(0)
-            out.append(f"{m['indent']}server {name} {addr}{m['rest']}\n")
-            if seen == len(shipped_server_names(config)):
-                for number, (name, addr) in enumerate(pending, start=seen + 1):
-                    rest = _COOKIE_RE.sub(lambda c, n=number: f"{c[1]}{c[2]}{n}", m["rest"])
-                    out.append(f"{m['indent']}server {name} {addr}{rest}\n")
-                pending = []
-            continue
-        if section in (FRONTEND_SECTION, STATS_SECTION) and (m := _BIND_RE.match(line)):
-            addr = frontend_bind if section == FRONTEND_SECTION else stats_bind
-            line = f"{m['indent']}bind {addr}{m['rest']}\n"
-        out.append(line)
-    return "".join(out)
-
-
-@dataclass(frozen=True)
-class ServerState:
-    """One row of HAProxy's stats CSV for a pushsvc server."""
-
-    name: str
-    status: str  # UP, DOWN, "UP 1/2", MAINT, ...
-    current_sessions: int
-    total_sessions: int
-    check_status: str
-
-
-def parse_stats_csv(text: str, *, backend: str = "be_pushsvc") -> dict[str, ServerState]:
-    """Server rows of ``backend`` from HAProxy's ``/stats;csv`` output."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("# ")))
-    states = {}
-    for row in reader:
-        if row.get("pxname") != backend or row.get("svname") in ("FRONTEND", "BACKEND"):
-            continue
-        states[row["svname"]] = ServerState(
-            name=row["svname"],
-            status=row.get("status", ""),
-            current_sessions=int(row.get("scur") or 0),
-            total_sessions=int(row.get("stot") or 0),
-            check_status=row.get("check_status", ""),
-        )
-    return states
 
 
 # --------------------------------------------------------------------------- processes
@@ -444,14 +332,7 @@ class LocalTopology:
 
     def pod_for_cookie(self, value: str) -> int:
         """Index of the pod whose HAProxy ``cookie`` value is ``value`` (s1 → 0, ...)."""
-        for index, line in enumerate(
-            line
-            for line in self.haproxy_cfg_path.read_text().splitlines()
-            if _SERVER_RE.match(line)
-        ):
-            if re.search(rf"\bcookie\s+{re.escape(value)}\b", line):
-                return index
-        raise KeyError(value)
+        return server_for_cookie(self.haproxy_cfg_path.read_text(), value)
 
     def notify(self, *, event: str, data: str, room: str | None = None,
                user: str | None = None) -> None:
