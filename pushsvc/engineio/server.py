@@ -40,6 +40,13 @@ DETACHED_KEY = "pushsvc.detached"  # the WebSocket took the connection over
 HANDLER_KEY = "pushsvc.handler"  # the worker's handler: told when a WebSocket takes over
 ADDRESS_KEY = "pushsvc.client_address"
 _TEXT = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
+#: A fan-out (python-socketio's room emit: one ``send_packet`` per recipient) never waits, so
+#: one to thousands of clients, or a backlog of bus messages to everyone, would hold the gevent
+#: loop for as long as it takes: no heartbeat to gunicorn (WORKER TIMEOUT, SIGKILL, every
+#: client dropped), no /healthz. Every FANOUT_CHECK_EVERY sends within one run of the loop the
+#: engine looks how long the loop has waited and past FANOUT_SLICE_SECONDS yields to it once.
+FANOUT_CHECK_EVERY = 32
+FANOUT_SLICE_SECONDS = 0.01
 StartResponse = Callable[..., Any]
 
 
@@ -68,6 +75,7 @@ class Server:
         self.sockets: dict[str, Session] = {}
         self.admission = Admission(limits)
         self._logged: set[tuple[str, str]] = set()
+        self.pacer = Pacer()
 
     # -- the surface python-socketio uses --------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
@@ -83,6 +91,7 @@ class Server:
         session = self.sockets.get(sid)
         if session is not None:
             session.send(pkt)
+        self.pacer.sent()
 
     def get_session(self, sid: str) -> dict[str, Any]:
         session = self.sockets.get(sid)
@@ -315,6 +324,41 @@ class Server:
             return None
         return [("Access-Control-Allow-Origin", str(origin)),
                 ("Access-Control-Allow-Credentials", "true")]
+
+
+class Pacer:
+    """Makes a long fan-out yield to the gevent loop (``FANOUT_SLICE_SECONDS``).
+
+    The loop's cached time (``loop.now()``) changes each time the loop runs, so sends seen
+    under one value were made in one stretch without a switch to the loop; its age is how long
+    that stretch has kept the loop waiting. A few sends (a reply, a connect) never count up to
+    a check; only a fan-out does. In the hub itself (a timer's callback) nothing may wait.
+    """
+
+    __slots__ = ("_loop", "_seen", "_count")
+
+    def __init__(self) -> None:
+        self._loop: Any = None
+        self._seen = 0.0
+        self._count = 0
+
+    def sent(self) -> None:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = gevent.get_hub().loop
+        now = loop.now()
+        if now != self._seen:
+            self._seen, self._count = now, 1
+            return
+        self._count += 1
+        if self._count % FANOUT_CHECK_EVERY or time.time() - now < FANOUT_SLICE_SECONDS:
+            return
+        hub = gevent.get_hub()
+        if gevent.getcurrent() is hub:
+            return
+        metrics.fanout_yields.inc()
+        gevent.sleep(0)
+        loop.update_now()  # the next stretch starts now
 
 
 def _answer(start_response: StartResponse, status: str, body: bytes,
