@@ -3,7 +3,7 @@
 Clients are added in steps (1k, 10k, 20k, 50k); after each step the worker's
 resident memory is read from /proc, and (RSS - RSS before any client) / clients
 is the memory per connection. pushsvc, plain Flask-SocketIO and the floor (bare
-gevent pywsgi + gevent-websocket, bench/floor_app.py) run one after the other in
+gevent pywsgi + wsproto, bench/floor_app.py) run one after the other in
 the same run, never at the same time. ``python -m bench`` raises its own file-descriptor
 limit first (``bench.procs.raise_own_limits``: up to fs.nr_open as root) for itself and the
 servers and load clients it starts; the load client spreads its connections over loopback
