@@ -50,6 +50,26 @@ FANOUT_SLICE_SECONDS = 0.01
 StartResponse = Callable[..., Any]
 
 
+class _NoBody:
+    """The ``wsgi.input`` of a kept handshake environ: an empty body, shared by all."""
+
+    __slots__ = ()
+
+    def read(self, *_args: Any) -> bytes:
+        return b""
+
+    readline = read
+
+    def readlines(self, *_args: Any) -> list[bytes]:
+        return []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+_NO_BODY = _NoBody()
+
+
 class Server:
     """A drop-in for ``engineio.Server`` as python-socketio 5.18 uses it (gevent only)."""
 
@@ -274,9 +294,19 @@ class Server:
                        "logged", address, reason, status)
         return address, (status, text)
 
+    @staticmethod
+    def keep_environ(environ: dict[str, Any]) -> None:
+        """Before a session keeps its request's environ: drop what holds the request's
+        connection (its socket, pywsgi's handler, the request body's stream and so the
+        handler's read buffer) — a handshake has no body to read later."""
+        for key in (SOCKET_KEY, HANDLER_KEY, "gunicorn.sock"):
+            environ.pop(key, None)
+        environ["wsgi.input"] = _NO_BODY
+
     def open_session(self, environ: dict[str, Any], address: str, transport: str
                      ) -> Session | None:
         """Make a session and tell python-socketio; ``None`` when its connect refuses."""
+        self.keep_environ(environ)
         session = Session(self, self.generate_id(), address, environ, transport)
         self.sockets[session.sid] = session
         self.admission.add(address)
