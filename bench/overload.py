@@ -183,7 +183,7 @@ def run(ctx: Context) -> ScenarioResult:
         by_path = {prober.path: prober for prober in row}
         metrics_max = by_path["/metrics"].metrics_max
         lag = latency_summary(st.latencies_ms)
-        point = {
+        point: dict[str, Any] = {
             "pod": i, "clients": st.clients, "delivered": len(st.latencies_ms),
             "expected": sent * st.clients, "dups": st.dups,
             "dropped": st.disconnected,
@@ -199,27 +199,27 @@ def run(ctx: Context) -> ScenarioResult:
         }
         raw["pods"].append(point)
 
-        def row(figure: str, value: float | None, unit: str, target: str = "",
+        def add(figure: str, value: float | None, unit: str, target: str = "",
                 higher: bool = False, pod: int = i) -> None:
             result.rows.append(Row(f"pod {pod}: {figure}", value, None, unit, target=target,
                                    higher_is_better=higher, baseline_name="-"))
 
-        row("/healthz worst latency", _ms(point["healthz_worst_s"]), "ms",
+        add("/healthz worst latency", _ms(point["healthz_worst_s"]), "ms",
             target=f"< {PROBE_TIMEOUT * 1000:.0f}")
-        row("/readyz worst latency", _ms(point["readyz_worst_s"]), "ms")
-        row("/metrics worst latency", _ms(point["metrics_worst_s"]), "ms")
-        row("probes unanswered (all three paths)", sum(
+        add("/readyz worst latency", _ms(point["readyz_worst_s"]), "ms")
+        add("/metrics worst latency", _ms(point["metrics_worst_s"]), "ms")
+        add("probes unanswered (all three paths)", sum(
             point[f"{p.strip('/')}_failures"] for p in PATHS), "", target="0")
-        row("worker timeouts", logs["worker_timeouts"], "", target="0")
-        row("workers SIGKILLed", logs["worker_kills"], "", target="0")
-        row("clients dropped", point["dropped"], "")
-        row("of them shed by the queued-bytes cap", point["shed_by_cap"], "")
-        row("delivery lag p50", lag["p50"], "ms")
-        row("delivery lag p99", lag["p99"], "ms")
-        row("delivery lag max", lag["max"], "ms")
-        row(f"deliveries/s (asked {sz.overload_rate * st.clients:,}/s)",
+        add("worker timeouts", logs["worker_timeouts"], "", target="0")
+        add("workers SIGKILLed", logs["worker_kills"], "", target="0")
+        add("clients dropped", point["dropped"], "")
+        add("of them shed by the queued-bytes cap", point["shed_by_cap"], "")
+        add("delivery lag p50", lag["p50"], "ms")
+        add("delivery lag p99", lag["p99"], "ms")
+        add("delivery lag max", lag["max"], "ms")
+        add(f"deliveries/s (asked {sz.overload_rate * st.clients:,}/s)",
             point["deliveries_per_s"], "/s", higher=True)
-        row("fan-out lag gauge, worst scrape", point["fanout_lag_max_s"], "s")
+        add("fan-out lag gauge, worst scrape", point["fanout_lag_max_s"], "s")
     raw["sent"] = sent
     raw["seconds_measured"] = elapsed
     result.raw = raw
