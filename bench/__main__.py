@@ -4,11 +4,14 @@ Scenarios: capacity, fanout, bus, ingest, emitter, footprint (default: all, in t
 order; footprint takes 10 minutes, ``--minutes`` shortens it); ``rolling`` (a rolling restart
 under load with connection state recovery, several minutes at full size) runs only when
 named, e.g. ``python -m bench rolling``; so do ``snapshots`` (the bus lag per second
-across snapshot refreshes, three pods with recovery on, a minute or two) and ``jobs`` (Job
-transition → browser latency). Writes ``latest.json``, ``table.md`` and the PNG plots to the
-output folder (default bench/results/) and prints the table. ``--smoke`` runs every scenario
-at a tiny size (CI) and writes to ``--out`` (default artifacts/bench/smoke/, git-ignored) so
-the committed full-run figures are never overwritten by a smoke run.
+across snapshot refreshes, three pods with recovery on, a minute or two), ``jobs`` (Job
+transition → browser latency) and ``overload`` (8,000 clients over three pods, 10
+notifications/s to everyone: the pods must lag, not die; ``--overload-clients``,
+``--overload-rate``, ``--overload-seconds``). Writes ``latest.json``, ``table.md`` and the
+PNG plots to the output folder (default bench/results/) and prints the table. ``--smoke``
+runs every scenario at a tiny size (CI) and writes to ``--out`` (default
+artifacts/bench/smoke/, git-ignored) so the committed full-run figures are never
+overwritten by a smoke run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from bench import (
     footprint,
     ingest,
     jobs_latency,
+    overload,
     procs,
     report,
     rolling,
@@ -51,6 +55,7 @@ EXTRA_SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "rolling": rolling.run,
     "snapshots": snapshots.run,
     "jobs": jobs_latency.run,
+    "overload": overload.run,
 }
 
 
@@ -82,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="snapshots: seconds watched (default 100)")
     p.add_argument("--snapshots-interval", type=float,
                    help="snapshots: PUSHSVC_RECOVERY_SNAPSHOT_INTERVAL_SECONDS (default 30)")
+    p.add_argument("--overload-clients", type=int, help="overload: clients (default 8000)")
+    p.add_argument("--overload-rate", type=int,
+                   help="overload: notifications/s to everyone (default 10)")
+    p.add_argument("--overload-seconds", type=float,
+                   help="overload: seconds of notifications (default 60)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.smoke else logging.WARNING,
@@ -104,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, f"snapshots_{name}")
         if value:
             sizes = dataclasses.replace(sizes, **{f"snapshots_{name}": value})
+    for name in ("clients", "rate", "seconds"):
+        value = getattr(args, f"overload_{name}")
+        if value:
+            sizes = dataclasses.replace(sizes, **{f"overload_{name}": value})
     if args.rolling_without_recovery:
         sizes = dataclasses.replace(sizes, rolling_recovery=False)
     ctx = Context(sizes=sizes, out_dir=out,

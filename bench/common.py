@@ -43,6 +43,10 @@ class Sizes:
     snapshots_interval: float = 30.0
     snapshots_seconds: float = 100.0
     snapshots_rate: int = 5
+    # overload: WebSocket clients over three pods, notifications/s to everyone, for seconds
+    overload_clients: int = 8000
+    overload_rate: int = 10
+    overload_seconds: float = 60.0
 
 
 FULL = Sizes()
@@ -69,6 +73,9 @@ SMOKE = Sizes(
     snapshots_clients=20,
     snapshots_interval=2.0,
     snapshots_seconds=4.0,
+    overload_clients=30,
+    overload_rate=5,
+    overload_seconds=3.0,
 )
 
 

@@ -5,7 +5,7 @@ to the whole room. Per burst: deliveries / (last arrival - first send); per
 message: the time from its send until the last client has it. When the
 Kubernetes API emulator and the bus exist, pushsvc runs with its bus on (the
 bus must add nothing to the hot path); otherwise with the memory manager. The
-floor (bare gevent pywsgi + gevent-websocket looping ``ws.send``, bench/floor_app.py)
+floor (bare gevent pywsgi + wsproto looping a send per member, bench/floor_app.py)
 runs the same bursts: server CPU per delivery is reported against it.
 """
 

@@ -42,7 +42,7 @@ def _kube_sender(kubeconfig: str, namespace: str, channel: str, room: str,
                  batch_window_seconds=batch_window)
 
     def send(data: str) -> str:
-        return em.notify(EVENT, {"data": data}, to=room)
+        return em.notify(EVENT, {"data": data}, to=room or None)  # --room '': everyone
 
     return send, em.flush
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kubeconfig")
     p.add_argument("--namespace", default="default")
     p.add_argument("--channel", default="pushsvc")
-    p.add_argument("--room", default="bench")
+    p.add_argument("--room", default="bench", help="'' for every client (kube only)")
     p.add_argument("--seq0", type=int, default=0)
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--rate", type=float, default=0.0, help="per second; 0 = as fast as possible")

@@ -1,9 +1,9 @@
 """Starts and measures the processes a benchmark compares.
 
-Each server is a real gunicorn with one gevent-websocket worker (pushsvc via
-``pushsvc serve``, the baseline via gunicorn on ``bench.baseline_app``), with
-its file-descriptor limit raised to the hard limit. Memory and CPU are read
-from ``/proc`` of the worker process, the one that holds the connections.
+Each server is a real gunicorn with one worker (pushsvc via ``pushsvc serve`` and its
+engine's worker, the baseline via gunicorn with gevent-websocket's worker on
+``bench.baseline_app``), with its file-descriptor limit raised to the hard limit. Memory
+and CPU are read from ``/proc`` of the worker process, the one that holds the connections.
 Starting and stopping use the shipped process helpers (``pushsvc.testing.procs``),
 the same the tests and the demo use; only the measuring is here.
 """
@@ -170,7 +170,7 @@ def start_baseline(*, log_dir: Path, connections: int, redis_url: str | None = N
 
 
 def start_floor(*, log_dir: Path) -> Server:
-    """The floor (bench.floor_app): bare gevent pywsgi + gevent-websocket, one process."""
+    """The floor (bench.floor_app): bare gevent pywsgi + wsproto, one process."""
     port = free_port()
     cmd = [sys.executable, "-m", "bench.floor_app", "--port", str(port)]
     return _spawn("floor", cmd, dict(os.environ), log_dir, port)

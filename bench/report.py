@@ -73,7 +73,7 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def table(results: list[ScenarioResult]) -> str:
-    # "floor": bare gevent pywsgi + gevent-websocket (bench/floor_app.py), where measured.
+    # "floor": bare gevent pywsgi + wsproto (bench/floor_app.py), where measured.
     lines = ["| figure | pushsvc | baseline | ratio | floor | × floor | unit | target |",
              "|---|---:|---:|---:|---:|---:|---|---|"]
     for res in results:
@@ -127,7 +127,7 @@ def plots(out_dir: Path, results: list[ScenarioResult]) -> list[Path]:
     if cap and cap.raw.get("sweeps"):
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         for name, label in (("pushsvc", "pushsvc"), ("baseline", "Flask-SocketIO"),
-                            ("floor", "floor (bare gevent-websocket)")):
+                            ("floor", "floor (bare gevent + wsproto)")):
             pts = cap.raw["sweeps"].get(name)
             if pts:
                 ax.plot([p["connections"] for p in pts], [p["rss"] / 2**20 for p in pts],

@@ -109,6 +109,14 @@ ws_backpressured = Counter(
     registry=REGISTRY,
 )
 
+fanout_yields = Counter(
+    "pushsvc_fanout_yields",
+    "Times a fan-out (one emit to many clients, a bus message to everyone) had held the "
+    "gevent loop past its slice and yielded to it mid-way, so the heartbeat, /healthz and "
+    "the other clients are served while it goes on (pushsvc's engine).",
+    registry=REGISTRY,
+)
+
 # --- identity (pushsvc/identity/) ----------------------------------------
 token_refreshes = Counter(
     "pushsvc_token_refreshes",

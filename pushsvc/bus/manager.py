@@ -145,6 +145,9 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         metrics.outbox_messages.set_function(lambda: self.outbox.messages)
         metrics.outbox_bytes.set_function(lambda: self.outbox.bytes)
         metrics.watch_down_seconds.set_function(self._down_seconds)
+        #: When the bus message being fanned out now was queued (Unix seconds), else None.
+        self._fanning_out: float | None = None
+        metrics.fanout_lag_seconds.set_function(self._fanout_lag)
 
     # --- lifecycle and readiness ------------------------------------------------------
     def set_server(self, server: Any) -> None:
@@ -169,6 +172,10 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
             self.janitor.start()
         if self.job_notifier is not None:
             self.job_notifier.start()
+
+    def _fanout_lag(self) -> float:
+        created = self._fanning_out
+        return 0.0 if created is None else max(0.0, time.time() - created)
 
     def _down_seconds(self) -> float:
         status = self.watcher.status
@@ -304,6 +311,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
         for delivery in self.watcher.deliveries():
             metrics.lag_seconds.observe(max(0.0, time.time() - delivery.created))
             applied = False
+            self._fanning_out = delivery.created
             for index, message in enumerate(delivery.envelope.messages):
                 tapped: Delivery | None = None
                 try:
@@ -325,6 +333,7 @@ class KubernetesManager(RoomIndexMixin, socketio.PubSubManager):
                     finally:
                         DELIVERING.set(None)
                     applied = True
+            self._fanning_out = None
             metrics.observe_hops(delivery.created, delivery.read_at,
                                  time.time() if applied else None)
         logger.error("bus watcher stopped")  # only after stop(): PubSubManager then exits

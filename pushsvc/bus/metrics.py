@@ -75,6 +75,13 @@ lag_seconds = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
     registry=REGISTRY,
 )
+fanout_lag_seconds = Gauge(
+    "pushsvc_fanout_lag_seconds",
+    "How far behind this pod delivers: now minus the time the bus message it is fanning out "
+    "to its clients now was queued for publishing; 0 while it delivers nothing. A pod past "
+    "what it can deliver lags (this grows) instead of dying.",
+    registry=REGISTRY,
+)
 
 # --- ops: what the watch sees of the bus's footprint --------------------------------------
 live_events = Gauge(

@@ -39,7 +39,34 @@ SOCKET_KEY = "pushsvc.socket"  # set by pushsvc.engineio.worker's handler
 DETACHED_KEY = "pushsvc.detached"  # the WebSocket took the connection over
 HANDLER_KEY = "pushsvc.handler"  # the worker's handler: told when a WebSocket takes over
 _TEXT = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
+#: A fan-out (python-socketio's room emit: one ``send_packet`` per recipient) never waits, so
+#: one to thousands of clients, or a backlog of bus messages to everyone, would hold the gevent
+#: loop for as long as it takes: no heartbeat to gunicorn (WORKER TIMEOUT, SIGKILL, every
+#: client dropped), no /healthz. Every FANOUT_CHECK_EVERY sends within one run of the loop the
+#: engine looks how long the loop has waited and past FANOUT_SLICE_SECONDS yields to it once.
+FANOUT_CHECK_EVERY = 32
+FANOUT_SLICE_SECONDS = 0.01
 StartResponse = Callable[..., Any]
+
+
+class _NoBody:
+    """The ``wsgi.input`` of a kept handshake environ: an empty body, shared by all."""
+
+    __slots__ = ()
+
+    def read(self, *_args: Any) -> bytes:
+        return b""
+
+    readline = read
+
+    def readlines(self, *_args: Any) -> list[bytes]:
+        return []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+_NO_BODY = _NoBody()
 
 
 class Server:
@@ -70,6 +97,7 @@ class Server:
         self.sockets: dict[str, Session] = {}
         self.admission = Admission(limits)
         self._logged: set[tuple[str, str]] = set()
+        self.pacer = Pacer()
 
     # -- the surface python-socketio uses --------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
@@ -88,6 +116,7 @@ class Server:
             if self.traffic is not None:
                 self.traffic("packetsOut")
                 self.traffic("bytesOut", packets.packet_size(pkt))
+        self.pacer.sent()
 
     def get_session(self, sid: str) -> dict[str, Any]:
         session = self.sockets.get(sid)
@@ -274,9 +303,19 @@ class Server:
                        "logged", address, reason, status)
         return address, (status, text)
 
+    @staticmethod
+    def keep_environ(environ: dict[str, Any]) -> None:
+        """Before a session keeps its request's environ: drop what holds the request's
+        connection (its socket, pywsgi's handler, the request body's stream and so the
+        handler's read buffer) — a handshake has no body to read later."""
+        for key in (SOCKET_KEY, HANDLER_KEY, "gunicorn.sock"):
+            environ.pop(key, None)
+        environ["wsgi.input"] = _NO_BODY
+
     def open_session(self, environ: dict[str, Any], address: str, transport: str
                      ) -> Session | None:
         """Make a session and tell python-socketio; ``None`` when its connect refuses."""
+        self.keep_environ(environ)
         session = Session(self, self.generate_id(), address, environ, transport)
         self.sockets[session.sid] = session
         self.admission.add(address)
@@ -324,6 +363,41 @@ class Server:
             return None
         return [("Access-Control-Allow-Origin", str(origin)),
                 ("Access-Control-Allow-Credentials", "true")]
+
+
+class Pacer:
+    """Makes a long fan-out yield to the gevent loop (``FANOUT_SLICE_SECONDS``).
+
+    The loop's cached time (``loop.now()``) changes each time the loop runs, so sends seen
+    under one value were made in one stretch without a switch to the loop; its age is how long
+    that stretch has kept the loop waiting. A few sends (a reply, a connect) never count up to
+    a check; only a fan-out does. In the hub itself (a timer's callback) nothing may wait.
+    """
+
+    __slots__ = ("_loop", "_seen", "_count")
+
+    def __init__(self) -> None:
+        self._loop: Any = None
+        self._seen = 0.0
+        self._count = 0
+
+    def sent(self) -> None:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = gevent.get_hub().loop
+        now = loop.now()
+        if now != self._seen:
+            self._seen, self._count = now, 1
+            return
+        self._count += 1
+        if self._count % FANOUT_CHECK_EVERY or time.time() - now < FANOUT_SLICE_SECONDS:
+            return
+        hub = gevent.get_hub()
+        if gevent.getcurrent() is hub:
+            return
+        metrics.fanout_yields.inc()
+        gevent.sleep(0)
+        loop.update_now()  # the next stretch starts now
 
 
 def _answer(start_response: StartResponse, status: str, body: bytes,

@@ -15,7 +15,6 @@ the close packet ``1`` after what was still queued when the server closes it.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -44,6 +43,12 @@ class Reason:
 class Session:
     """An Engine.IO session (what python-engineio calls a socket)."""
 
+    # Slots, and a plain list for the polling queue (a deque allocates a 64-slot block at
+    # once): an idle WebSocket's session is a few hundred bytes (issue 21: RSS per connection).
+    __slots__ = ("server", "sid", "address", "environ", "transport", "data", "queue",
+                 "queued_bytes", "ws", "probe", "probed", "closing", "closed", "_poll",
+                 "_poll_answer", "_pong_due", "_timer", "__weakref__")
+
     def __init__(self, server: Server, sid: str, address: str, environ: dict[str, Any],
                  transport: str) -> None:
         self.server = server
@@ -52,7 +57,7 @@ class Session:
         self.environ = environ
         self.transport = transport  # "polling" or "websocket" (after an upgrade too)
         self.data: dict[str, Any] = {}  # get_session / save_session
-        self.queue: deque[Any] = deque()
+        self.queue: list[Any] = []
         self.queued_bytes = 0
         self.ws: WebSocket | None = None  # the session's WebSocket, once it speaks it
         self.probe: WebSocket | None = None  # a pending upgrade

@@ -64,19 +64,39 @@ def run_websocket(server: Server, environ: dict[str, Any], start_response: Start
     handler = environ.get(HANDLER_KEY)
     if handler is not None:
         handler.detached = True
-    ws = WebSocket(sock, server.limits, lambda: _overflowed(server, ws))
+    # The WebSocket gets a socket of its own (a dup of the request's, which pywsgi closes when
+    # this request returns) and a greenlet of its own, started with a shallow stack: the
+    # request's greenlet, pywsgi's handler, its read buffer and parsed headers are all freed,
+    # where they used to be held for the life of every WebSocket (issue 21: RSS per idle
+    # WebSocket). The gunicorn pool no longer counts it: PUSHSVC_MAX_SESSIONS_TOTAL does.
     try:
-        _serve_websocket(server, environ, ws, session, sid, address, refused)
-    finally:
-        ws.release()  # pywsgi closes the socket next: no writer may still wait on it
+        own = sock.dup()
+    except OSError:
+        return _refuse(start_response, "503 Service Unavailable", "out of file descriptors")
+    ws = WebSocket(own, server.limits, lambda: _overflowed(server, ws))
+    key = str(environ["HTTP_SEC_WEBSOCKET_KEY"])
+    server.keep_environ(environ)
+    # Only a new session keeps its request's environ (python-socketio's handlers read it).
+    gevent.spawn(_run, server, environ if sid is None else None, key, ws, session, sid,
+                 address, refused)
     return []
 
 
-def _serve_websocket(server: Server, environ: dict[str, Any], ws: WebSocket,
+def _run(server: Server, environ: dict[str, Any] | None, key: str, ws: WebSocket,
+         session: Session | None, sid: str | None, address: str,
+         refused: tuple[int, str] | None) -> None:
+    try:
+        _serve_websocket(server, environ, key, ws, session, sid, address, refused)
+    finally:
+        ws.release()  # no writer may still wait on the socket when it is closed
+        ws.sock.close()
+
+
+def _serve_websocket(server: Server, environ: dict[str, Any] | None, key: str, ws: WebSocket,
                      session: Session | None, sid: str | None, address: str,
                      refused: tuple[int, str] | None) -> None:
     try:
-        ws.accept(str(environ["HTTP_SEC_WEBSOCKET_KEY"]))
+        ws.accept(key)
     except OSError:
         return
     if refused is not None:  # as documented for pushsvc: the upgrade, then a close 1008
@@ -85,6 +105,7 @@ def _serve_websocket(server: Server, environ: dict[str, Any], ws: WebSocket,
         ws.close(POLICY_VIOLATION, "this session already has a WebSocket")
         ws.messages(lambda data: None)
     elif session is None:
+        assert environ is not None
         _new_session(server, environ, address, ws)
     else:
         _upgrade(server, session, ws)

@@ -75,6 +75,9 @@ def _nonblocking_send(sock: Any) -> Callable[[bytes], int]:
 class WebSocket:
     """One accepted WebSocket: reader loop, direct writes, bounded messages."""
 
+    __slots__ = ("sock", "limits", "conn", "closed", "close_reason", "_send_now", "_waiting",
+                 "_waiting_bytes", "_writer", "_on_overflow", "_control", "__weakref__")
+
     def __init__(self, sock: Any, limits: Limits, on_overflow: Callable[[], None]) -> None:
         self.sock = sock
         self.limits = limits

@@ -3,10 +3,12 @@
 Why a handler of our own rather than gevent-websocket's (the former engine's worker): the
 engine takes the WebSocket over from gevent's pywsgi itself, so the handler only has to
 (1) put the raw socket in the environ (``pushsvc.socket``), (2) write nothing after a
-WebSocket took the connection (``pushsvc.detached``), (3) say ``Connection: close`` when it
-will close a keep-alive connection — pywsgi closes it silently after a request that asked
-for it, and Node's agent then fails its next request with "socket hang up" —, and (4) log a
-malformed request without its request line, which may carry a ``?token=``.
+WebSocket took the connection (``pushsvc.detached``: the engine serves it on a dup of the
+socket in a greenlet of its own, and this handler lets go of its copy without reading it),
+(3) say ``Connection: close`` when it will close a keep-alive connection — pywsgi closes it
+silently after a request that asked for it, and Node's agent then fails its next request
+with "socket hang up" —, and (4) log a malformed request without its request line, which
+may carry a ``?token=``.
 
 ``-k pushsvc.engineio.worker.Worker`` (what ``pushsvc serve`` runs) drains on SIGTERM:
 readiness off, clients told and disconnected, then the stock stop; idle keep-alive
@@ -39,6 +41,7 @@ class Handler(PyWSGIHandler):
     idle: weakref.WeakSet[Handler] = weakref.WeakSet()
     closing = False
     close_connection: bool
+    socket: Any  # None once a WebSocket took the connection over (process_result)
 
     def __init__(self, sock: Any, address: Any, server: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, address, server, *args, **kwargs)
@@ -77,7 +80,10 @@ class Handler(PyWSGIHandler):
 
     def process_result(self) -> None:
         if self._detached():
-            self.close_connection = True  # the WebSocket is over: nothing more to write
+            # The WebSocket runs on a dup of the socket: pywsgi must neither write to this one
+            # nor read from it (its cleanup reads what is pending) before closing it.
+            self.close_connection = True
+            self.socket = None
             return
         super().process_result()
 

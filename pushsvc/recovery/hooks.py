@@ -102,7 +102,8 @@ class Hooks(Decision):
                         return None
                     if current > through:
                         del self._replayed[eio_sid]
-                self._last_sent[eio_sid] = current
+                if eio_sid in server.eio.sockets:  # a fan-out yields: it may have left meanwhile
+                    self._last_sent[eio_sid] = current
             return original_send_eio(eio_sid, eio_pkt)
 
         def disconnect(sid: str, namespace: str | None = None, ignore_queue: bool = False) -> Any:

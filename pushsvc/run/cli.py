@@ -217,28 +217,31 @@ def serve(settings: Settings, app_uri: str | None = None) -> int:
         WORKER_CLASS, settings.worker_connections,
         settings.shutdown_grace_seconds,
     )
-    _raise_fd_limit(settings.worker_connections)
+    _raise_fd_limit(settings.worker_connections, settings.max_sessions_total)
     _PushsvcApplication().run()
     return 0
 
 
-def _raise_fd_limit(worker_connections: int) -> None:
-    """Lift the soft file-descriptor limit so worker_connections can really be reached.
+def _raise_fd_limit(worker_connections: int, max_sessions: int) -> None:
+    """Lift the soft file-descriptor limit so every connection allowed can really be open:
+    gunicorn's worker_connections (HTTP requests) and the WebSockets, which leave gunicorn's
+    pool once open (one descriptor each, bounded by PUSHSVC_MAX_SESSIONS_TOTAL).
 
     Past ``ulimit -n`` accept() fails and even health checks hang; say so at start-up
     instead of at the 1,025th client.
     """
-    wanted = worker_connections + 256  # listeners, the watch, logs, health checks
+    needed = worker_connections + max_sessions
+    wanted = needed + 256  # listeners, the watch, logs, health checks
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
-    if soft != resource.RLIM_INFINITY and soft < worker_connections:
+    if soft != resource.RLIM_INFINITY and soft < needed:
         log.warning(
-            "file-descriptor limit %d is below PUSHSVC_WORKER_CONNECTIONS=%d: "
-            "connections past it will fail; raise the hard limit (ulimit -Hn) or lower "
-            "the setting", soft, worker_connections,
+            "file-descriptor limit %d is below PUSHSVC_WORKER_CONNECTIONS=%d plus "
+            "PUSHSVC_MAX_SESSIONS_TOTAL=%d: connections past it will fail; raise the hard "
+            "limit (ulimit -Hn) or lower the settings", soft, worker_connections, max_sessions,
         )
 
 

@@ -22,9 +22,10 @@ class ServingSettings(Section):
     worker_connections: int = Field(
         default=20000,
         ge=10,
-        description="gunicorn --worker-connections: cap on ALL open connections "
-        "(WebSockets, long-polls, health checks) of the one gevent worker. "
-        "Keep it below ulimit -n.",
+        description="gunicorn --worker-connections: cap on the open HTTP requests "
+        "(long-polls, health checks, WebSocket handshakes) of the one gevent worker; an open "
+        "WebSocket leaves it and counts toward PUSHSVC_MAX_SESSIONS_TOTAL. pushsvc serve "
+        "lifts the soft ulimit -n to fit both.",
     )
     shutdown_grace_seconds: float = Field(
         default=20.0,

@@ -48,9 +48,9 @@ def _serve_app(app: str, env: dict[str, str]) -> Iterator[AppServer]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            requests.get(f"{url}{path}?EIO=4&transport=polling", timeout=2)
+            requests.get(f"{url}{path}?EIO=4&transport=polling", timeout=5)
             break
-        except (requests.ConnectionError, requests.Timeout):  # not up yet (a loaded machine)
+        except requests.RequestException:  # refused, or the worker still importing the app
             if popen.poll() is not None or time.monotonic() > deadline:
                 stop_process(popen, timeout=5)
                 raise RuntimeError(f"{app} did not start; log {log_path}") from None
