@@ -1,14 +1,12 @@
 """A pod under a fan-out it cannot finish: the server of the overload test.
 
-A Socket.IO server on pushsvc's engine (``PUSHSVC_ENGINE=python-engineio``: the default
-engine, for comparison) and three plain routes: ``/healthz`` answers ``ok``; ``/pid`` the
-worker's pid; ``GET /flood?seconds=S`` starts a background loop that emits to every
-connected client for S seconds (at most 60) without ever waiting itself, as a bus listener
-with a backlog of messages to everyone does; ``/flood`` answers at once, and ``/flooded``
-says how many emits the loop made and whether it is done. Every write of such a loop is
-non-blocking: nothing in it gives the gevent loop back, so only the engine's pacing can keep
-gunicorn's heartbeat and ``/healthz`` going.
-"""
+A Socket.IO server on pushsvc's engine and three plain routes: ``/healthz`` answers ``ok``;
+``/pid`` the worker's pid; ``GET /flood?seconds=S`` starts a background loop that emits to
+every connected client for S seconds (at most 60) without ever waiting itself, as a bus
+listener with a backlog of messages to everyone does; ``/flood`` answers at once, and
+``/flooded`` says how many emits the loop made and whether it is done. Every write of such a
+loop is non-blocking: nothing in it gives the gevent loop back, so only the engine's pacing
+can keep gunicorn's heartbeat and ``/healthz`` going."""
 
 from __future__ import annotations
 
@@ -21,23 +19,15 @@ from urllib.parse import parse_qs
 import gevent
 import socketio
 
-ENGINE = os.environ.get("PUSHSVC_ENGINE", "pushsvc")
+from pushsvc.engineio import Limits
+from pushsvc.engineio.sio import SocketIOServer
+
 MAX_SECONDS = 60.0
 _state = {"emits": 0, "done": False, "started": False}
 
 
-def _server() -> Any:
-    if ENGINE == "pushsvc":
-        from pushsvc.engineio import Limits
-        from pushsvc.engineio.sio import SocketIOServer
-
-        limits = Limits(max_sessions_per_address=1000, handshake_burst=10000,
-                        handshakes_per_second=10000.0)
-        return SocketIOServer(engine_limits=limits)
-    return socketio.Server(async_mode="gevent")
-
-
-sio = _server()
+sio = SocketIOServer(engine_limits=Limits(max_sessions_per_address=1000, handshake_burst=10000,
+                                          handshakes_per_second=10000.0))
 _sio_app = socketio.WSGIApp(sio)
 
 
