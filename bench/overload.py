@@ -125,7 +125,7 @@ def run(ctx: Context) -> ScenarioResult:
     pods: list[procs.Server] = []
     raw: dict[str, Any] = {"clients": per_pod * PODS, "rate": sz.overload_rate,
                            "seconds": sz.overload_seconds, "load_average_at_start": load0,
-                           "engine": os.environ.get("PUSHSVC_ENGINE", "(default)"), "pods": []}
+                           "pods": []}
     with ExitStack() as stack:
         emu = start_emulator(ctx, stack)
         if emu is None:

@@ -188,9 +188,6 @@ def start_pushsvc(*, log_dir: Path, connections: int, extra_env: dict[str, str] 
         "PUSHSVC_SHUTDOWN_GRACE_SECONDS": "2",
         # One load client sends every message of a scenario.
         **LIFTED_CLIENT_LIMITS,
-        # PUSHSVC_ENGINE=pushsvc python -m bench ...: the same run on pushsvc's own engine.
-        **({"PUSHSVC_ENGINE": os.environ["PUSHSVC_ENGINE"]} if "PUSHSVC_ENGINE" in os.environ
-           else {}),
         **(extra_env or {}),
     }
     # pushsvc serve lifts its own file-descriptor limit to fit its worker_connections.

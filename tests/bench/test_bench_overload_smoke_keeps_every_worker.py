@@ -7,7 +7,6 @@ of the report and the workers' survival are checked; the figures are the benchma
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,6 @@ def test_the_overload_scenario_reports_every_pod_and_keeps_its_workers(tmp_path:
     out = subprocess.run(
         [sys.executable, "-m", "bench", "overload", "--smoke", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "PUSHSVC_ENGINE": "pushsvc"},
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     scenario = json.loads((tmp_path / "latest.json").read_text())["scenarios"]["overload"]
