@@ -224,8 +224,8 @@ def run(ctx: Context) -> ScenarioResult:
     raw["seconds_measured"] = elapsed
     result.raw = raw
     result.notes.append(
-        f"overload: {raw['clients']:,} WebSocket clients over {PODS} pods "
-        f"(engine {raw['engine']}), {sent} notifications to everyone at "
+        f"overload: {raw['clients']:,} WebSocket clients over {PODS} pods, "
+        f"{sent} notifications to everyone at "
         f"{sz.overload_rate}/s ({sz.overload_rate * raw['clients']:,} deliveries/s asked); "
         f"load average {load0[0]:.1f} at the start, {os.cpu_count()} cores shared by the pods, "
         "the emulator, the notifier and the Node load clients")
